@@ -1,0 +1,1 @@
+"""Resolved, immutable IR shared by every backend."""

@@ -1,0 +1,1 @@
+"""Semantic analysis: AST -> resolved, shaped, checked IR."""

@@ -1,0 +1,464 @@
+"""Elaboration: AST -> graph IR + decision table.
+
+The spec is run as a small program: parameters folded, loops unrolled, composite ops
+expanded, cells instantiated, every op application shape-checked against the registry.
+Choices take their value from an assignment (a genotype, or an engine's sample); when
+undecided, value choices take their first value and cell nodes become `mixed`/`choose`
+nodes (the supernet form). Errors are collected per statement; a failed statement binds
+POISON so that later uses stay silent instead of cascading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from nasdsl.diagnostics import DiagnosticSink, Note, suggest
+from nasdsl.ir.decisions import DecisionPoint, DecisionTable
+from nasdsl.ir.graph import Alternative, CellInstance, Graph, Node
+from nasdsl.ir.types import TensorType
+from nasdsl.ops import REGISTRY, OpError
+from nasdsl.sema import exprs as X
+from nasdsl.sema.exprs import EvalError, Indexed, Silent
+from nasdsl.sema.names import check_identifier
+from nasdsl.sema.values import (POISON, CellVal, OpRef, OpSetVal, Symbol, Tensor, show,
+                                value_key)
+from nasdsl.source import Span
+from nasdsl.syntax import ast as A
+from nasdsl.syntax.fmt import expr as fmt_expr
+
+ENGINES = ("pc_darts", "darts", "proxyless", "enas", "random")
+MAX_NODES = 200_000
+MAX_CALL_DEPTH = 64
+
+
+@dataclass
+class Result:
+    graph: Graph | None
+    table: DecisionTable
+    params: dict[str, Any]
+    search: dict[str, Any]
+    constraints: tuple[A.Constraint, ...]
+    used_decisions: dict[str, Any] = field(default_factory=dict)
+
+
+class _Return(Exception):
+    def __init__(self, value: Any):
+        self.value = value
+
+
+class Env:
+    """Function-level scope (as in Python: loops and ifs do not open a scope)."""
+
+    def __init__(self, parent: "Env | None" = None):
+        self.vars: dict[str, Any] = {}
+        self.parent = parent
+
+    def lookup(self, name: str) -> Any:
+        env: Env | None = self
+        while env is not None:
+            if name in env.vars:
+                return env.vars[name]
+            env = env.parent
+        raise KeyError(name)
+
+    def names(self) -> set[str]:
+        out: set[str] = set()
+        env: Env | None = self
+        while env is not None:
+            out |= set(env.vars)
+            env = env.parent
+        return out
+
+
+class Elaborator:
+    def __init__(self, unit: A.Unit, sink: DiagnosticSink, overrides: dict[str, Any],
+                 assignment: dict[str, Any] | None = None,
+                 input_size: tuple[int, ...] | None = None):
+        self.unit = unit
+        self.sink = sink
+        self.overrides = overrides
+        self.assignment = assignment or {}
+        self.size_override = input_size
+        self.dims: int | None = None
+        self.nodes: list[Node] = []
+        self.inputs: list[int] = []
+        self.outputs: list[tuple[str, int]] = []
+        self.input_size: tuple[int, ...] | None = None
+        self.cells: list[CellInstance] = []
+        self.decisions: dict[str, DecisionPoint] = {}
+        self.params: dict[str, Any] = {}
+        self.search: dict[str, Any] = {}
+        self.constraints: list[A.Constraint] = []
+        self.scope: tuple[str, ...] = ()
+        self.cell: str | None = None
+        self.hint = "x"
+        self.taken: set[tuple[str, ...]] = set()
+        self.depth = 0
+        self.symbols = _known_symbols()
+
+    # ---- driver ---------------------------------------------------------------------
+    def run(self) -> Result:
+        env = Env()
+        self.root_env = env
+        self.block(self.unit.body, env, top=True)
+        if self.dims is None and not self.sink.has_errors:
+            self.sink.error("E0210", "the spec does not declare `param dims`",
+                            _head(self.unit.span), "add `param dims = 2` (or 3)")
+        graph = None
+        if self.dims is not None:
+            graph = Graph(self.unit.name, self.unit.kind, self.dims, tuple(self.nodes),
+                          tuple(self.inputs), tuple(self.outputs), self.input_size,
+                          tuple(self.cells))
+            if not self.outputs and not self.sink.has_errors:
+                self.sink.error("E0211", "the network has no `output`",
+                                _head(self.unit.span), "add `output y = ...`")
+        return Result(graph, DecisionTable(tuple(self.decisions.values())), self.params,
+                      self.search, tuple(self.constraints))
+
+    def block(self, body: tuple[A.Stmt, ...], env: Env, top: bool = False) -> None:
+        for stmt in body:
+            try:
+                self.stmt(stmt, env, top)
+            except EvalError as err:
+                self.sink.error(err.code, err.message, err.span, err.hint, err.notes)
+                self._poison(stmt, env)
+            except Silent:
+                self._poison(stmt, env)
+
+    def _poison(self, stmt: A.Stmt, env: Env) -> None:
+        target = getattr(stmt, "target", None)
+        if isinstance(target, A.Target) and not target.indices:
+            env.vars[target.name] = POISON
+
+    # ---- statements -----------------------------------------------------------------
+    def stmt(self, s: A.Stmt, env: Env, top: bool) -> None:
+        method = getattr(self, "s_" + type(s).__name__)
+        method(s, env, top)
+
+    def s_Param(self, s: A.Param, env: Env, top: bool) -> None:
+        if not top:
+            raise EvalError("E0212", "`param` is allowed only at the top of a spec", s.span,
+                            "use `let` inside ops, cells and loops")
+        self._declare(s.name, s.span, env)
+        value = self.overrides[s.name] if s.name in self.overrides else self.eval(s.value, env)
+        if s.name == "dims":
+            if value not in (2, 3) or isinstance(value, bool):
+                raise EvalError("E0213", f"`dims` must be 2 or 3, found {show(value)}",
+                                s.value.span)
+            self.dims = value
+        self.params[s.name] = value
+        env.vars[s.name] = value
+
+    def s_Let(self, s: A.Let, env: Env, top: bool) -> None:
+        self.bind(s.target, self.eval(s.value, env), env)
+
+    def s_OpSet(self, s: A.OpSet, env: Env, top: bool) -> None:
+        self._declare(s.name, s.span, env)
+        entries: list[tuple[str, OpRef]] = []
+        for entry in s.entries:
+            op = self.eval(entry.value, env)
+            if not isinstance(op, OpRef):
+                raise EvalError("E0214", f"op set entries must be ops, found {show(op)}",
+                                entry.value.span)
+            label = entry.label or op.name
+            if label in [e[0] for e in entries]:
+                raise EvalError("E0215", f"`{label}` appears twice in op set `{s.name}`",
+                                entry.span, "give one of them a label: `name = op(...)`")
+            check_identifier(label, entry.span)
+            entries.append((label, op))
+        if not entries:
+            raise EvalError("E0214", f"op set `{s.name}` is empty", s.span)
+        env.vars[s.name] = OpSetVal(s.name, tuple(entries))
+
+    def s_OpDef(self, s: A.OpDef, env: Env, top: bool) -> None:
+        self._declare(s.name, s.span, env)
+        for f in s.formals:
+            check_identifier(f.name, f.span)
+        if REGISTRY.get(s.name):
+            raise EvalError("E0216", f"op `{s.name}` is already a built-in op", s.span,
+                            "choose another name")
+        env.vars[s.name] = OpRef(s.name, (), s)
+
+    def s_CellDef(self, s: A.CellDef, env: Env, top: bool) -> None:
+        self._declare(s.name, s.span, env)
+        for f in s.formals:
+            check_identifier(f.name, f.span)
+        env.vars[s.name] = CellVal(s)
+
+    def s_Input(self, s: A.Input, env: Env, top: bool) -> None:
+        if not top:
+            raise EvalError("E0212", "`input` is allowed only at the top of a spec", s.span)
+        self._need_dims(s.span)
+        kw = {k.name: self.eval(k.value, env) for k in s.kwargs}
+        if s.args or set(kw) - {"channels", "size"} or "channels" not in kw:
+            raise EvalError("E0217", "write an input as `input x(channels=C)` or "
+                            "`input x(channels=C, size=(...))`", s.span)
+        channels = X.as_int(kw["channels"], s.span, "`channels`")
+        size = kw.get("size")
+        if size is not None:
+            size = _axes(size, self.dims, s.span, "`size`")  # type: ignore[arg-type]
+        self.input_size = self.size_override or size
+        self._declare(s.name, s.span, env)
+        ttype = TensorType(channels, tuple(Fraction(1) for _ in range(self.dims)))  # type: ignore[arg-type]
+        nid = self._node("input", (), (), ttype, (s.name,), s.span)
+        self.inputs.append(nid)
+        env.vars[s.name] = Tensor(nid, ttype)
+
+    def s_Output(self, s: A.Output, env: Env, top: bool) -> None:
+        if not top:
+            raise EvalError("E0212", "`output` is allowed only at the top of a spec", s.span)
+        name = self.target_text(s.target, env)
+        self.hint = name
+        value = self.eval(s.value, env)
+        if not isinstance(value, Tensor):
+            raise EvalError("E0218", f"an output must be a tensor, found {show(value)}",
+                            s.value.span)
+        if name in dict(self.outputs):
+            raise EvalError("E0219", f"output `{name}` is defined twice", s.span)
+        self.outputs.append((name, value.node))
+
+    def s_Assign(self, s: A.Assign, env: Env, top: bool) -> None:
+        self.hint = self.target_text(s.target, env)
+        self.bind(s.target, self.eval(s.value, env), env)
+
+    def s_For(self, s: A.For, env: Env, top: bool) -> None:
+        lo = X.as_int(self.eval(s.lo, env), s.lo.span, "a loop bound")
+        hi = X.as_int(self.eval(s.hi, env), s.hi.span, "a loop bound")
+        check_identifier(s.var, s.span)
+        if hi - lo > 10_000:
+            raise EvalError("E0220", f"loop runs {hi - lo} times", s.span,
+                            "loops are limited to 10000 iterations")
+        for i in range(lo, hi):
+            env.vars[s.var] = i
+            self.block(s.body, env, top)
+
+    def s_If(self, s: A.If, env: Env, top: bool) -> None:
+        cond = self.eval(s.cond, env)
+        if not isinstance(cond, bool):
+            raise EvalError("E0221", f"an `if` condition must be true or false, found "
+                            f"{show(cond)}", s.cond.span)
+        if cond:
+            self.block(s.then, env, top)
+        elif s.orelse is not None:
+            self.block(s.orelse, env, top)
+
+    def s_Return(self, s: A.Return, env: Env, top: bool) -> None:
+        if top:
+            raise EvalError("E0212", "`return` is allowed only inside `op` and `cell`", s.span)
+        self.hint = "out"
+        raise _Return(self.eval(s.value, env))
+
+    def s_Search(self, s: A.Search, env: Env, top: bool) -> None:
+        if not top or self.unit.kind != "space":
+            raise EvalError("E0222", "`search` settings belong at the top of a `space`",
+                            s.span)
+        for st in s.settings:
+            value = self.eval(st.value, env)
+            if st.name == "engine":
+                name = getattr(value, "name", value)
+                if name not in ENGINES:
+                    raise EvalError("E0223", f"unknown search engine {show(value)}",
+                                    st.value.span, suggest(str(name), ENGINES)
+                                    or "engines: " + ", ".join(ENGINES))
+                value = name
+            self.search[st.name] = value
+
+    def s_Constraint(self, s: A.Constraint, env: Env, top: bool) -> None:
+        if not top:
+            raise EvalError("E0212", "`constraint` is allowed only at the top of a spec",
+                            s.span)
+        self.constraints.append(s)
+
+    def s_ValueChoice(self, s: A.ValueChoice, env: Env, top: bool) -> None:
+        self._no_choice_in_arch(s.span)
+        did = self.decision_id(s.target, env)
+        dom = self.eval(s.domain, env)
+        if isinstance(dom, OpSetVal):
+            values: tuple = tuple(op for _, op in dom.entries)
+            labels = dom.labels
+        elif isinstance(dom, tuple) and dom:
+            values, labels = dom, tuple(show(v) for v in dom)
+        else:
+            raise EvalError("E0224", "a choice needs a non-empty list of values or an op set",
+                            s.domain.span, "write `choice name in [a, b, c]`")
+        if len({value_key(v) for v in values}) != len(values):
+            raise EvalError("E0225", "a choice lists the same value twice", s.domain.span)
+        self.record(DecisionPoint(did, "value", values, labels, s.span, default=values[0]))
+        chosen = self.decided(did, s.span)
+        if chosen is None:
+            value = values[0]
+        else:
+            keys = [value_key(v) for v in values]
+            value = values[keys.index(value_key(chosen))]
+        self.bind(s.target, value, env)
+
+    def s_InputChoice(self, s: A.InputChoice, env: Env, top: bool) -> None:
+        self._no_choice_in_arch(s.span)
+        did = self.decision_id(s.target, env)
+        if not isinstance(s.candidates, A.ListLit) or not s.candidates.items:
+            raise EvalError("E0226", "an input choice needs a list of candidate tensors",
+                            s.candidates.span, "write `choice s from [a, b] keep 1`")
+        labels = tuple(fmt_expr(e) for e in s.candidates.items)
+        tensors = [self.eval(e, env) for e in s.candidates.items]
+        for e, t in zip(s.candidates.items, tensors):
+            if not isinstance(t, Tensor):
+                raise EvalError("E0226", f"input choice candidates must be tensors, found "
+                                f"{show(t)}", e.span)
+        n = len(labels)
+        keep = self._keep(s.keep, n, env)
+        self.record(DecisionPoint(did, "inputs", labels, labels, s.span, keep=keep,
+                                  default=labels[: keep[1]]))
+        chosen = self.decided(did, s.span) or labels[: keep[1]]
+        self.bind(s.target, tuple(t for lab, t in zip(labels, tensors) if lab in chosen), env)
+
+    def _keep(self, k: A.Keep, n: int, env: Env) -> tuple[int, int]:
+        if k.kind == "any":
+            return (0, n)
+        lo = X.as_int(self.eval(k.lo, env), k.span, "`keep`")  # type: ignore[arg-type]
+        hi = lo if k.kind == "exact" else X.as_int(
+            self.eval(k.hi, env), k.span, "`keep`")  # type: ignore[arg-type]
+        if not 0 <= lo <= hi <= n:
+            raise EvalError("E0227", f"cannot keep {lo if lo == hi else f'{lo}..{hi}'} of "
+                            f"{n} candidates", k.span)
+        return (lo, hi)
+
+    def s_Nodes(self, s: A.Nodes, env: Env, top: bool) -> None:
+        from nasdsl.sema.cells import elaborate_nodes
+
+        if self.cell is None:
+            raise EvalError("E0228", "a `nodes` block is allowed only inside a `cell`",
+                            s.span)
+        elaborate_nodes(self, s, env)
+
+    def s_Decision(self, s: A.Decision, env: Env, top: bool) -> None:
+        raise EvalError("E0229", "decisions belong in a `genotype`", s.span)
+
+    # ---- helpers for statements -----------------------------------------------------
+    def _declare(self, name: str, span: Span, env: Env) -> None:
+        check_identifier(name, span)
+        if name in env.vars:
+            raise EvalError("E0230", f"`{name}` is defined twice", span)
+
+    def _need_dims(self, span: Span) -> int:
+        if self.dims is None:
+            raise EvalError("E0210", "`param dims` must be declared before any tensor", span,
+                            "put `param dims = 2` at the top of the spec")
+        return self.dims
+
+    def _no_choice_in_arch(self, span: Span) -> None:
+        if self.unit.kind == "arch":
+            raise EvalError("E0231", "an `arch` is a fixed network and cannot declare "
+                            "choices", span, "declare a `space` instead")
+
+    def target_text(self, t: A.Target, env: Env) -> str:
+        idx = [X.as_int(self.eval(i, env), i.span, "an index") for i in t.indices]
+        return t.name + "".join(f"[{i}]" for i in idx)
+
+    def decision_id(self, t: A.Target, env: Env) -> str:
+        text = self.target_text(t, env)
+        return f"{self.cell}.{text}" if self.cell else text
+
+    def bind(self, t: A.Target, value: Any, env: Env) -> None:
+        check_identifier(t.name, t.span)
+        if not t.indices:
+            env.vars[t.name] = value
+            return
+        holder = env.vars.get(t.name)
+        if not isinstance(holder, Indexed):
+            holder = Indexed(t.name)
+            env.vars[t.name] = holder
+        keys = [X.as_int(self.eval(i, env), i.span, "an index") for i in t.indices]
+        for key in keys[:-1]:
+            nxt = holder.items.get(key)
+            if not isinstance(nxt, Indexed):
+                nxt = Indexed(t.name)
+                holder.items[key] = nxt
+            holder = nxt
+        holder.items[keys[-1]] = value
+
+    def record(self, point: DecisionPoint) -> None:
+        old = self.decisions.get(point.id)
+        if old is None:
+            self.decisions[point.id] = point
+            return
+        if old.labels != point.labels or old.keep != point.keep or old.kind != point.kind:
+            raise EvalError("E0232", f"choice `{point.id}` is declared again with another "
+                            "domain", point.span,
+                            notes=(Note(old.span, "first declared here"),))
+        if self.cell is None and old.span != point.span:
+            raise EvalError("E0232", f"choice `{point.id}` is declared twice", point.span,
+                            "give each choice its own name (index it inside loops)",
+                            (Note(old.span, "first declared here"),))
+
+    def decided(self, did: str, span: Span) -> Any:
+        return self.assignment.get(did)
+
+    # ---- graph building -------------------------------------------------------------
+    def _node(self, op: str, attrs: tuple, inputs: tuple[int, ...], ttype: TensorType,
+              path: tuple[str, ...], span: Span) -> int:
+        if len(self.nodes) >= MAX_NODES:
+            raise EvalError("E0233", f"the network has more than {MAX_NODES} ops", span)
+        nid = len(self.nodes)
+        self.nodes.append(Node(nid, op, attrs, inputs, ttype, path, span, self.cell))
+        self._check_size(ttype, span)
+        return nid
+
+    def fresh_path(self, base: str) -> tuple[str, ...]:
+        """A unique module path in the current scope: the target name, then suffixes."""
+        candidate = self.scope + (base,)
+        n = 1
+        while candidate in self.taken:
+            n += 1
+            candidate = self.scope + (f"{base}_{n}",)
+        self.taken.add(candidate)
+        return candidate
+
+    def _check_size(self, t: TensorType, span: Span) -> None:
+        if self.input_size is None:
+            return
+        for axis, (n, s) in enumerate(zip(self.input_size, t.stride)):
+            q = Fraction(n) / s
+            if q.denominator != 1 or q < 1:
+                raise EvalError(
+                    "E0301", f"stride {s} on axis {axis} does not divide the patch size {n}",
+                    span, f"the patch size on axis {axis} must be a multiple of {s}"
+                    if s.denominator == 1 else None)
+
+    def apply_op(self, op: OpRef, tensors: list[Tensor], attrs: dict[str, Any], span: Span,
+                 path: tuple[str, ...] | None = None) -> Tensor:
+        from nasdsl.sema.apply import apply_builtin
+
+        return apply_builtin(self, op, tensors, attrs, span, path)
+
+    # ---- expressions ----------------------------------------------------------------
+    def eval(self, e: A.Expr, env: Env) -> Any:
+        from nasdsl.sema.apply import eval_expr
+
+        return eval_expr(self, e, env)
+
+
+def _head(span: Span) -> Span:
+    return Span(span.file, span.start, span.start + 1)
+
+
+def _axes(value: Any, dims: int, span: Span, what: str) -> tuple[int, ...]:
+    if X.is_int(value):
+        value = (value,) * dims
+    if not isinstance(value, tuple) or len(value) != dims or not all(
+            X.is_int(v) and v > 0 for v in value):
+        raise EvalError("E0217", f"{what} must be one positive integer per spatial axis "
+                        f"({dims}), found {show(value)}", span)
+    return value
+
+
+def _known_symbols() -> set[str]:
+    out = {"normal", "down", "up"}
+    for op in REGISTRY.values():
+        for a in op.attrs:
+            out.update(a.symbols)
+    return out
+
+
+__all__ = ["Elaborator", "Env", "Result", "EvalError", "OpError", "Alternative"]

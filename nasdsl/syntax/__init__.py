@@ -1,0 +1,1 @@
+"""Syntax layer: text -> lark tree -> AST with spans; and AST -> canonical text."""
