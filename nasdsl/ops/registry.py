@@ -81,6 +81,9 @@ class OpDef:
     doc: str = ""
     family: str = "core"
     tags: frozenset[str] = field(default_factory=frozenset)
+    # Output-sized tensors autograd keeps for the backward pass (memory estimate);
+    # a conv-norm-act block keeps about three, an inline add none.
+    saved: float = 1.0
 
     def attr(self, name: str) -> AttrSpec | None:
         for a in self.attrs:

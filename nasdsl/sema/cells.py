@@ -110,22 +110,26 @@ def _role(c: A.FromClause, opset: OpSetVal, default: str | None = None) -> str:
 def _node(el: "Elaborator", s: A.Nodes, j: int, cands: list[_Source], keep: int) -> Tensor:
     node_id = f"{el.cell}.{s.name}[{j}]"
     labels = tuple(c.label for c in cands)
-    el.record(DecisionPoint(node_id, "inputs", labels, labels, s.span, keep=(keep, keep),
-                            default=labels[:keep]))
+    inputs = DecisionPoint(node_id, "inputs", labels, labels, s.span, keep=(keep, keep),
+                           default=labels[:keep])
+    el.record(inputs)
+    edge_points = {}
     for c in cands:
-        el.record(DecisionPoint(f"{node_id}.{c.label}", "op", c.opset.labels,
-                                c.opset.labels, c.clause.span, parent=(node_id, c.label),
-                                default=c.opset.labels[0]))
-    chosen = el.assignment.get(node_id)
+        point = DecisionPoint(f"{node_id}.{c.label}", "op", c.opset.labels, c.opset.labels,
+                              c.clause.span, parent=(node_id, c.label),
+                              default=c.opset.labels[0])
+        el.record(point)
+        edge_points[c.label] = point
+    decided = el.decide_node(inputs, edge_points)
     base = el.scope + (f"{s.name}[{j}]",)
-    if chosen is None:
+    if decided is None:
         return _mixed_node(el, s, node_id, cands, keep, base)
+    chosen, ops = decided
     edges = []
     for c in cands:
         if c.label not in chosen:
             continue
-        label = el.assignment.get(f"{node_id}.{c.label}", c.opset.labels[0])
-        op = dict(c.opset.entries)[label]
+        op = dict(c.opset.entries)[ops[c.label]]
         attrs = {"role": c.role} if REGISTRY[op.name].has_role_attr else {}
         el.taken.add(base + (c.label,))
         edges.append(el.apply_op(op, [c.tensor], attrs, c.clause.span, base + (c.label,)))

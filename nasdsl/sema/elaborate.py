@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nasdsl.diagnostics import DiagnosticSink, Note, suggest
+from nasdsl.diagnostics import DiagnosticSink, InternalError, Note, suggest
 from nasdsl.ir.decisions import DecisionPoint, DecisionTable
 from nasdsl.ir.graph import Alternative, CellInstance, Graph, Node
 from nasdsl.ir.types import TensorType
@@ -27,6 +27,9 @@ from nasdsl.sema.values import (POISON, CellVal, OpRef, OpSetVal, Symbol, Tensor
 from nasdsl.source import Span
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
+
+if TYPE_CHECKING:
+    from nasdsl.sema.genotype import GenotypeBinder
 
 ENGINES = ("pc_darts", "darts", "proxyless", "enas", "random")
 MAX_NODES = 200_000
@@ -75,11 +78,14 @@ class Env:
 class Elaborator:
     def __init__(self, unit: A.Unit, sink: DiagnosticSink, overrides: dict[str, Any],
                  assignment: dict[str, Any] | None = None,
-                 input_size: tuple[int, ...] | None = None):
+                 input_size: tuple[int, ...] | None = None,
+                 binder: "GenotypeBinder | None" = None):
         self.unit = unit
         self.sink = sink
         self.overrides = overrides
         self.assignment = assignment or {}
+        self.binder = binder
+        self.made: dict[str, Any] = {}   # id -> label(s) actually decided
         self.size_override = input_size
         self.dims: int | None = None
         self.nodes: list[Node] = []
@@ -115,7 +121,7 @@ class Elaborator:
                 self.sink.error("E0211", "the network has no `output`",
                                 _head(self.unit.span), "add `output y = ...`")
         return Result(graph, DecisionTable(tuple(self.decisions.values())), self.params,
-                      self.search, tuple(self.constraints))
+                      self.search, tuple(self.constraints), dict(self.made))
 
     def block(self, body: tuple[A.Stmt, ...], env: Env, top: bool = False) -> None:
         for stmt in body:
@@ -199,7 +205,14 @@ class Elaborator:
         size = kw.get("size")
         if size is not None:
             size = _axes(size, self.dims, s.span, "`size`")  # type: ignore[arg-type]
-        self.input_size = self.size_override or size
+        if self.size_override is not None:
+            size = self.size_override
+            if len(size) == 1:
+                size = size * self.dims  # type: ignore[operator]
+            if len(size) != self.dims:
+                raise EvalError("E0217", f"the input size {'x'.join(map(str, size))} has "
+                                f"{len(size)} axes but the network has {self.dims}", s.span)
+        self.input_size = size
         self._declare(s.name, s.span, env)
         ttype = TensorType(channels, tuple(Fraction(1) for _ in range(self.dims)))  # type: ignore[arg-type]
         nid = self._node("input", (), (), ttype, (s.name,), s.span)
@@ -285,13 +298,10 @@ class Elaborator:
                             s.domain.span, "write `choice name in [a, b, c]`")
         if len({value_key(v) for v in values}) != len(values):
             raise EvalError("E0225", "a choice lists the same value twice", s.domain.span)
-        self.record(DecisionPoint(did, "value", values, labels, s.span, default=values[0]))
-        chosen = self.decided(did, s.span)
-        if chosen is None:
-            value = values[0]
-        else:
-            keys = [value_key(v) for v in values]
-            value = values[keys.index(value_key(chosen))]
+        point = DecisionPoint(did, "value", values, labels, s.span, default=labels[0])
+        self.record(point)
+        chosen = self.decide(point)
+        value = values[0] if chosen is None else values[labels.index(chosen)]
         self.bind(s.target, value, env)
 
     def s_InputChoice(self, s: A.InputChoice, env: Env, top: bool) -> None:
@@ -300,7 +310,10 @@ class Elaborator:
         if not isinstance(s.candidates, A.ListLit) or not s.candidates.items:
             raise EvalError("E0226", "an input choice needs a list of candidate tensors",
                             s.candidates.span, "write `choice s from [a, b] keep 1`")
-        labels = tuple(fmt_expr(e) for e in s.candidates.items)
+        labels = tuple(self._candidate_label(e, env) for e in s.candidates.items)
+        if len(set(labels)) != len(labels):
+            raise EvalError("E0225", "an input choice lists the same candidate twice",
+                            s.candidates.span)
         tensors = [self.eval(e, env) for e in s.candidates.items]
         for e, t in zip(s.candidates.items, tensors):
             if not isinstance(t, Tensor):
@@ -308,10 +321,21 @@ class Elaborator:
                                 f"{show(t)}", e.span)
         n = len(labels)
         keep = self._keep(s.keep, n, env)
-        self.record(DecisionPoint(did, "inputs", labels, labels, s.span, keep=keep,
-                                  default=labels[: keep[1]]))
-        chosen = self.decided(did, s.span) or labels[: keep[1]]
+        point = DecisionPoint(did, "inputs", labels, labels, s.span, keep=keep,
+                              default=labels[: keep[1]])
+        self.record(point)
+        chosen = self.decide(point)
+        if chosen is None:
+            chosen = point.default
         self.bind(s.target, tuple(t for lab, t in zip(labels, tensors) if lab in chosen), env)
+
+    def _candidate_label(self, e: A.Expr, env: Env) -> str:
+        """`enc[i]` inside a loop is labelled `enc[2]`: labels must name one tensor."""
+        if isinstance(e, A.Index):
+            key = self.eval(e.index, env)
+            if X.is_int(key):
+                return f"{self._candidate_label(e.base, env)}[{key}]"
+        return fmt_expr(e)
 
     def _keep(self, k: A.Keep, n: int, env: Env) -> tuple[int, int]:
         if k.kind == "any":
@@ -392,8 +416,40 @@ class Elaborator:
                             "give each choice its own name (index it inside loops)",
                             (Note(old.span, "first declared here"),))
 
-    def decided(self, did: str, span: Span) -> Any:
-        return self.assignment.get(did)
+    def decide(self, point: DecisionPoint) -> Any:
+        """The label (tuple of labels for inputs) chosen for a point; None = undecided."""
+        if point.id in self.assignment:
+            chosen = self.assignment[point.id]
+            ok = (set(chosen) <= set(point.labels)
+                  and point.keep[0] <= len(chosen) <= point.keep[1]
+                  if point.kind == "inputs" else chosen in point.labels)
+            if not ok:
+                raise InternalError(f"assignment gives {chosen!r} for `{point.id}`, "
+                                    f"outside {point.describe_domain()}")
+            chosen = tuple(chosen) if point.kind == "inputs" else chosen
+        elif self.binder is not None:
+            chosen = self.binder.resolve(point)
+        else:
+            chosen = None
+        if chosen is not None:
+            self.made[point.id] = chosen
+        return chosen
+
+    def decide_node(self, inputs: DecisionPoint,
+                    edges: dict[str, DecisionPoint]) -> tuple[tuple[str, ...], dict] | None:
+        """A cell node's chosen inputs and their edge ops (label -> op label)."""
+        if inputs.id in self.assignment:
+            chosen = self.decide(inputs)
+            return chosen, {lab: self.decide(edges[lab]) or edges[lab].labels[0]
+                            for lab in chosen}
+        if self.binder is not None:
+            decided = self.binder.resolve_node(inputs, edges)
+            if decided is not None:
+                self.made[inputs.id] = decided[0]
+                for lab, op in decided[1].items():
+                    self.made[f"{inputs.id}.{lab}"] = op
+            return decided
+        return None
 
     # ---- graph building -------------------------------------------------------------
     def _node(self, op: str, attrs: tuple, inputs: tuple[int, ...], ttype: TensorType,

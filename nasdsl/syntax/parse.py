@@ -21,7 +21,8 @@ MAX_SOURCE_BYTES = 4_000_000
 
 def grammar_path() -> Path:
     here = Path(__file__).resolve().parent.parent
-    for candidate in (here.parent / "grammars" / "nas.lark", here / "_data" / "nas.lark"):
+    # a checkout keeps grammars/ beside the package; an installed wheel inside it
+    for candidate in (here.parent / "grammars" / "nas.lark", here / "grammars" / "nas.lark"):
         if candidate.exists():
             return candidate
     raise FileNotFoundError("grammars/nas.lark not found next to the nasdsl package")

@@ -1,0 +1,1 @@
+"""Static analyses over the IR (resources, memory)."""

@@ -1,0 +1,375 @@
+"""The pipeline: file -> AST -> elaborated IR + decision table -> checks.
+
+Everything a command needs goes through `compile_spec`; it raises NasError carrying all
+diagnostics of the run, and never lets a spec mistake escape as another exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasdsl.analysis.resources import Bounds, flop_bounds, param_bounds, supernet_params
+from nasdsl.diagnostics import DiagnosticSink, Diagnostic, InternalError, NasError
+from nasdsl.ir.decisions import DecisionTable
+from nasdsl.ir.graph import Graph, live_nodes
+from nasdsl.sema.elaborate import Elaborator, Env
+from nasdsl.sema.exprs import EvalError, Silent
+from nasdsl.sema.genotype import GenotypeBinder, literal
+from nasdsl.sema.genotype import _Bad as _BadLiteral
+from nasdsl.sema.values import Symbol, show
+from nasdsl.source import SourceFile, Span
+from nasdsl.syntax import ast as A
+from nasdsl.syntax.parse import load_source, parse
+
+
+class UsageError(Exception):
+    """A mistake on the command line (missing file, bad -D): exit code 2."""
+
+
+@dataclass
+class Compiled:
+    """A checked spec: the IR graph, its decision table and what was decided."""
+    path: str
+    unit: A.Unit                    # the file itself (space, arch or genotype)
+    space_unit: A.Unit              # the unit that was elaborated
+    space_path: str
+    graph: Graph
+    table: DecisionTable
+    params: dict[str, Any]
+    search: dict[str, Any]
+    decided: dict[str, Any]         # decision id -> label / tuple of labels
+    input_size: tuple[int, ...] | None
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.unit.kind
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.graph.is_frozen and (self.unit.kind != "space" or len(self.table) == 0)
+
+    def genotype_hash(self) -> str:
+        """Stable hash of (space text, parameters, decisions): names a derived net."""
+        h = hashlib.sha256()
+        h.update(self.space_unit.span.file.text.encode())
+        h.update(repr(sorted((k, show(v)) for k, v in self.params.items())).encode())
+        h.update(repr(sorted(self.decided.items())).encode())
+        return h.hexdigest()[:12]
+
+
+def read_unit(path: str, sink: DiagnosticSink) -> A.Unit | None:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_text(path, data, sink)
+
+
+def parse_text(path: str, data: bytes, sink: DiagnosticSink) -> A.Unit | None:
+    source = load_source(path, data, sink)
+    if source is None:
+        return None
+    return parse(source, sink)
+
+
+def compile_spec(path: str, overrides: dict[str, Any] | None = None,
+                 input_size: tuple[int, ...] | None = None,
+                 assignment: dict[str, Any] | None = None,
+                 data: bytes | None = None) -> Compiled:
+    """Check one .nas file (space, arch or genotype); raises NasError on spec errors."""
+    sink = DiagnosticSink()
+    try:
+        result = _compile(path, overrides or {}, input_size, assignment, data, sink)
+    except (NasError, UsageError, InternalError):
+        raise
+    except RecursionError:
+        sink.error("E0004", "spec is too deeply nested", None)
+        raise NasError(sink.errors) from None
+    if sink.has_errors or result is None:
+        if not sink.has_errors:
+            raise InternalError("compilation failed without a diagnostic")
+        raise NasError(sorted(sink.errors, key=_order))
+    result.warnings = [d for d in sink.items if d.severity == "warning"]
+    return result
+
+
+def _order(d: Diagnostic) -> tuple:
+    return ("", 0) if d.span is None else (d.span.file.path, d.span.start)
+
+
+def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
+             sink: DiagnosticSink) -> Compiled | None:
+    unit = parse_text(path, data, sink) if data is not None else read_unit(path, sink)
+    if unit is None:
+        return None
+    space_unit, space_path, binder = unit, path, None
+    all_overrides = dict(overrides)
+    override_spans: dict[str, Span] = {}
+    if unit.kind == "genotype":
+        loaded = _load_space(unit, path, sink)
+        if loaded is None:
+            return None
+        space_unit, space_path = loaded
+        decisions = [s for s in unit.body if isinstance(s, A.Decision)]
+        binder = GenotypeBinder(decisions, sink)
+        for s in unit.body:
+            if isinstance(s, A.Param):
+                try:
+                    value = literal(s.value)
+                except _BadLiteral as bad:
+                    sink.error("E0414", "a genotype parameter is a plain value", bad.span)
+                    continue
+                override_spans[s.name] = s.span
+                all_overrides.setdefault(s.name, value)
+    el = Elaborator(space_unit, sink, all_overrides, assignment, input_size, binder)
+    result = el.run()
+    _unknown_overrides(all_overrides, result.params, override_spans, space_unit, sink)
+    if binder is not None and result.graph is not None:
+        binder.report({p.id for p in result.table}, _head(unit.span))
+    if unit.kind == "genotype" and result.search:
+        pass  # a genotype inherits nothing from `search`: it is a fixed network
+    if result.graph is None or sink.has_errors:
+        return None
+    graph = live_nodes(result.graph)
+    compiled = Compiled(path, unit, space_unit, space_path, graph, result.table,
+                        result.params, result.search, result.used_decisions,
+                        el.input_size)
+    _check_search(compiled, sink)
+    _check_constraints(el, result.constraints, compiled, sink)
+    return compiled
+
+
+def _head(span: Span) -> Span:
+    return Span(span.file, span.start, span.start + 1)
+
+
+def _load_space(unit: A.Unit, path: str, sink: DiagnosticSink) -> tuple[A.Unit, str] | None:
+    if unit.space_path is None:
+        sink.error("E0400", f"genotype `{unit.name}` does not name its space", _head(unit.span),
+                   f'write `genotype {unit.name} of "space.nas"`; a hand-designed network '
+                   "is an `arch`")
+        return None
+    space_path = str(Path(path).parent / unit.space_path)
+    try:
+        data = Path(space_path).read_bytes()
+    except OSError:
+        sink.error("E0401", f"space file `{unit.space_path}` not found (looked at "
+                   f"{space_path})", _head(unit.span),
+                   "the path is relative to the genotype file")
+        return None
+    space = parse_text(space_path, data, sink)
+    if space is None:
+        return None
+    if space.kind != "space":
+        sink.error("E0402", f"`{unit.space_path}` is a {space.kind}, not a space",
+                   _head(unit.span))
+        return None
+    return space, space_path
+
+
+def _unknown_overrides(overrides: dict[str, Any], declared: dict[str, Any],
+                       spans: dict[str, Span], unit: A.Unit, sink: DiagnosticSink) -> None:
+    from nasdsl.diagnostics import suggest
+
+    for name in overrides:
+        if name not in declared:
+            hint = suggest(name, declared) or ("parameters: " + ", ".join(declared)
+                                               if declared else None)
+            sink.error("E0415", f"`{unit.name}` has no parameter `{name}`",
+                       spans.get(name), hint)
+
+
+def _check_search(c: Compiled, sink: DiagnosticSink) -> None:
+    """Engine settings that the IR can already refute (PC-DARTS needs C % K == 0)."""
+    if c.search.get("engine") not in ("pc_darts",):
+        return
+    k = c.search.get("k", 4)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        sink.error("E0420", f"PC-DARTS `k` must be a positive integer, found {show(k)}",
+                   _setting_span(c.space_unit, "k"))
+        return
+    for n in c.graph.nodes:
+        if n.op == "mixed" and n.type.channels % k:
+            sink.error("E0421", f"PC-DARTS samples 1/{k} of the channels, but the edge "
+                       f"`{'.'.join(n.path)}` has {n.type.channels} channels", n.span,
+                       f"choose a width divisible by {k}, or another `k`",
+                       )
+            return
+
+
+def _setting_span(unit: A.Unit, name: str) -> Span | None:
+    for s in unit.body:
+        if isinstance(s, A.Search):
+            for st in s.settings:
+                if st.name == name:
+                    return st.span
+    return None
+
+
+def _check_constraints(el: Elaborator, constraints, c: Compiled, sink: DiagnosticSink) -> None:
+    """Constraints hold for every frozen network; a space is checked by its engines."""
+    if not constraints or not c.graph.is_frozen:
+        return
+    env = Env(el.root_env)
+    env.vars["params"] = param_bounds(c.graph).lo
+    if c.input_size is not None:
+        env.vars["flops"] = flop_bounds(c.graph, c.input_size).lo
+    for con in constraints:
+        try:
+            ok = el.eval(con.expr, env)
+        except EvalError as err:
+            sink.error(err.code, err.message, err.span, err.hint)
+            continue
+        except Silent:
+            continue
+        if not isinstance(ok, bool):
+            sink.error("E0422", f"a constraint must be true or false, found {show(ok)}",
+                       con.expr.span)
+        elif not ok:
+            sink.error("E0423", "constraint does not hold for this network", con.span,
+                       f"params = {env.vars['params']:,}")
+
+
+# ---- summaries --------------------------------------------------------------------------
+@dataclass
+class Summary:
+    params: Bounds
+    flops: Bounds | None
+    supernet_params: int | None
+    log10_size: float
+    exact: bool
+
+
+def summarize(c: Compiled) -> Summary:
+    """Parameter/FLOP figures; for a space, bounds over its choices."""
+    size = c.input_size
+    if c.is_frozen:
+        p = param_bounds(c.graph)
+        f = flop_bounds(c.graph, size) if size else None
+        return Summary(p, f, None, 0.0, True)
+    lo_hi = _space_bounds(c)
+    return Summary(lo_hi[0], lo_hi[1], supernet_params(c.graph), c.table.log10_size(), False)
+
+
+def _space_bounds(c: Compiled) -> tuple[Bounds, Bounds | None]:
+    """Bounds over value choices by coordinate search, cell edges analytically.
+
+    NOTE: value choices can change the structure (widths, depth), so their effect is
+    found by re-elaborating the space: first each choice alone, then the cheapest and
+    the dearest combination. The result is attained by real architectures; it is the
+    exact range when the choices' effects add up, as they do in the shipped spaces.
+    """
+    base = c.graph
+    size = c.input_size
+    p0 = param_bounds(base)
+    points = [p for p in c.table if p.parent is None and p.kind != "inputs"
+              or p.kind == "inputs" and p.parent is None and "." not in p.id
+              and p.size <= 32]
+    lo_pick: dict[str, Any] = {}
+    hi_pick: dict[str, Any] = {}
+    for p in points:
+        best_lo, best_hi = (p0.lo, None), (p0.hi, None)
+        for label in _labels(p):
+            if label == p.default:
+                continue
+            g = _elaborate(c, {p.id: label})
+            if g is None:
+                continue
+            b = param_bounds(g)
+            if b.lo < best_lo[0]:
+                best_lo = (b.lo, label)
+            if b.hi > best_hi[0]:
+                best_hi = (b.hi, label)
+        if best_lo[1] is not None:
+            lo_pick[p.id] = best_lo[1]
+        if best_hi[1] is not None:
+            hi_pick[p.id] = best_hi[1]
+    g_lo = _elaborate(c, lo_pick) if lo_pick else base
+    g_hi = _elaborate(c, hi_pick) if hi_pick else base
+    g_lo = g_lo or base
+    g_hi = g_hi or base
+    params = Bounds(param_bounds(g_lo).lo, param_bounds(g_hi).hi)
+    flops = None
+    if size is not None:
+        flops = Bounds(flop_bounds(g_lo, size).lo, flop_bounds(g_hi, size).hi)
+    return params, flops
+
+
+def _labels(p) -> list[Any]:
+    if p.kind != "inputs":
+        return list(p.labels)
+    from itertools import combinations
+
+    out = []
+    for k in range(p.keep[0], p.keep[1] + 1):
+        out.extend(combinations(p.labels, k))
+    return out
+
+
+def _elaborate(c: Compiled, assignment: dict[str, Any]) -> Graph | None:
+    sink = DiagnosticSink()
+    el = Elaborator(c.space_unit, sink, dict(c.params), assignment, c.input_size)
+    try:
+        result = el.run()
+    except (EvalError, InternalError):
+        return None
+    if sink.has_errors or result.graph is None:
+        return None  # that choice is illegal at this configuration (e.g. a stride)
+    return live_nodes(result.graph)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`-D NAME=VALUE`: VALUE is an integer, number, true/false, a name or a tuple."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise UsageError(f"-D {text}: write -D NAME=VALUE")
+    return name, _parse_value(raw.strip(), text)
+
+
+def _parse_value(raw: str, whole: str) -> Any:
+    if raw.startswith("(") and raw.endswith(")"):
+        inner = [x.strip() for x in raw[1:-1].split(",") if x.strip()]
+        return tuple(_parse_value(x, whole) for x in inner)
+    if "," in raw:
+        return tuple(_parse_value(x.strip(), whole) for x in raw.split(",") if x.strip())
+    if raw in ("true", "false"):
+        return raw == "true"
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        value = float(raw)
+        if math.isfinite(value):
+            return value
+    except ValueError:
+        pass
+    if raw.isidentifier():
+        return Symbol(raw)
+    raise UsageError(f"-D {whole}: cannot read the value `{raw}`")
+
+
+def parse_size(text: str) -> tuple[int, ...]:
+    """`--input-size 128x128x64` (or a single number for every axis)."""
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        sizes = tuple(int(p) for p in parts if p)
+    except ValueError:
+        raise UsageError(f"--input-size {text}: write sizes like 128x128 or 96x96x64") from None
+    if not sizes or any(s <= 0 for s in sizes):
+        raise UsageError(f"--input-size {text}: sizes must be positive")
+    return sizes
+
+
+__all__ = ["Compiled", "compile_spec", "summarize", "UsageError", "parse_override",
+           "parse_size", "NasError", "SourceFile"]

@@ -1,0 +1,1 @@
+"""Backends: lower the checked IR to torch modules, Python source and ONNX."""

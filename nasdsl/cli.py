@@ -1,0 +1,160 @@
+"""Command line: parse options, call the API, render diagnostics, set the exit code.
+
+Exit codes: 0 success, 1 spec errors (diagnostics printed), 2 usage errors, 3 internal
+errors (a bug in nasdsl: we say so and ask for a report).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from nasdsl import __version__
+from nasdsl.diagnostics import DiagnosticSink, InternalError, NasError
+
+EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
+
+
+def _color() -> bool:
+    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
+
+
+def run_guarded(fn: Callable[[], int]) -> None:
+    """Map the project's exceptions to exit codes; anything else is our bug."""
+    from nasdsl.api import UsageError
+
+    try:
+        code = fn()
+    except NasError as err:
+        click.echo("\n".join(d.render(_color()) for d in err.diagnostics), err=True)
+        n = sum(d.severity == "error" for d in err.diagnostics)
+        click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
+        code = EXIT_SPEC
+    except UsageError as err:
+        click.echo(f"error: {err}", err=True)
+        code = EXIT_USAGE
+    except InternalError as err:
+        click.echo(f"internal error: {err}\nthis is a bug in nasdsl {__version__}; please "
+                   "report it with the spec that triggered it", err=True)
+        code = EXIT_INTERNAL
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence, reported as a bug
+        import traceback
+
+        click.echo(f"internal error: {type(err).__name__}: {err}\nthis is a bug in nasdsl "
+                   f"{__version__}; please report it with the spec and this trace:", err=True)
+        click.echo(traceback.format_exc(), err=True)
+        code = EXIT_INTERNAL
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nasdsl")
+def main() -> None:
+    """nasdsl: a compiler for neural-architecture-search spaces in medical image
+    segmentation. Write a space or a genotype in a .nas file, check it, compile it."""
+
+
+def _overrides(defines: tuple[str, ...]) -> dict[str, Any]:
+    from nasdsl.api import parse_override
+
+    return dict(parse_override(d) for d in defines)
+
+
+define_option = click.option(
+    "-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
+    help="Override a `param` of the spec, e.g. -D C=32 -D dims=3.")
+size_option = click.option(
+    "--input-size", "input_size", metavar="SIZE",
+    help="Input patch size, e.g. 256x256 or 128x128x64 (a single number: every axis).")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@define_option
+@size_option
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="Batch size for the training-memory estimate (genotypes and archs).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the headline per file.")
+def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | None,
+          batch: int | None, as_json: bool, quiet: bool) -> None:
+    """Check .nas files and print their choices, space size and parameter figures."""
+    from nasdsl import report
+    from nasdsl.api import compile_spec, parse_size
+
+    def go() -> int:
+        overrides = _overrides(defines)
+        size = parse_size(input_size) if input_size else None
+        failures: list[NasError] = []
+        for path in files:
+            try:
+                compiled = compile_spec(path, overrides, size)
+            except NasError as err:
+                failures.append(err)
+                continue
+            if as_json:
+                click.echo(json.dumps(report.as_dict(compiled, batch)))
+            else:
+                click.echo(report.render(compiled, batch, quiet))
+        if failures:
+            raise NasError([d for f in failures for d in f.diagnostics])
+        return 0
+
+    run_guarded(go)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--check", "check_only", is_flag=True,
+              help="Do not write; exit 1 if a file is not formatted.")
+def fmt(files: tuple[str, ...], check_only: bool) -> None:
+    """Format .nas files canonically (comments are kept)."""
+    from nasdsl.api import read_unit
+    from nasdsl.syntax.fmt import format_unit
+
+    def go() -> int:
+        sink = DiagnosticSink()
+        unformatted = []
+        for path in files:
+            unit = read_unit(path, sink)
+            if unit is None:
+                continue
+            text = Path(path).read_text(encoding="utf-8")
+            formatted = format_unit(unit)
+            if formatted == text:
+                continue
+            if check_only:
+                unformatted.append(path)
+                click.echo(f"{path}: would reformat", err=True)
+            else:
+                _write_atomic(Path(path), formatted)
+                click.echo(f"{path}: formatted", err=True)
+        if sink.has_errors:
+            raise NasError(sink.errors)
+        return EXIT_SPEC if unformatted else 0
+
+    run_guarded(go)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write beside the target and rename: a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Create .venv and install nasdsl with its CPU backends and test tools.
+# torch is pinned to the CPU wheel here (fast); GPU users: pip install -e '.[gpu]'.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet "torch==2.13.0" -e ".[cpu,dev]"

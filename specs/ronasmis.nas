@@ -1,0 +1,100 @@
+# RONASMIS (Bae et al. 2019): macro search on a U-Net-like 3D base, trained once with an
+# ENAS controller and shared weights, and deployed without retraining.
+# Searched: patch size, pooling strides of stages 3-4 per axis (anisotropy), dilation of
+# stages 2-4, activation, pooling type, skip points, and zero ops that drop a stage's
+# residual conv. Fixed: instance norm, sums (not concatenation) for skips after a 1x1x1
+# channel-matching conv, deep supervision (coarse heads resized and summed).
+space RONASMIS {
+  param dims = 3
+  param in_channels = 1
+  param classes = 2
+  param base = 16
+
+  # Patch candidates floor(max / 16) * 16 - 16 * {0..4} (16 = the largest total stride).
+  choice patch_hw in [160, 144, 128, 112, 96]
+  if dims == 3 {
+    choice patch_d in [48, 32, 16]
+    input x(channels=in_channels, size=(patch_hw, patch_hw, patch_d))
+  } else {
+    input x(channels=in_channels, size=(patch_hw, patch_hw))
+  }
+
+  choice act_kind in [relu, leaky_relu, elu]
+  choice pool_kind in [max, avg]
+
+  op cna(x, width, kernel, dilation) {
+    return act(norm(conv(x, width, kernel, dilation=dilation), instance), act_kind)
+  }
+
+  # A stage: conv, then a residual dilated conv unless the zero op replaces it.
+  op stage(x, width, dilation, zero) {
+    let h = cna(x, width, 3, 1)
+    if zero {
+      return h
+    }
+    return h + cna(h, width, 3, dilation)
+  }
+
+  # Pooling strides: stages 1-2 halve every axis; stages 3-4 choose per axis.
+  stride[0] = 2
+  stride[1] = 2
+  dilation[0] = 1
+  for i in 2..4 {
+    choice stride_hw[i] in [2, 1]
+    if dims == 3 {
+      choice stride_d[i] in [2, 1]
+      stride[i] = (stride_hw[i], stride_hw[i], stride_d[i])
+    } else {
+      stride[i] = stride_hw[i]
+    }
+  }
+  for i in 1..4 {
+    choice dilation[i] in [1, 2, 3]
+  }
+
+  # Encoder: four stages, each followed by pooling; then the bottom stage.
+  h = x
+  for i in 0..4 {
+    choice zero[i] in [false, true]
+    enc[i] = stage(h, base * 2 ** i, dilation[i], zero[i])
+    h = pool(enc[i], pool_kind, stride[i], stride[i])
+  }
+  choice zero[4] in [false, true]
+  bottom = stage(h, base * 16, 1, zero[4])
+
+  # Decoder: transposed conv by the stage's stride, skip point summed after a 1x1x1
+  # channel-matching conv (when the skip is kept), then a stage.
+  h = bottom
+  for j in 0..4 {
+    let i = 3 - j
+    let width = base * 2 ** i
+    choice skip[i] from [enc[i]] keep 0..1
+    let matched = [conv(skip[i][k], width, 1) for k in 0..len(skip[i])]
+    choice zero_dec[i] in [false, true]
+    up[i] = conv_transpose(h, width, stride[i], stride[i])
+    dec[i] = stage(sum(up[i], matched), width, dilation[i], zero_dec[i])
+    h = dec[i]
+  }
+
+  # Deep supervision: heads on the three finest decoder stages, resized and summed.
+  head[0] = conv(dec[0], classes, 1, bias=true)
+  for i in 1..3 {
+    head[i] = resize_to(conv(dec[i], classes, 1, bias=true), x)
+  }
+  output y = sum(head[0], head[1], head[2])
+
+  search {
+    engine = enas
+    children_per_episode = 20
+    child_epochs = 3
+    controller_lr = 0.001
+    entropy_weight = 0.0001
+    weight_decay = 0.0001
+    lstm_size = 100
+    lstm_layers = 2
+    baseline_decay = 0.95
+    temperature = 5.0
+    tanh_constant = 2.5
+    retrain = false
+  }
+}
