@@ -39,6 +39,9 @@ def run_guarded(fn: Callable[[], int]) -> None:
     except UsageError as err:
         click.echo(f"error: {err}", err=True)
         code = EXIT_USAGE
+    except _backend_error() as err:
+        click.echo(f"error: {err}", err=True)
+        code = EXIT_SPEC
     except InternalError as err:
         click.echo(f"internal error: {err}\nthis is a bug in nasdsl {__version__}; please "
                    "report it with the spec that triggered it", err=True)
@@ -53,6 +56,16 @@ def run_guarded(fn: Callable[[], int]) -> None:
         click.echo(traceback.format_exc(), err=True)
         code = EXIT_INTERNAL
     sys.exit(code)
+
+
+def _backend_error() -> type[Exception]:
+    """BackendError without importing the backends (they import torch) when unused."""
+    mod = sys.modules.get("nasdsl.backends.standalone")
+    return getattr(mod, "BackendError", _Never)
+
+
+class _Never(Exception):
+    pass
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -140,6 +153,40 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
         if sink.has_errors:
             raise NasError(sink.errors)
         return EXIT_SPEC if unformatted else 0
+
+    run_guarded(go)
+
+
+@main.command(name="compile")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--target", type=click.Choice(["torch", "onnx"]), default="torch",
+              show_default=True, help="PyTorch source (.py) or an ONNX graph.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Where to write the model file.")
+@define_option
+@size_option
+@click.option("--verify", is_flag=True,
+              help="torch: import the file and compare its parameter count with the "
+                   "static one; onnx: run onnx.checker and compare ONNX Runtime with "
+                   "PyTorch on a random input (max abs diff <= 1e-4).")
+@click.option("--channels-last", is_flag=True,
+              help="Emitted forward() converts its inputs to channels-last memory.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random weights in an exported ONNX graph.")
+def compile_(file: str, target: str, output: str, defines: tuple[str, ...],
+             input_size: str | None, verify: bool, channels_last: bool, seed: int) -> None:
+    """Compile a genotype or arch to a standalone model (needs the [cpu] or [gpu] extra)."""
+
+    def go() -> int:
+        from nasdsl.api import compile_spec, parse_size
+        from nasdsl.backends import standalone
+
+        size = parse_size(input_size) if input_size else None
+        compiled = compile_spec(file, _overrides(defines), size)
+        report = standalone.compile_to(compiled, target, Path(output), verify=verify,
+                                       channels_last=channels_last, seed=seed)
+        click.echo(report)
+        return 0
 
     run_guarded(go)
 

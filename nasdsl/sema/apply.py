@@ -185,7 +185,7 @@ def apply_builtin(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dic
     if opdef.name == "identity":
         return tensors[0]
     if path is None:
-        path = el.fresh_path(el.hint)
+        path = el.fresh_op_path(op.name)
     nid = el._node(op.name, tuple(sorted(norm.items())), tuple(t.node for t in tensors),
                    out, path, span)
     return Tensor(nid, out)

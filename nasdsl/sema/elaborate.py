@@ -158,6 +158,7 @@ class Elaborator:
         env.vars[s.name] = value
 
     def s_Let(self, s: A.Let, env: Env, top: bool) -> None:
+        self.hint = self.target_text(s.target, env)
         self.bind(s.target, self.eval(s.value, env), env)
 
     def s_OpSet(self, s: A.OpSet, env: Env, top: bool) -> None:
@@ -394,6 +395,10 @@ class Elaborator:
             holder = Indexed(t.name)
             env.vars[t.name] = holder
         keys = [X.as_int(self.eval(i, env), i.span, "an index") for i in t.indices]
+        for key, idx in zip(keys, t.indices):
+            if key < 0:
+                raise EvalError("E0201", f"index {key} is negative", idx.span,
+                                "indexed names are numbered from 0")
         for key in keys[:-1]:
             nxt = holder.items.get(key)
             if not isinstance(nxt, Indexed):
@@ -468,6 +473,17 @@ class Elaborator:
         while candidate in self.taken:
             n += 1
             candidate = self.scope + (f"{base}_{n}",)
+        self.taken.add(candidate)
+        return candidate
+
+    def fresh_op_path(self, opname: str) -> tuple[str, ...]:
+        """Path of a built-in op: under the statement's target, named after the op
+        (`enc[1].pool`, `enc[1].conv_2`), so emitted modules read like the spec."""
+        base = self.scope + (self.hint,)
+        candidate, n = base + (opname,), 1
+        while candidate in self.taken:
+            n += 1
+            candidate = base + (f"{opname}_{n}",)
         self.taken.add(candidate)
         return candidate
 

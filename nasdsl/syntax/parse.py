@@ -10,6 +10,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
     UnexpectedToken
 
 from nasdsl.diagnostics import DiagnosticSink
+from nasdsl.paths import data_dir
 from nasdsl.source import SourceFile, Span
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.build import AstBuilder
@@ -20,12 +21,7 @@ MAX_SOURCE_BYTES = 4_000_000
 
 
 def grammar_path() -> Path:
-    here = Path(__file__).resolve().parent.parent
-    # a checkout keeps grammars/ beside the package; an installed wheel inside it
-    for candidate in (here.parent / "grammars" / "nas.lark", here / "grammars" / "nas.lark"):
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError("grammars/nas.lark not found next to the nasdsl package")
+    return data_dir("grammars") / "nas.lark"
 
 
 @lru_cache(maxsize=1)

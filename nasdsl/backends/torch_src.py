@@ -1,0 +1,186 @@
+"""Standalone backend, PyTorch source: a frozen graph -> one self-contained .py file.
+
+The context builder computes every identifier and every line here; the jinja template
+(templates/module.py.j2) only lays them out. Op semantics come from the registry: each
+op's module is the registry's `impl` class, whose source is copied into the file, so the
+output imports nothing but torch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from nasdsl import __version__
+from nasdsl.analysis.resources import param_bounds
+from nasdsl.api import Compiled
+from nasdsl.diagnostics import InternalError
+from nasdsl.ir.graph import Graph, Node
+from nasdsl.ir.names import Namespace, module_path
+from nasdsl.ops import REGISTRY
+from nasdsl.paths import data_dir
+from nasdsl.ops.impl_source import IMPL_IMPORTS, impl_source
+
+_SYMBOL = re.compile(r"^[a-z][a-z0-9_]*$")
+_LOCALS_RESERVED = {"self", "torch", "nn", "F", "math", "MEMORY_FORMAT", "Model"}
+
+
+@dataclass(frozen=True)
+class ModuleDecl:
+    attr: str    # dotted attribute path below self, e.g. "enc_2.n_0.p1"
+    cls: str
+    args: str
+    src: str
+
+
+def render_value(v: Any) -> str:
+    """A constructor argument as Python source: numbers, booleans, symbols, tuples only."""
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise InternalError(f"non-finite constructor argument {v!r}")
+        return repr(v)
+    if isinstance(v, str):
+        if not _SYMBOL.match(v):
+            raise InternalError(f"unsafe string {v!r} reached the emitter")
+        return repr(v)
+    if isinstance(v, tuple):
+        inner = ", ".join(render_value(x) for x in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    raise InternalError(f"cannot emit constructor argument {v!r}")
+
+
+def _src(node: Node) -> str:
+    span = node.span
+    return f"{Path(span.file.path).name}:{span.line}"
+
+
+class _Builder:
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.attrs: dict[tuple[str, ...], str] = {}      # container/leaf path -> ident
+        self.scopes: dict[tuple[str, ...], Namespace] = {}
+        self.containers: list[str] = []
+        self.modules: list[ModuleDecl] = []
+        self.locals = Namespace(_LOCALS_RESERVED)
+        self.var: dict[int, str] = {}
+
+    def attr_path(self, path: tuple[str, ...]) -> str:
+        """Dotted attribute path; creates the containers on the way (in order)."""
+        idents = module_path(path)
+        out: tuple[str, ...] = ()
+        for i, ident in enumerate(idents):
+            key = path[: i + 1]
+            if key not in self.attrs:
+                ns = self.scopes.setdefault(out, Namespace(_MODULE_RESERVED))
+                self.attrs[key] = ns.fresh(ident)
+                if i < len(idents) - 1:
+                    self.containers.append(".".join(out + (self.attrs[key],)))
+            out = out + (self.attrs[key],)
+        return ".".join(out)
+
+    def local(self, node: Node) -> str:
+        name = self.locals.fresh("_".join(module_path(node.path)) or "v")
+        self.var[node.id] = name
+        return name
+
+
+_MODULE_RESERVED = {"training", "forward", "eval", "train", "to", "cuda", "cpu", "type",
+                    "float", "double", "half", "apply", "parameters", "buffers", "modules",
+                    "children", "state_dict", "load_state_dict", "zero_grad", "add_module",
+                    "register_buffer", "register_parameter", "requires_grad_",
+                    "to_channels_last", "get_submodule", "named_modules"}
+
+
+def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
+    graph = c.graph
+    if not graph.is_frozen:
+        raise InternalError("the standalone backend needs a frozen graph")
+    b = _Builder(graph)
+    inputs = []
+    for nid in graph.inputs:
+        node = graph.node(nid)
+        inputs.append(b.local(node))
+    lines: list[str] = []
+    uses: dict[int, int] = {}
+    for node in graph.nodes:
+        if node.op == "input":
+            continue
+        lines.append(_line(b, node))
+        for i in node.inputs:
+            uses[i] = len(lines) - 1
+    outputs = [b.var[nid] for _, nid in graph.outputs]
+    body = _with_dels(lines, uses, b, set(outputs) | set(inputs))
+    result = outputs[0] if len(outputs) == 1 else "(" + ", ".join(outputs) + ")"
+    impl_classes = sorted({m.cls for m in b.modules})
+    dims = graph.dims
+    return {
+        "version": __version__, "source": Path(c.path).name, "kind": c.unit.kind,
+        "name": c.unit.name, "space": Path(c.space_path).name if c.unit.kind == "genotype"
+        else None, "genotype_hash": c.genotype_hash(), "dims": dims,
+        "num_parameters": param_bounds(graph).lo,
+        "input_channels": graph.node(graph.inputs[0]).type.channels,
+        "imports": IMPL_IMPORTS, "impl_source": impl_source(impl_classes).strip(),
+        "class_name": c.unit.name, "containers": b.containers, "modules": b.modules,
+        "inputs": inputs, "body": body, "result": result, "channels_last": channels_last,
+        "memory_format": "torch.channels_last" if dims == 2 else "torch.channels_last_3d",
+        "output_names": [name for name, _ in graph.outputs],
+    }
+
+
+def _line(b: _Builder, node: Node) -> str:
+    opdef = REGISTRY[node.op]
+    args = [b.var[i] for i in node.inputs]
+    if opdef.impl is None:
+        var = b.local(node)
+        if node.op == "add":
+            return f"{var} = {' + '.join(args)}"
+        if node.op == "concat":
+            if len(args) == 1:
+                return f"{var} = {args[0]}"
+            return f"{var} = torch.cat([{', '.join(args)}], dim=1)"
+        raise InternalError(f"op `{node.op}` has no impl and no inline form")
+    in_types = tuple(b.graph.node(i).type for i in node.inputs)
+    kwargs = opdef.ctor(dict(node.attrs), in_types, node.type)
+    rendered = ", ".join([str(b.graph.dims)] + [f"{k}={render_value(v)}"
+                                                for k, v in kwargs.items()])
+    attr = b.attr_path(node.path)
+    b.modules.append(ModuleDecl(attr, opdef.impl, rendered, _src(node)))
+    var = b.local(node)
+    return f"{var} = self.{attr}({', '.join(args)})"
+
+
+def _with_dels(lines: list[str], uses: dict[int, int], b: _Builder,
+               keep: set[str]) -> list[str]:
+    """Free each intermediate after its last use (as torch.fx codegen does)."""
+    dead_after: dict[int, list[str]] = {}
+    for nid, line_no in uses.items():
+        name = b.var[nid]
+        if name not in keep:
+            dead_after.setdefault(line_no, []).append(name)
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i in dead_after:
+            out.append("del " + ", ".join(sorted(dead_after[i])))
+    return out
+
+
+def _env() -> jinja2.Environment:
+    templates = data_dir("templates")
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True,
+                              autoescape=False)
+
+
+def emit_torch(c: Compiled, channels_last: bool = False) -> str:
+    return _env().get_template("module.py.j2").render(**build_context(c, channels_last))
