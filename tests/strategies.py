@@ -32,9 +32,14 @@ names = st.one_of(st.sampled_from(TRICKY_NAMES),
                   _ident.filter(lambda s: s not in KEYWORDS))
 
 # Text of a string literal / comment: no NUL (load_source rejects it), no surrogates.
-_str_chars = st.characters(blacklist_categories=("Cs",),
-                           blacklist_characters='"\\\n\x00')
-_comment_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\x00")
+# Characters that the comment/bracket scanners in parse.py care about are drawn often.
+_SPECIAL = "#\"'()[]{}:;.=\t\r\x0b\x0c\x85\u2028 "
+_str_chars = st.one_of(
+    st.sampled_from([c for c in _SPECIAL if c != '"']),
+    st.characters(blacklist_categories=("Cs",), blacklist_characters='"\\\n\x00'))
+_comment_chars = st.one_of(
+    st.sampled_from(_SPECIAL + "\\"),
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\x00"))
 comment_texts = st.text(_comment_chars, max_size=24).map(lambda s: "#" + s)
 
 # Precedence levels of the grammar, loosest first (see grammars/nas.lark).
@@ -214,7 +219,7 @@ class Gen:
         kinds = ["param", "let", "opset", "value_choice", "input_choice", "input", "output",
                  "assign", "return", "search", "constraint", "nodes"]
         if depth > 0:
-            kinds += ["op", "cell", "for", "if"]
+            kinds += ["op", "cell", "for", "if", "if", "if"]
         kind = self.draw(st.sampled_from(kinds))
         if kind == "param":
             n = self.name()

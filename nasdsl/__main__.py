@@ -1,0 +1,3 @@
+from nasdsl.cli import main
+
+main()

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+
+def pytest_collection_modifyitems(config, items):
+    """GPU tests are skipped when CUDA is absent (CI machines have none)."""
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    if has_cuda:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def shipped_specs() -> list[Path]:
+    return sorted(SPECS.glob("*.nas")) + sorted((SPECS / "genotypes").glob("*.nas"))
