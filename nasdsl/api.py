@@ -43,6 +43,7 @@ class Compiled:
     search: dict[str, Any]
     decided: dict[str, Any]         # decision id -> label / tuple of labels
     input_size: tuple[int, ...] | None
+    assigned: bool = False          # an engine's assignment decided the space
     warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -51,7 +52,8 @@ class Compiled:
 
     @property
     def is_frozen(self) -> bool:
-        return self.graph.is_frozen and (self.unit.kind != "space" or len(self.table) == 0)
+        return self.graph.is_frozen and (self.unit.kind != "space" or self.assigned
+                                          or len(self.table) == 0)
 
     def genotype_hash(self) -> str:
         """Stable hash of (space text, parameters, decisions): names a derived net."""
@@ -142,7 +144,7 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
     graph = live_nodes(result.graph)
     compiled = Compiled(path, unit, space_unit, space_path, graph, result.table,
                         result.params, result.search, result.used_decisions,
-                        el.input_size)
+                        el.input_size, assigned=assignment is not None)
     _check_search(compiled, sink)
     _check_constraints(el, result.constraints, compiled, sink)
     return compiled

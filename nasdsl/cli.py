@@ -191,6 +191,29 @@ def compile_(file: str, target: str, output: str, defines: tuple[str, ...],
     run_guarded(go)
 
 
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="arch.svg (needs Graphviz `dot`), arch.png, or arch.dot.")
+@define_option
+def show(file: str, output: str, defines: tuple[str, ...]) -> None:
+    """Draw the macro graph and the cells of a spec (Graphviz)."""
+
+    def go() -> int:
+        from nasdsl.api import compile_spec
+        from nasdsl.backends.dot import RenderError, write
+
+        compiled = compile_spec(file, _overrides(defines))
+        try:
+            click.echo(write(compiled, Path(output)))
+        except RenderError as err:
+            click.echo(f"error: {err}", err=True)
+            return EXIT_SPEC
+        return 0
+
+    run_guarded(go)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     """Write beside the target and rename: a crash never leaves half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -26,3 +26,8 @@ def pytest_collection_modifyitems(config, items):
 
 def shipped_specs() -> list[Path]:
     return sorted(SPECS.glob("*.nas")) + sorted((SPECS / "genotypes").glob("*.nas"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current emitter")

@@ -85,6 +85,19 @@ class DecisionTable:
                 total += math.log10(max(1, p.size))
         return total
 
+    def sample(self, rng) -> dict[str, Any]:
+        """A uniformly drawn label per point (a `random.Random` is passed in): the
+        random-search engine's proposal, and the tests' random genotypes."""
+        out: dict[str, Any] = {}
+        for p in self.points:
+            if p.kind == "inputs":
+                k = rng.randint(p.keep[0], p.keep[1])
+                chosen = set(rng.sample(range(len(p.labels)), k))
+                out[p.id] = tuple(lab for i, lab in enumerate(p.labels) if i in chosen)
+            else:
+                out[p.id] = rng.choice(p.labels)
+        return out
+
     def active(self, assignment: dict[str, Any]) -> list[DecisionPoint]:
         """Decisions that must be decided under an assignment (parents satisfied)."""
         out = []
