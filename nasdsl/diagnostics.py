@@ -75,7 +75,10 @@ class DiagnosticSink:
 
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None,
               notes: Sequence[Note] = ()) -> None:
-        self.items.append(Diagnostic("error", code, message, span, hint, tuple(notes)))
+        d = Diagnostic("error", code, message, span, hint, tuple(notes))
+        # a loop body reports its error once, not once per iteration
+        if not any(_same(d, o) for o in self.items):
+            self.items.append(d)
 
     def warning(self, code: str, message: str, span: Span | None,
                 hint: str | None = None) -> None:
@@ -98,6 +101,15 @@ class DiagnosticSink:
         if len(self.items) > MAX_SHOWN:
             out.append(f"... and {len(self.items) - MAX_SHOWN} more")
         return "\n".join(out)
+
+
+def _same(a: Diagnostic, b: Diagnostic) -> bool:
+    if a.code != b.code or a.message != b.message:
+        return False
+    if a.span is None or b.span is None:
+        return a.span is b.span
+    return (a.span.file.path, a.span.start, a.span.end) == \
+        (b.span.file.path, b.span.start, b.span.end)
 
 
 def _order(d: Diagnostic) -> tuple:

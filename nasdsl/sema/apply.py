@@ -140,10 +140,22 @@ def _flatten(values: list) -> list:
     return out
 
 
+def _spread_tensor_lists(args: list) -> list:
+    out: list = []
+    for a in args:
+        flat = _flatten([a]) if isinstance(a, tuple) else [a]
+        if isinstance(a, tuple) and flat and all(isinstance(t, Tensor) for t in flat):
+            out.extend(flat)
+        else:
+            out.append(a)
+    return out
+
+
 def split_args(op: OpRef, args: list, kwargs: dict, e: A.Call) -> tuple[list, dict]:
     """Tensors first (lists of tensors are spread), then attributes by position."""
     opdef = REGISTRY[op.name]
-    flat = _flatten(args)
+    # lists of tensors are spread (`concat(n)`); other tuples are attribute values
+    flat = _spread_tensor_lists(args)
     tensors = []
     i = 0
     while i < len(flat) and isinstance(flat[i], Tensor):

@@ -134,8 +134,16 @@ class Elaborator:
                 self._poison(stmt, env)
 
     def _poison(self, stmt: A.Stmt, env: Env) -> None:
+        """Bind the failed statement's target to POISON so later uses stay quiet."""
         target = getattr(stmt, "target", None)
-        if isinstance(target, A.Target) and not target.indices:
+        if not isinstance(target, A.Target):
+            return
+        if not target.indices:
+            env.vars[target.name] = POISON
+            return
+        try:
+            self.bind(target, POISON, env)
+        except (EvalError, Silent):
             env.vars[target.name] = POISON
 
     # ---- statements -----------------------------------------------------------------
@@ -269,7 +277,10 @@ class Elaborator:
             raise EvalError("E0222", "`search` settings belong at the top of a `space`",
                             s.span)
         for st in s.settings:
-            value = self.eval(st.value, env)
+            if isinstance(st.value, A.Name) and st.value.id not in env.names():
+                value: Any = Symbol(st.value.id)  # settings take bare names: `engine = enas`
+            else:
+                value = self.eval(st.value, env)
             if st.name == "engine":
                 name = getattr(value, "name", value)
                 if name not in ENGINES:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nasdsl.syntax import ast as A
 
-INDENT = "    "
+INDENT = "  "
+WIDTH = 88  # op set lists wrap beyond this column
 
 # Binding strength, loosest first; used to print the fewest parentheses that keep meaning.
 _PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
@@ -83,9 +84,8 @@ class _Printer:
         elif isinstance(s, A.Output):
             self._emit(d, f"output {target(s.target)} = {e(s.value)}", s)
         elif isinstance(s, A.OpSet):
-            items = ", ".join((f"{x.label} = " if x.label else "") + e(x.value)
-                              for x in s.entries)
-            self._emit(d, f"opset {s.name} = [{items}]", s)
+            items = [(f"{x.label} = " if x.label else "") + e(x.value) for x in s.entries]
+            self._emit(d, _wrapped(f"opset {s.name} = [", items, "]", len(INDENT * d)), s)
         elif isinstance(s, A.ValueChoice):
             self._emit(d, f"choice {target(s.target)} in {e(s.domain)}", s)
         elif isinstance(s, A.InputChoice):
@@ -174,8 +174,26 @@ def keep(k: A.Keep) -> str:
 
 
 def formals(fs: tuple[A.Formal, ...]) -> str:
-    return ", ".join(f.name + (f" = {expr(f.default)}" if f.default is not None else "")
+    return ", ".join(f.name + (f"={expr(f.default)}" if f.default is not None else "")
                      for f in fs)
+
+
+def _wrapped(head: str, items: list[str], tail: str, indent: int) -> str:
+    """`head a, b, c tail`, continued under the first item when it would pass WIDTH."""
+    one_line = head + ", ".join(items) + tail
+    if indent + len(one_line) <= WIDTH:
+        return one_line
+    pad = " " * (indent + len(head))
+    lines, current = [], head
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else tail)
+        if current not in (head, pad) and indent + len(current) + 1 + len(piece) > WIDTH:
+            lines.append(current)
+            current = pad + piece
+        else:
+            current += ("" if current in (head, pad) else " ") + piece
+    lines.append(current)
+    return "\n".join(lines)
 
 
 def args(pos: tuple[A.Expr, ...], kw: tuple[A.Kwarg, ...]) -> str:

@@ -6,7 +6,7 @@ space PcDartsK {
   cell Cell(s0) {
     p0 = conv(s0, C, 1)
     nodes n[1] keep 1 {
-      from p0: ops  # E: error[E0421]: PC-DARTS samples 1/4 of the channels
+      from p0 normal: ops  # E: error[E0421]: PC-DARTS samples 1/4 of the channels
     }
     return concat(n)
   }

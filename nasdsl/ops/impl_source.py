@@ -1,0 +1,72 @@
+"""Source text of the torch implementations a model uses, for self-contained emission.
+
+The standalone backend pastes the exact text of the classes it instantiates, plus every
+top-level helper they reference (transitively, found by walking names in the AST), in
+torch_impl.py's order. torch_impl.py is read as text: this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+_IMPL = Path(__file__).with_name("torch_impl.py")
+
+
+@lru_cache(maxsize=1)
+def _parsed() -> tuple[tuple[str, ...], dict[str, str], dict[str, set[str]], list[str]]:
+    """(import lines, source per top-level name, names each one uses, file order)."""
+    text = _IMPL.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    tree = ast.parse(text)
+    imports: list[str] = []
+    source: dict[str, str] = {}
+    uses: dict[str, set[str]] = {}
+    order: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(ast.get_source_segment(text, node) or "")
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+        else:
+            continue   # the module docstring
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        segment = "\n".join(lines[first - 1: node.end_lineno])
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        for name in names:
+            source[name] = segment
+            uses[name] = used - {name}
+            order.append(name)
+    return tuple(imports), source, uses, order
+
+
+IMPL_IMPORTS: tuple[str, ...] = _parsed()[0]
+
+
+def impl_source(class_names: Iterable[str]) -> str:
+    """The named classes and the helpers they need, as source, without imports."""
+    _, source, uses, order = _parsed()
+    needed: set[str] = set()
+    stack = list(class_names)
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        if name not in source:
+            raise KeyError(f"torch_impl.py defines no `{name}`")
+        needed.add(name)
+        stack.extend(u for u in uses[name] if u in source)
+    seen: set[str] = set()
+    parts = []
+    for name in order:
+        # one segment may define several names (a, b = ...): emit it once
+        if name in needed and source[name] not in seen:
+            seen.add(source[name])
+            parts.append(source[name])
+    return "\n\n\n".join(parts) + "\n"

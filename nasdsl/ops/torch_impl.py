@@ -1,0 +1,377 @@
+"""PyTorch modules of the built-in ops, for 2D and 3D networks.
+
+Every class takes ``dims`` (2 or 3) first, then the keyword arguments its OpDef's ``ctor``
+returns. The source of these classes is copied verbatim into emitted standalone model
+files (see impl_source.py), so this file imports nothing but torch, and forward methods
+contain no Python control flow on data: they run under torch.compile and export to ONNX
+with dynamic batch and spatial axes.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _conv(dims):
+    return nn.Conv2d if dims == 2 else nn.Conv3d
+
+
+def _conv_transpose(dims):
+    return nn.ConvTranspose2d if dims == 2 else nn.ConvTranspose3d
+
+
+def _max_pool(dims):
+    return nn.MaxPool2d if dims == 2 else nn.MaxPool3d
+
+
+def _avg_pool(dims):
+    return nn.AvgPool2d if dims == 2 else nn.AvgPool3d
+
+
+def _staged_mean(h):
+    # Mean over axes 2.., one axis at a time. ONNX Runtime sums a reduction sequentially in
+    # float32: over the millions of elements of a 3D feature map it drifts by ~1e-4, while
+    # short reductions stay exact to ~1e-7 (as torch's own kernels are).
+    for axis in range(h.dim() - 1, 1, -1):
+        h = h.mean(dim=axis, keepdim=True)
+    return h
+
+
+class StableGroupNorm(nn.GroupNorm):
+    """nn.GroupNorm whose ONNX export reduces in short stages (see _staged_mean).
+
+    torch's exporter lowers GroupNorm and InstanceNorm to InstanceNormalization, whose
+    single long reduction misses torch's result by up to ~1e-3 on 3D volumes. Eager and
+    compiled runs use the native kernel; the branch depends only on export mode.
+    """
+
+    def forward(self, x):
+        if not torch.onnx.is_in_onnx_export():
+            return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        h = x.reshape((x.shape[0], self.num_groups, -1) + x.shape[2:])
+        h = h - _staged_mean(h)
+        h = h * torch.rsqrt(_staged_mean(h * h) + self.eps)
+        h = h.reshape(x.shape)
+        if self.affine:
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            h = h * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return h
+
+
+def _norm(dims, kind, channels, groups, affine):
+    if kind == "group":
+        return StableGroupNorm(groups, channels, affine=affine)
+    if kind == "instance":
+        # instance norm = group norm with one channel per group (same parameters; no
+        # running statistics, as nn.InstanceNormNd's default)
+        return StableGroupNorm(channels, channels, affine=affine)
+    cls = nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d
+    return cls(channels, affine=affine)
+
+
+def _interp_mode(dims, mode):
+    if mode == "nearest":
+        return "nearest"
+    return "bilinear" if dims == 2 else "trilinear"
+
+
+def _spatial_slice(dims, start, step):
+    # x[:, :, start::step, ...]: exports to one ONNX Slice, symbolic in the spatial sizes
+    return (slice(None), slice(None)) + (slice(start, None, step),) * dims
+
+
+def _pre_upsample(role):
+    # up edges of ops defined at stride 1: nearest x2 first, then the op
+    return nn.Upsample(scale_factor=2.0, mode="nearest") if role == "up" else nn.Identity()
+
+
+# ---- core ---------------------------------------------------------------------------------
+
+class Conv(nn.Module):
+    def __init__(self, dims, in_channels, out_channels, kernel, stride, padding, dilation,
+                 groups, bias):
+        super().__init__()
+        self.conv = _conv(dims)(in_channels, out_channels, kernel, stride=stride,
+                                padding=padding, dilation=dilation, groups=groups, bias=bias)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class ConvTranspose(nn.Module):
+    def __init__(self, dims, in_channels, out_channels, kernel, stride, padding,
+                 output_padding, bias):
+        super().__init__()
+        self.conv = _conv_transpose(dims)(in_channels, out_channels, kernel, stride=stride,
+                                          padding=padding, output_padding=output_padding,
+                                          bias=bias)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Norm(nn.Module):
+    def __init__(self, dims, kind, channels, groups, affine):
+        super().__init__()
+        self.norm = _norm(dims, kind, channels, groups, affine)
+
+    def forward(self, x):
+        return self.norm(x)
+
+
+class Act(nn.Module):
+    def __init__(self, dims, kind):
+        super().__init__()
+        acts = {"relu": nn.ReLU, "elu": nn.ELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+                "gelu": nn.GELU}
+        if kind == "leaky_relu":
+            self.act = nn.LeakyReLU(0.01)
+        elif kind == "softmax":
+            self.act = nn.Softmax(dim=1)
+        else:
+            self.act = acts[kind]()
+
+    def forward(self, x):
+        return self.act(x)
+
+
+class Pool(nn.Module):
+    def __init__(self, dims, kind, kernel, stride, padding):
+        super().__init__()
+        if kind == "max":
+            self.pool = _max_pool(dims)(kernel, stride=stride, padding=padding)
+        else:
+            # count_include_pad=False: border windows average real elements only (DARTS)
+            self.pool = _avg_pool(dims)(kernel, stride=stride, padding=padding,
+                                        count_include_pad=False)
+
+    def forward(self, x):
+        return self.pool(x)
+
+
+class Upsample(nn.Module):
+    def __init__(self, dims, scale, mode):
+        super().__init__()
+        # integer scales: output = scale x input exactly, in torch and in ONNX Resize
+        self.scale = tuple(float(s) for s in scale)
+        self.mode = _interp_mode(dims, mode)
+        self.align_corners = None if mode == "nearest" else False
+
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=self.scale, mode=self.mode,
+                             align_corners=self.align_corners)
+
+
+class ResizeTo(nn.Module):
+    def __init__(self, dims, mode):
+        super().__init__()
+        self.mode = _interp_mode(dims, mode)
+        self.align_corners = None if mode == "nearest" else False
+
+    def forward(self, x, ref):
+        # the size is read from ref's shape, so it stays symbolic under export
+        return F.interpolate(x, size=ref.shape[2:], mode=self.mode,
+                             align_corners=self.align_corners)
+
+
+class Zero(nn.Module):
+    """The zero op: zeros of the edge's output shape (DARTS's Zero: x.mul(0.))."""
+
+    def __init__(self, dims, role):
+        super().__init__()
+        self.index = _spatial_slice(dims, 0, 2 if role == "down" else 1)
+        self.pre = _pre_upsample(role)
+
+    def forward(self, x):
+        return self.pre(x[self.index].mul(0.0))
+
+
+class Dropout(nn.Module):
+    def __init__(self, dims, p):
+        super().__init__()
+        self.drop = nn.Dropout(p)
+
+    def forward(self, x):
+        return self.drop(x)
+
+
+# ---- NAS-Unet (tianbaochou/NasUnet util/prim_ops_set.py) ----------------------------------
+
+class NasUnetConv(nn.Module):
+    """ConvOps: 3x3 conv (or transposed conv) -> GroupNorm -> ReLU."""
+
+    def __init__(self, dims, channels, stride, padding, dilation, output_padding, transpose,
+                 groups, affine):
+        super().__init__()
+        if transpose:
+            self.conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
+                                              padding=padding, dilation=dilation,
+                                              output_padding=output_padding, bias=False)
+        else:
+            self.conv = _conv(dims)(channels, channels, 3, stride=stride, padding=padding,
+                                    dilation=dilation, bias=False)
+        self.norm = StableGroupNorm(groups, channels, affine=affine)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.norm(self.conv(x)))
+
+
+class NasUnetDepConv(nn.Module):
+    """ConvOps(use_depthwise): depthwise 3x3 (or transposed) -> 1x1 -> GroupNorm -> ReLU."""
+
+    def __init__(self, dims, channels, stride, padding, output_padding, transpose, groups,
+                 affine):
+        super().__init__()
+        if transpose:
+            self.depth_conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
+                                                    padding=padding, groups=channels,
+                                                    output_padding=output_padding,
+                                                    bias=False)
+        else:
+            self.depth_conv = _conv(dims)(channels, channels, 3, stride=stride,
+                                          padding=padding, groups=channels, bias=False)
+        self.point_conv = _conv(dims)(channels, channels, 1, bias=False)
+        self.norm = StableGroupNorm(groups, channels, affine=affine)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.norm(self.point_conv(self.depth_conv(x))))
+
+
+class SEGate(nn.Module):
+    """Squeeze-and-excitation gate: global mean -> Linear -> ReLU -> Linear -> sigmoid."""
+
+    def __init__(self, dims, channels, hidden):
+        super().__init__()
+        self.last = dims + 1
+        self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(),
+                                nn.Linear(hidden, channels), nn.Sigmoid())
+
+    def forward(self, x):
+        # (B, C, 1, ..) -> (B, 1, .., C): the linears apply without a reshape to (B, C);
+        # explicit axes, as ONNX Transpose refuses negative ones
+        squeezed = _staged_mean(x).transpose(1, self.last)
+        return self.fc(squeezed).transpose(1, self.last)
+
+
+class CWeight(nn.Module):
+    """CWeightOp, stride 1: x scaled per channel by its SE gate."""
+
+    def __init__(self, dims, channels, hidden):
+        super().__init__()
+        self.gate = SEGate(dims, channels, hidden)
+
+    def forward(self, x):
+        return x * self.gate(x)
+
+
+class CWeightConv(nn.Module):
+    """CWeightOp, stride 2: SE-gated x -> 3x3 stride-2 conv (or transposed) -> GroupNorm."""
+
+    def __init__(self, dims, channels, hidden, padding, output_padding, transpose, groups,
+                 affine):
+        super().__init__()
+        self.gate = SEGate(dims, channels, hidden)
+        if transpose:
+            self.conv = _conv_transpose(dims)(channels, channels, 3, stride=2,
+                                              padding=padding, output_padding=output_padding,
+                                              bias=False)
+        else:
+            self.conv = _conv(dims)(channels, channels, 3, stride=2, padding=padding,
+                                    bias=False)
+        self.norm = StableGroupNorm(groups, channels, affine=affine)
+
+    def forward(self, x):
+        return self.norm(self.conv(x * self.gate(x)))
+
+
+# ---- DARTS (quark0/darts operations.py); the up role upsamples first ----------------------
+
+class DartsSepConv(nn.Module):
+    """SepConv: (ReLU -> depthwise -> 1x1 -> norm) twice; the first depthwise strides."""
+
+    def __init__(self, dims, channels, kernel, role, norm, groups, affine):
+        super().__init__()
+        conv = _conv(dims)
+        stride = 2 if role == "down" else 1
+        pad = (kernel - 1) // 2
+        self.pre = _pre_upsample(role)
+        self.op = nn.Sequential(
+            nn.ReLU(),
+            conv(channels, channels, kernel, stride=stride, padding=pad, groups=channels,
+                 bias=False),
+            conv(channels, channels, 1, bias=False),
+            _norm(dims, norm, channels, groups, affine),
+            nn.ReLU(),
+            conv(channels, channels, kernel, padding=pad, groups=channels, bias=False),
+            conv(channels, channels, 1, bias=False),
+            _norm(dims, norm, channels, groups, affine),
+        )
+
+    def forward(self, x):
+        return self.op(self.pre(x))
+
+
+class DartsDilConv(nn.Module):
+    """DilConv: ReLU -> depthwise dilated (2) -> 1x1 -> norm."""
+
+    def __init__(self, dims, channels, kernel, role, norm, groups, affine):
+        super().__init__()
+        conv = _conv(dims)
+        stride = 2 if role == "down" else 1
+        self.pre = _pre_upsample(role)
+        self.op = nn.Sequential(
+            nn.ReLU(),
+            conv(channels, channels, kernel, stride=stride, padding=kernel - 1, dilation=2,
+                 groups=channels, bias=False),
+            conv(channels, channels, 1, bias=False),
+            _norm(dims, norm, channels, groups, affine),
+        )
+
+    def forward(self, x):
+        return self.op(self.pre(x))
+
+
+class DartsPool(nn.Module):
+    """3x3 max / avg pool, stride 2 on down edges; no norm (as DARTS's standalone op)."""
+
+    def __init__(self, dims, kind, role):
+        super().__init__()
+        self.pre = _pre_upsample(role)
+        self.pool = Pool(dims, kind, 3, 2 if role == "down" else 1, 1)
+
+    def forward(self, x):
+        return self.pool(self.pre(x))
+
+
+class FactorizedReduce(nn.Module):
+    """ReLU -> two 1x1 stride-2 convs (the second on x shifted by one per axis) -> norm."""
+
+    def __init__(self, dims, channels, norm, groups, affine):
+        super().__init__()
+        conv = _conv(dims)
+        self.shift = _spatial_slice(dims, 1, 1)
+        self.relu = nn.ReLU()
+        self.conv_1 = conv(channels, channels // 2, 1, stride=2, bias=False)
+        self.conv_2 = conv(channels, channels // 2, 1, stride=2, bias=False)
+        self.norm = _norm(dims, norm, channels, groups, affine)
+
+    def forward(self, x):
+        x = self.relu(x)
+        # the second conv sees the odd positions: the input shifted by one on every axis
+        return self.norm(torch.cat([self.conv_1(x), self.conv_2(x[self.shift])], dim=1))
+
+
+class DartsSkip(nn.Module):
+    """skip_connect: identity (normal), FactorizedReduce (down), nearest x2 (up)."""
+
+    def __init__(self, dims, channels, role, norm, groups, affine):
+        super().__init__()
+        if role == "down":
+            self.op = FactorizedReduce(dims, channels, norm, groups, affine)
+        else:
+            self.op = _pre_upsample(role)
+
+    def forward(self, x):
+        return self.op(x)
