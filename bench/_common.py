@@ -274,7 +274,7 @@ def machine_info() -> dict[str, Any]:
         pass
     info = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "platform": platform.platform()}
+            "platform": platform.platform(), "loadavg_1min_at_start": _loadavg()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     try:
@@ -284,6 +284,23 @@ def machine_info() -> dict[str, Any]:
     except ImportError:
         pass
     return info
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def busy_warning(threads: int) -> str | None:
+    """A warning when other processes already load the CPUs (timings will be noisy)."""
+    load = _loadavg()
+    cpus = os.cpu_count() or 1
+    if load is not None and load > 0.5 and load + threads > cpus + 0.5:
+        return (f"warning: 1-minute load average is {load:.2f} on {cpus} CPUs before the "
+                f"run; other processes compete with the {threads} benchmark threads")
+    return None
 
 
 def mib(n: float) -> str:

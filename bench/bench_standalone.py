@@ -31,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (BUILD, ROOT, SavedTensorMeter, compile_emitted, interleaved,  # noqa: E402
-                     load_module, machine_info, mib, n_params, param_bytes, paired_ratio,
-                     rss_peak_delta, summary, transfer_weights)
+from _common import (BUILD, ROOT, SavedTensorMeter, busy_warning,  # noqa: E402
+                     compile_emitted, interleaved, load_module, machine_info, mib, n_params,
+                     param_bytes, paired_ratio, rss_peak_delta, summary, transfer_weights)
 
 import torch  # noqa: E402
 
@@ -238,6 +238,9 @@ def main() -> None:
         return
 
     torch.set_num_threads(args.threads)
+    warning = busy_warning(args.threads)
+    if warning:
+        log(warning)
     from nasdsl.analysis.resources import param_bounds
 
     compiled, _ = compile_emitted(args.spec, out=EMITTED_PY)
@@ -279,6 +282,8 @@ def main() -> None:
         results["onnx"] = section_onnx(models["emitted"], compiled, args)
         log(f"ONNX section: {time.perf_counter() - t0:.0f} s")
 
+    results["machine"]["loadavg_1min_at_end"] = os.getloadavg()[0]
+    results["warning"] = warning
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     report(results)

@@ -60,7 +60,7 @@ def op_modules(compiled, model: torch.nn.Module) -> list[tuple[object, torch.nn.
     from nasdsl.backends.torch_src import build_context
     from nasdsl.ops import REGISTRY
 
-    decls = build_context(compiled)["modules"]
+    decls = [d for d in build_context(compiled)["modules"] if d.cls != "nn.Module"]
     nodes = [n for n in compiled.graph.nodes
              if n.op != "input" and REGISTRY[n.op].impl is not None]
     if len(nodes) != len(decls):

@@ -11,9 +11,11 @@ space RONASMIS {
   param base = 16
 
   # Patch candidates floor(max / 16) * 16 - 16 * {0..4} (16 = the largest total stride).
+  # Through-plane choices (patch_d, stride_d) are declared in 2D too, where they have no
+  # effect, so that one genotype compiles in 2D and 3D.
   choice patch_hw in [160, 144, 128, 112, 96]
+  choice patch_d in [48, 32, 16]
   if dims == 3 {
-    choice patch_d in [48, 32, 16]
     input x(channels=in_channels, size=(patch_hw, patch_hw, patch_d))
   } else {
     input x(channels=in_channels, size=(patch_hw, patch_hw))
@@ -41,8 +43,8 @@ space RONASMIS {
   dilation[0] = 1
   for i in 2..4 {
     choice stride_hw[i] in [2, 1]
+    choice stride_d[i] in [2, 1]
     if dims == 3 {
-      choice stride_d[i] in [2, 1]
       stride[i] = (stride_hw[i], stride_hw[i], stride_d[i])
     } else {
       stride[i] = stride_hw[i]

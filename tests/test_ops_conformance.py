@@ -295,7 +295,8 @@ ONNX_CASES = [("up_cweight", {}), ("down_dep_conv", {}), ("up_dil_conv", {}),
               ("sep_conv_3x3", {"role": "down"}), ("skip_connect", {"role": "down"}),
               ("dil_conv_5x5", {"role": "up"}), ("none", {"role": "down"}),
               ("none", {"role": "up"}), ("upsample", {"mode": "linear"}),
-              ("resize_to", {}), ("norm", {"kind": "instance"}),
+              ("resize_to", {}), ("norm", {"kind": "instance"}), ("act", {"kind": "gelu"}),
+              ("act", {"kind": "softmax"}), ("pool", {"kind": "avg", "kernel": 3}),
               ("conv_transpose", {"out": 4, "kernel": 3})]
 
 

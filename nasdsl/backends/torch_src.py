@@ -82,8 +82,9 @@ class _Builder:
             if key not in self.attrs:
                 ns = self.scopes.setdefault(out, Namespace(_MODULE_RESERVED))
                 self.attrs[key] = ns.fresh(ident)
-                if i < len(idents) - 1:
-                    self.containers.append(".".join(out + (self.attrs[key],)))
+                if i < len(idents) - 1:  # declared where first needed, beside its leaves
+                    self.modules.append(ModuleDecl(".".join(out + (self.attrs[key],)),
+                                                   "nn.Module", "", ""))
             out = out + (self.attrs[key],)
         return ".".join(out)
 
@@ -120,7 +121,7 @@ def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
     outputs = [b.var[nid] for _, nid in graph.outputs]
     body = _with_dels(lines, uses, b, set(outputs) | set(inputs))
     result = outputs[0] if len(outputs) == 1 else "(" + ", ".join(outputs) + ")"
-    impl_classes = sorted({m.cls for m in b.modules})
+    impl_classes = sorted({m.cls for m in b.modules if m.cls != "nn.Module"})
     dims = graph.dims
     return {
         "version": __version__, "source": Path(c.path).name, "kind": c.unit.kind,

@@ -3,8 +3,9 @@
 FLOP convention (one forward pass of one sample):
   - conv / transposed conv / linear: 2 x multiply-accumulates, plus 1 per output element
     for a bias;
-  - elementwise ops, normalisation, activations, pooling, interpolation, the add of n
-    tensors (n - 1 per output element) and the gating multiply: 1 per output element;
+  - elementwise ops, normalisation, activations, pooling, nearest interpolation, the
+    gating multiply: 1 per output element; the add of n tensors: n - 1 per output element;
+  - linear (bi/trilinear) interpolation: 2 x 2^dims per output element (a MAC per corner);
   - global reductions (the squeeze of squeeze-and-excitation): 1 per input element;
   - identity, concat, zero and dropout (inference) cost nothing beyond the above.
 The counts are exact for this convention, so they can be compared across specs; they are
@@ -23,15 +24,6 @@ from nasdsl.ops.registry import OpError, double, halve
 
 def prod(values: Iterable[int]) -> int:
     return math.prod(values)
-
-
-def numel(t: TensorType, size: Sequence[int]) -> int:
-    """Elements of one sample of a tensor of type t at spatial size `size`."""
-    return t.channels * prod(size)
-
-
-def as_axes(value: int, dims: int) -> tuple[int, ...]:
-    return (value,) * dims
 
 
 # ---- shapes ------------------------------------------------------------------------------

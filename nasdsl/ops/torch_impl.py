@@ -29,9 +29,9 @@ def _avg_pool(dims):
 
 
 def _staged_mean(h):
-    # Mean over axes 2.., one axis at a time. ONNX Runtime sums a reduction sequentially in
-    # float32: over the millions of elements of a 3D feature map it drifts by ~1e-4, while
-    # short reductions stay exact to ~1e-7 (as torch's own kernels are).
+    # Mean over axes 2.., one axis at a time. ONNX Runtime's float32 reductions over the
+    # millions of elements of a 3D feature map drift from torch's by ~1e-4; short ones
+    # stay within ~1e-7.
     for axis in range(h.dim() - 1, 1, -1):
         h = h.mean(dim=axis, keepdim=True)
     return h

@@ -67,7 +67,7 @@ def lookup(el: "Elaborator", e: A.Name, env: "Env") -> Any:
         return OpRef(e.id)
     if e.id in el.symbols or e.id in FUNCTIONS:
         return Symbol(e.id)
-    known = env.names() | set(REGISTRY)
+    known = env.names() | set(REGISTRY) | el.symbols
     raise EvalError("E0200", f"unknown name `{e.id}`", e.span, suggest(e.id, known))
 
 
@@ -243,7 +243,7 @@ def _enter(el: "Elaborator", e: A.Call, name: str) -> tuple:
         raise EvalError("E0234", f"`{name}` calls itself too deeply (recursion?)", e.span)
     saved = (el.scope, el.hint, el.cell)
     el.depth += 1
-    el.scope = el.fresh_path(el.hint)
+    el.scope = el.fresh_path(el.hint or name)
     return saved
 
 

@@ -99,7 +99,7 @@ class Elaborator:
         self.constraints: list[A.Constraint] = []
         self.scope: tuple[str, ...] = ()
         self.cell: str | None = None
-        self.hint = "x"
+        self.hint: str | None = "x"
         self.taken: set[tuple[str, ...]] = set()
         self.depth = 0
         self.symbols = _known_symbols()
@@ -269,7 +269,7 @@ class Elaborator:
     def s_Return(self, s: A.Return, env: Env, top: bool) -> None:
         if top:
             raise EvalError("E0212", "`return` is allowed only inside `op` and `cell`", s.span)
-        self.hint = "out"
+        self.hint = None  # ops of a `return` sit directly in the op's or cell's scope
         raise _Return(self.eval(s.value, env))
 
     def s_Search(self, s: A.Search, env: Env, top: bool) -> None:
@@ -490,7 +490,7 @@ class Elaborator:
     def fresh_op_path(self, opname: str) -> tuple[str, ...]:
         """Path of a built-in op: under the statement's target, named after the op
         (`enc[1].pool`, `enc[1].conv_2`), so emitted modules read like the spec."""
-        base = self.scope + (self.hint,)
+        base = self.scope + ((self.hint,) if self.hint else ())
         candidate, n = base + (opname,), 1
         while candidate in self.taken:
             n += 1

@@ -82,7 +82,10 @@ def parse(source: SourceFile, sink: DiagnosticSink) -> A.Unit | None:
 
     def on_error(exc: UnexpectedInput) -> bool:
         errors.append(exc)
-        return len(errors) < MAX_SYNTAX_ERRORS and not isinstance(exc, UnexpectedEOF)
+        if len(errors) >= MAX_SYNTAX_ERRORS or isinstance(exc, UnexpectedEOF):
+            return False
+        _repair(exc)
+        return True
 
     comments: list[tuple[int, str]] = []
     try:
@@ -108,6 +111,24 @@ def parse(source: SourceFile, sink: DiagnosticSink) -> A.Unit | None:
     comments = _comments(source.text)
     return A.Unit(unit.kind, unit.name, unit.body, unit.space_path, unit.span,
                   tuple(comments))
+
+
+def _repair(exc: UnexpectedInput) -> None:
+    """When exactly one punctuation token would fit (`param C 32`: a missing `=`), insert
+    it so that parsing resumes in step and the next lines get no cascade of errors."""
+    if not isinstance(exc, UnexpectedToken) or exc.interactive_parser is None:
+        return
+    expected = [t for t in exc.expected if not t.startswith("$")]
+    if len(expected) != 1:
+        return
+    for term in parser().terminals:
+        if term.name == expected[0] and term.pattern.type == "str":
+            try:
+                exc.interactive_parser.feed_token(Token(term.name, term.pattern.value))
+                exc.interactive_parser.feed_token(exc.token)  # then the token itself
+            except UnexpectedInput:
+                pass
+            return
 
 
 def _dedupe(errors: list[UnexpectedInput]) -> list[UnexpectedInput]:
