@@ -120,22 +120,24 @@ class SavedTensorMeter:
     """Sums the unique storages autograd saves for backward during a forward pass.
 
     Parameters (and anything passed in `exclude`) are not counted: the caller adds
-    weights/grads/optimizer state separately. `owner` (optional) names the op running when
-    a storage is first saved, for per-op attribution; `by_owner` holds the bytes.
+    weights/grads/optimizer state separately. For per-op attribution the caller sets
+    `owner` to the op running (forward hooks); a storage saved by several ops (a tensor
+    that is one op's output and the next op's input) is split equally among them, so
+    `by_owner` does not depend on execution order and sums to `total`.
     """
 
     def __init__(self, exclude: list[torch.Tensor] = ()):
         self.exclude = {_storage_key(t)[0] for t in exclude}
         self.seen: dict[int, int] = {}
-        self.by_owner: dict[Any, int] = {}
+        self.owners: dict[int, set] = {}
         self.owner: Any = None
         self._ctx = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
 
     def _pack(self, t: torch.Tensor) -> torch.Tensor:
         key, nbytes = _storage_key(t)
-        if key not in self.exclude and key not in self.seen and nbytes > 0:
-            self.seen[key] = nbytes
-            self.by_owner[self.owner] = self.by_owner.get(self.owner, 0) + nbytes
+        if key not in self.exclude and nbytes > 0:
+            self.seen.setdefault(key, nbytes)
+            self.owners.setdefault(key, set()).add(self.owner)
         return t
 
     @staticmethod
@@ -145,6 +147,15 @@ class SavedTensorMeter:
     @property
     def total(self) -> int:
         return sum(self.seen.values())
+
+    @property
+    def by_owner(self) -> dict[Any, float]:
+        out: dict[Any, float] = {}
+        for key, owners in self.owners.items():
+            share = self.seen[key] / len(owners)
+            for o in owners:
+                out[o] = out.get(o, 0.0) + share
+        return out
 
     def __enter__(self) -> "SavedTensorMeter":
         self._ctx.__enter__()

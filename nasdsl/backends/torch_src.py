@@ -21,7 +21,7 @@ from nasdsl.analysis.resources import param_bounds
 from nasdsl.api import Compiled
 from nasdsl.diagnostics import InternalError
 from nasdsl.ir.graph import Graph, Node
-from nasdsl.ir.names import Namespace, module_path
+from nasdsl.ir.names import ModuleNamer, Namespace, module_path
 from nasdsl.ops import REGISTRY
 from nasdsl.paths import data_dir
 from nasdsl.ops.impl_source import IMPL_IMPORTS, impl_source
@@ -66,39 +66,19 @@ def _src(node: Node) -> str:
 class _Builder:
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.attrs: dict[tuple[str, ...], str] = {}      # container/leaf path -> ident
-        self.scopes: dict[tuple[str, ...], Namespace] = {}
-        self.containers: list[str] = []
         self.modules: list[ModuleDecl] = []
+        self.namer = ModuleNamer(
+            lambda attr: self.modules.append(ModuleDecl(attr, "nn.Module", "", "")))
         self.locals = Namespace(_LOCALS_RESERVED)
         self.var: dict[int, str] = {}
 
     def attr_path(self, path: tuple[str, ...]) -> str:
-        """Dotted attribute path; creates the containers on the way (in order)."""
-        idents = module_path(path)
-        out: tuple[str, ...] = ()
-        for i, ident in enumerate(idents):
-            key = path[: i + 1]
-            if key not in self.attrs:
-                ns = self.scopes.setdefault(out, Namespace(_MODULE_RESERVED))
-                self.attrs[key] = ns.fresh(ident)
-                if i < len(idents) - 1:  # declared where first needed, beside its leaves
-                    self.modules.append(ModuleDecl(".".join(out + (self.attrs[key],)),
-                                                   "nn.Module", "", ""))
-            out = out + (self.attrs[key],)
-        return ".".join(out)
+        return self.namer.attr_path(path)
 
     def local(self, node: Node) -> str:
         name = self.locals.fresh("_".join(module_path(node.path)) or "v")
         self.var[node.id] = name
         return name
-
-
-_MODULE_RESERVED = {"training", "forward", "eval", "train", "to", "cuda", "cpu", "type",
-                    "float", "double", "half", "apply", "parameters", "buffers", "modules",
-                    "children", "state_dict", "load_state_dict", "zero_grad", "add_module",
-                    "register_buffer", "register_parameter", "requires_grad_",
-                    "to_channels_last", "get_submodule", "named_modules"}
 
 
 def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
@@ -130,7 +110,7 @@ def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
         "num_parameters": param_bounds(graph).lo,
         "input_channels": graph.node(graph.inputs[0]).type.channels,
         "imports": IMPL_IMPORTS, "impl_source": impl_source(impl_classes).strip(),
-        "class_name": c.unit.name, "containers": b.containers, "modules": b.modules,
+        "class_name": c.unit.name, "modules": b.modules,
         "inputs": inputs, "body": body, "result": result, "channels_last": channels_last,
         "memory_format": "torch.channels_last" if dims == 2 else "torch.channels_last_3d",
         "output_names": [name for name, _ in graph.outputs],

@@ -64,3 +64,36 @@ def supernet_key_to_standalone(key: str, chosen: dict[str, str]) -> str | None:
                     return None
                 return ".".join(parts[: i + 1] + parts[i + 3:])
     return key
+
+
+MODULE_RESERVED = {"training", "forward", "eval", "train", "to", "cuda", "cpu", "type",
+                   "float", "double", "half", "apply", "parameters", "buffers", "modules",
+                   "children", "state_dict", "load_state_dict", "zero_grad", "add_module",
+                   "register_buffer", "register_parameter", "requires_grad_",
+                   "to_channels_last", "get_submodule", "named_modules", SUPERNET_OPS}
+
+
+class ModuleNamer:
+    """Dotted attribute paths for node paths, the same for every backend.
+
+    Containers are created on the way down; `on_container` hears of each new one in
+    order, so an emitter can declare it right before its first leaf.
+    """
+
+    def __init__(self, on_container=None):
+        self.attrs: dict[tuple[str, ...], str] = {}
+        self.scopes: dict[tuple[str, ...], Namespace] = {}
+        self.on_container = on_container
+
+    def attr_path(self, path: tuple[str, ...]) -> str:
+        idents = module_path(path)
+        out: tuple[str, ...] = ()
+        for i, ident in enumerate(idents):
+            key = path[: i + 1]
+            if key not in self.attrs:
+                ns = self.scopes.setdefault(out, Namespace(MODULE_RESERVED))
+                self.attrs[key] = ns.fresh(ident)
+                if i < len(idents) - 1 and self.on_container is not None:
+                    self.on_container(".".join(out + (self.attrs[key],)))
+            out = out + (self.attrs[key],)
+        return ".".join(out)
