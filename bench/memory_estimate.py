@@ -14,9 +14,11 @@ with one Adam training step (forward, backward, optimizer.step) of the emitted m
              is returned at once.
   CUDA       max_memory_allocated over the step (weights, Adam state and all).
 
-It also attributes every saved storage to the op module that saved it first (forward
-hooks on the emitted op modules; inline adds/concats are "(inline)") and divides by
-that op's output bytes: the per-op `saved` factor that would make the estimate match.
+It also attributes every saved storage to the op modules that saved it (forward hooks on
+the emitted op modules; a storage saved by several ops, e.g. one op's output that the
+next op saves as its input, is split equally among them) and divides by the op's output
+bytes: the per-op `saved` factor that would make the estimate match. Pooled over the
+specs, these factors are then put back into the estimate to show the remaining error.
 
 Usage (from the repository root):
     .venv/bin/python bench/memory_estimate.py [--batch 2] [--device cpu|cuda]
@@ -125,6 +127,8 @@ def measure(spec: str, overrides: dict, input_size: tuple[int, ...] | None, batc
     loss_of(out).backward()
     opt.zero_grad(set_to_none=True)
     result["saved_activation_bytes"] = meter.total
+    result["param_bytes"] = pbytes
+    by_owner = meter.by_owner
     result["measured_hook_total"] = meter.total + 4 * pbytes
 
     per_op: dict[str, dict] = {}
@@ -136,8 +140,8 @@ def measure(spec: str, overrides: dict, input_size: tuple[int, ...] | None, batc
                                         "factor": REGISTRY[node.op].saved})
         d["nodes"] += 1
         d["out_bytes"] += numel * 4
-        d["saved_bytes"] += meter.by_owner.get(node.id, 0)
-    inline = meter.by_owner.get(None, 0)
+        d["saved_bytes"] += by_owner.get(node.id, 0)
+    inline = by_owner.get(None, 0)
     result["per_op"] = per_op
     result["unattributed_saved_bytes"] = inline
     return result
@@ -177,13 +181,19 @@ def main() -> None:
         r["label"] = label
         rows.append(r)
         print(f"  measured {label}", file=sys.stderr, flush=True)
+    sug = suggest(rows)
+    for r in rows:
+        if "per_op" in r:
+            acts = sum(sug[op]["measured"] * d["out_bytes"] for op, d in r["per_op"].items())
+            r["tuned_estimate_total"] = int(acts + r["unattributed_saved_bytes"]
+                                            + 4 * r["param_bytes"])
     out = {"date": "2026-11-24", "machine": machine_info(), "device": args.device,
            "batch": args.batch, "tolerance": TOLERANCE, "results": rows,
-           "suggested_saved_factors": suggest(rows)}
+           "suggested_saved_factors": sug}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")
     report(out)
-    print(f"\nwrote {args.json.relative_to(ROOT) if args.json.is_absolute() else args.json}")
+    print(f"\nwrote {args.json}")
 
 
 def measured_total(r: dict) -> int:
@@ -202,7 +212,7 @@ def suggest(rows: list[dict]) -> dict:
             p["saved_bytes"] += d["saved_bytes"]
             p["per_spec"][r["label"]] = round(d["saved_bytes"] / d["out_bytes"], 3)
     for p in pooled.values():
-        p["measured"] = round(p["saved_bytes"] / p["out_bytes"], 3) if p["out_bytes"] else 0
+        p["measured"] = round(p["saved_bytes"] / p["out_bytes"], 2) if p["out_bytes"] else 0
     return pooled
 
 
@@ -230,12 +240,15 @@ def report(out: dict) -> None:
             print("  ".join("-" * x for x in w))
     off = [r for r in out["results"] if "error" not in r
            and abs(r["estimate"]["total"] / measured_total(r) - 1) > out["tolerance"]]
+    if not any("error" not in r for r in out["results"]):
+        print("\nno spec could be measured")
+        return
     if not off:
         print(f"\nall estimates within {out['tolerance']:.0%} of the hook-measured peak")
     else:
         print(f"\n{len(off)} estimate(s) off by more than {out['tolerance']:.0%}; measured "
-              "saved factors per op (saved bytes / output bytes, storages attributed to "
-              "the op that saved them first):")
+              "saved factors per op (saved bytes / output bytes; a storage saved by "
+              "several ops is split among them):")
     sug = out["suggested_saved_factors"]
     labels = [r["label"] for r in out["results"] if "error" not in r]
     rows = [("op", "nodes", "current", "measured", *labels)]
@@ -249,6 +262,13 @@ def report(out: dict) -> None:
         print("  ".join(s.ljust(w[0]) if j == 0 else s.rjust(w[j]) for j, s in enumerate(row)))
         if i == 0:
             print("  ".join("-" * x for x in w))
+    print("\nwith the measured factors (pooled column) the estimate becomes:")
+    for r in out["results"]:
+        if "tuned_estimate_total" in r:
+            t = r["tuned_estimate_total"]
+            rss = r.get("measured_rss_total")
+            print(f"  {r['label']}: {mib(t)} MiB, est/hook {t / measured_total(r):.2f}"
+                  + (f", est/RSS {t / rss:.2f}" if rss else ""))
     for r in out["results"]:
         if r.get("unattributed_saved_bytes"):
             print(f"{r['label']}: {mib(r['unattributed_saved_bytes'])} MiB saved outside "

@@ -110,11 +110,20 @@ def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
         "num_parameters": param_bounds(graph).lo,
         "input_channels": graph.node(graph.inputs[0]).type.channels,
         "imports": IMPL_IMPORTS, "impl_source": impl_source(impl_classes).strip(),
-        "class_name": c.unit.name, "modules": b.modules,
+        "class_name": _class_name(c.unit.name), "modules": b.modules,
         "inputs": inputs, "body": body, "result": result, "channels_last": channels_last,
         "memory_format": "torch.channels_last" if dims == 2 else "torch.channels_last_3d",
         "output_names": [name for name, _ in graph.outputs],
     }
+
+
+def _class_name(name: str) -> str:
+    """The unit's name, unless the copied implementations already define it."""
+    from nasdsl.ops.impl_source import _parsed
+
+    taken = set(_parsed()[1]) | _LOCALS_RESERVED | {"MEMORY_FORMAT", "NUM_PARAMETERS",
+                                                         "INPUT_CHANNELS"}
+    return name if name not in taken else name + "Net"
 
 
 def _line(b: _Builder, node: Node) -> str:
