@@ -150,15 +150,15 @@ genotype G of "s.nas" {
     unit = parse_ok(src)
     assert format_unit(unit) == """# lead
 genotype G of "s.nas" {
-    a.b[0] = (1 + 2) * 3  # why
-    param p = -(2 ** 3) ** -1
-    c = (x,)
+  a.b[0] = (1 + 2) * 3  # why
+  param p = -(2 ** 3) ** -1
+  c = (x,)
 }
 """
     src = ("space S { if a { } else { if b { x = 1 } } if (not (a == b)) and (c or d) { }"
            " else if e { } }")
     out = check_format(src, parse_ok(src))
-    assert "} else {\n        if b {" in out  # an explicit else block is kept as written
+    assert "} else {\n    if b {" in out  # an explicit else block is kept as written
     assert "} else if e {" in out
     assert "if not a == b and (c or d) {" in out
 
