@@ -70,8 +70,11 @@ def param_bytes(model: torch.nn.Module) -> int:
 
 
 def transfer_weights(src: torch.nn.Module, dst: torch.nn.Module,
-                     pairs: list[tuple[str, str]]) -> list[str]:
+                     pairs: list[tuple[str, str | tuple[str, ...]]]) -> list[str]:
     """Copy parameters module by module: pairs of (src submodule path, dst submodule path).
+
+    A dst path may be a tuple of alternatives (emitter versions name containers
+    differently); the first that exists is used.
 
     Within a pair the parameters are zipped in registration order and must match shape
     for shape. Returns the problems found (empty when every parameter of both models was
@@ -80,6 +83,8 @@ def transfer_weights(src: torch.nn.Module, dst: torch.nn.Module,
     problems: list[str] = []
     todo: list[tuple[torch.Tensor, torch.Tensor]] = []
     for a, b in pairs:
+        if isinstance(b, tuple):
+            b = next((c for c in b if _has_submodule(dst, c)), b[0])
         try:
             ma, mb = src.get_submodule(a), dst.get_submodule(b)
         except AttributeError as exc:
@@ -103,6 +108,14 @@ def transfer_weights(src: torch.nn.Module, dst: torch.nn.Module,
             for x, y in todo:
                 y.copy_(x)
     return problems
+
+
+def _has_submodule(model: torch.nn.Module, path: str) -> bool:
+    try:
+        model.get_submodule(path)
+        return True
+    except AttributeError:
+        return False
 
 
 # --------------------------------------------------------------------------- memory
@@ -308,7 +321,7 @@ def busy_warning(threads: int) -> str | None:
     """A warning when other processes already load the CPUs (timings will be noisy)."""
     load = _loadavg()
     cpus = os.cpu_count() or 1
-    if load is not None and load > 0.5 and load + threads > cpus + 0.5:
+    if load is not None and load > 1.0 and load + threads > cpus + 0.5:
         return (f"warning: 1-minute load average is {load:.2f} on {cpus} CPUs before the "
                 f"run; other processes compete with the {threads} benchmark threads")
     return None

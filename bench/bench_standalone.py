@@ -53,12 +53,13 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def module_pairs(depth: int = 5) -> list[tuple[str, str]]:
+def module_pairs(depth: int = 5) -> list[tuple[str, str | tuple[str, ...]]]:
     """(hand-written submodule, emitted submodule) for every parameterised op.
 
     Emitted module paths follow the spec (specs/nas_unet.nas): enc[0], enc[1] the stems,
     enc[i+2] DownSC i, dec[i] UpSC i, y the head; inside a cell p0/p1 are the preprocesses
-    and n_k.<input> the edge of node k from that input.
+    and n_k.<input> the edge of node k from that input (a preprocess's layers sit in
+    p0.out in some emitter versions, directly in p0 in others).
     """
     pairs = [("stem0.0", "enc_0.conv"), ("stem0.1", "enc_0.norm"),
              ("stem1.0", "enc_1.conv"), ("stem1.1", "enc_1.norm"), ("head", "y.conv")]
@@ -66,8 +67,8 @@ def module_pairs(depth: int = 5) -> list[tuple[str, str]]:
     cells += [(f"up.{i}", f"dec_{i}") for i in range(depth + 1)]
     for hand, emitted in cells:
         for pre, p in (("pre0", "p0"), ("pre1", "p1")):
-            pairs += [(f"{hand}.{pre}.1", f"{emitted}.{p}.out.conv"),
-                      (f"{hand}.{pre}.2", f"{emitted}.{p}.out.norm")]
+            pairs += [(f"{hand}.{pre}.1", (f"{emitted}.{p}.conv", f"{emitted}.{p}.out.conv")),
+                      (f"{hand}.{pre}.2", (f"{emitted}.{p}.norm", f"{emitted}.{p}.out.norm"))]
     down_edges = {"n0_s1": "n_0.p1", "n0_s0": "n_0.p0", "n1_s1": "n_1.p1",
                   "n1_s0": "n_1.p0", "n2_s1": "n_2.p1", "n2_s0": "n_2.p0"}
     up_edges = {"n0_s1": "n_0.p1", "n1_s1": "n_1.p1", "n2_n1": "n_2.n_1", "n2_s1": "n_2.p1"}

@@ -197,7 +197,15 @@ def main() -> None:
 
 
 def measured_total(r: dict) -> int:
-    return r["measured_hook_total"] if "measured_hook_total" in r else r["cuda_peak"]
+    """The hook-based total: saved activations + weights, grads and Adam's moments."""
+    return r["measured_hook_total"]
+
+
+def peak_total(r: dict) -> tuple[str, int | None]:
+    """The measured peak of the step: RSS-based on CPU, max_memory_allocated on CUDA."""
+    if "cuda_peak" in r:
+        return "CUDA peak", r["cuda_peak"]
+    return "RSS total", r.get("measured_rss_total")
 
 
 def suggest(rows: list[dict]) -> dict:
@@ -216,60 +224,60 @@ def suggest(rows: list[dict]) -> dict:
     return pooled
 
 
-def report(out: dict) -> None:
-    print(f"Training-memory estimate vs one Adam step, batch {out['batch']}, "
-          f"{out['device']}, torch {out['machine']['torch']} (MiB)")
-    hdr = ("spec", "params", "est acts", "est total", "saved acts", "hook total",
-           "est/hook", "RSS total", "est/RSS")
-    rows = [hdr]
-    for r in out["results"]:
-        if "error" in r:
-            rows.append((r["label"], "error: " + r["error"][:60], *[""] * 7))
-            continue
-        e = r["estimate"]
-        rss_total = r.get("measured_rss_total")
-        rows.append((r["label"], f"{r['params']:,}", mib(e["activations"]), mib(e["total"]),
-                     mib(r["saved_activation_bytes"]), mib(measured_total(r)),
-                     f"{e['total'] / measured_total(r):.2f}",
-                     mib(rss_total) if rss_total else "-",
-                     f"{e['total'] / rss_total:.2f}" if rss_total else "-"))
-    w = [max(len(row[i]) for row in rows) for i in range(len(hdr))]
-    for i, row in enumerate(rows):
-        print("  ".join(s.ljust(w[0]) if j == 0 else s.rjust(w[j]) for j, s in enumerate(row)))
-        if i == 0:
-            print("  ".join("-" * x for x in w))
-    off = [r for r in out["results"] if "error" not in r
-           and abs(r["estimate"]["total"] / measured_total(r) - 1) > out["tolerance"]]
-    if not any("error" not in r for r in out["results"]):
-        print("\nno spec could be measured")
-        return
-    if not off:
-        print(f"\nall estimates within {out['tolerance']:.0%} of the hook-measured peak")
-    else:
-        print(f"\n{len(off)} estimate(s) off by more than {out['tolerance']:.0%}; measured "
-              "saved factors per op (saved bytes / output bytes; a storage saved by "
-              "several ops is split among them):")
-    sug = out["suggested_saved_factors"]
-    labels = [r["label"] for r in out["results"] if "error" not in r]
-    rows = [("op", "nodes", "current", "measured", *labels)]
-    for op in sorted(sug, key=lambda o: -sug[o]["saved_bytes"]):
-        p = sug[op]
-        rows.append((op, str(p["nodes"]), f"{p['current']:g}", f"{p['measured']:.2f}",
-                     *[f"{p['per_spec'][lb]:.2f}" if lb in p["per_spec"] else "-"
-                       for lb in labels]))
+def _table(rows: list[tuple[str, ...]]) -> None:
     w = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
         print("  ".join(s.ljust(w[0]) if j == 0 else s.rjust(w[j]) for j, s in enumerate(row)))
         if i == 0:
             print("  ".join("-" * x for x in w))
-    print("\nwith the measured factors (pooled column) the estimate becomes:")
+
+
+def report(out: dict) -> None:
+    print(f"Training-memory estimate vs one Adam step, batch {out['batch']}, "
+          f"{out['device']}, torch {out['machine']['torch']} (MiB)")
+    ok = [r for r in out["results"] if "error" not in r]
+    peak_name = peak_total(ok[0])[0] if ok else "peak"
+    rows = [("spec", "params", "est acts", "est total", "saved acts", "hook total",
+             "est/hook", peak_name, "est/peak")]
     for r in out["results"]:
-        if "tuned_estimate_total" in r:
-            t = r["tuned_estimate_total"]
-            rss = r.get("measured_rss_total")
-            print(f"  {r['label']}: {mib(t)} MiB, est/hook {t / measured_total(r):.2f}"
-                  + (f", est/RSS {t / rss:.2f}" if rss else ""))
-    for r in out["results"]:
+        if "error" in r:
+            print(f"{r['label']}: error: {r['error']}")
+            continue
+        e = r["estimate"]
+        peak = peak_total(r)[1]
+        rows.append((r["label"], f"{r['params']:,}", mib(e["activations"]), mib(e["total"]),
+                     mib(r["saved_activation_bytes"]), mib(measured_total(r)),
+                     f"{e['total'] / measured_total(r):.2f}", mib(peak) if peak else "-",
+                     f"{e['total'] / peak:.2f}" if peak else "-"))
+    if not ok:
+        print("\nno spec could be measured")
+        return
+    _table(rows)
+    off = [r for r in ok if abs(r["estimate"]["total"] / measured_total(r) - 1)
+           > out["tolerance"]]
+    if not off:
+        print(f"\nall estimates within {out['tolerance']:.0%} of the hook-measured total")
+    else:
+        print(f"\n{len(off)} estimate(s) off by more than {out['tolerance']:.0%} of the "
+              "hook-measured total")
+    print("\nmeasured `saved` factors per op (saved bytes / output bytes; a storage saved "
+          "by several ops is split among them; 'pooled' = over all specs):")
+    sug = out["suggested_saved_factors"]
+    labels = [r["label"] for r in ok]
+    rows = [("op", "nodes", "current", "pooled", *labels)]
+    for op in sorted(sug, key=lambda o: -sug[o]["saved_bytes"]):
+        p = sug[op]
+        rows.append((op, str(p["nodes"]), f"{p['current']:g}", f"{p['measured']:.2f}",
+                     *[f"{p['per_spec'][lb]:.2f}" if lb in p["per_spec"] else "-"
+                       for lb in labels]))
+    _table(rows)
+    print("\nwith the pooled factors the estimate becomes:")
+    for r in ok:
+        t = r["tuned_estimate_total"]
+        name, peak = peak_total(r)
+        print(f"  {r['label']}: {mib(t)} MiB, est/hook {t / measured_total(r):.2f}"
+              + (f", est/{name} {t / peak:.2f}" if peak else ""))
+    for r in ok:
         if r.get("unattributed_saved_bytes"):
             print(f"{r['label']}: {mib(r['unattributed_saved_bytes'])} MiB saved outside "
                   "op modules (inline ops)")
