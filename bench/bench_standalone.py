@@ -4,9 +4,9 @@ One run measures:
   (a) training-step time, forward + backward (optimizer step excluded for both), of the
       module nasdsl emits for specs/genotypes/nas_unet_v2.nas vs bench/handwritten_nas_unet.py;
       repetitions rotate between the models after a warm-up, and the median is reported
-      with the ratio emitted / hand-written and its 95% bootstrap interval. A second
-      copy of the hand-written model runs in the same rotation as an A/A control: its
-      ratio to the first copy shows the noise floor of the machine;
+      with the ratio emitted / hand-written and the paired per-round ratio (95% bootstrap
+      interval). A second copy of the hand-written model runs in the same rotation as an
+      A/A control: its ratio to the first copy shows the noise floor of the machine;
   (b) training memory: on CPU the bytes autograd saves for backward (a saved-tensor hook
       summing unique storages, parameters excluded) and the RSS high-water delta of one
       step, measured in a fresh subprocess per model; on CUDA max_memory_allocated;
@@ -14,7 +14,7 @@ One run measures:
       with nasdsl.backends.onnx_export.export) vs PyTorch eager (no_grad), interleaved.
 
 Usage (from the repository root):
-    .venv/bin/python bench/bench_standalone.py [--size 128] [--batch 2] [--repeats 30]
+    .venv/bin/python bench/bench_standalone.py [--size 128] [--batch 2] [--repeats 40]
         [--device auto|cpu|cuda] [--threads N]
 Writes build/bench/standalone.json (and the emitted module to build/bench/nas_unet_v2.py).
 """

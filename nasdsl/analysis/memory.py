@@ -2,8 +2,11 @@
 
 peak ~ weights + gradients + optimizer state (Adam: two moments) + saved activations.
 Activations dominate for segmentation nets: each op keeps `OpDef.saved` output-sized
-tensors for backward, at the batch size and patch size given. The estimate is checked
-against measured peaks in bench/memory_estimate.py (results in BENCHMARKS.md).
+tensors for backward, at the batch size and patch size given. The factors were fitted
+to autograd's saved tensors (bench/memory_estimate.py, BENCHMARKS.md). Known limits:
+one factor per op cannot follow 2D vs 3D up/down ratios or inputs shared by several
+edges, and backward-time gradients and library workspaces (cuBLAS/cuDNN) are not
+modelled; a per-op `a * input + b * output` model is the next step.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ register(OpDef(
                                                      osz, a["groups"], a["bias"]),
     impl="Conv", ctor=_conv_ctor,
     doc="convolution; 'same' padding dilation*(kernel-1)/2, output = input / stride exactly",
-    saved=1.0))
+    saved=1.06))
 
 
 # ---- conv_transpose -----------------------------------------------------------------------
@@ -99,7 +99,7 @@ register(OpDef(
     impl="ConvTranspose", ctor=_convt_ctor,
     doc="transposed convolution giving exactly stride x input (padding and output_padding "
         "chosen per axis; stride 1 allowed on some axes)",
-    saved=1.0))
+    saved=0.19))
 
 
 # ---- norm ---------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ register(OpDef(
     infer=same_type, params=no_params, flops=per_output, impl="Act",
     ctor=lambda a, ins, out: dict(kind=a["kind"]),
     doc="activation; leaky_relu has slope 0.01 (torch's default), softmax is over channels",
-    saved=1.0))
+    saved=0.64))
 
 
 # ---- pool ---------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ register(OpDef(
                                   padding=_pool_padding(a)),
     doc="max or average pooling (padding (kernel-1)/2 for odd kernels, excluded from "
         "averages); output = input / stride exactly",
-    saved=1.0))
+    saved=4.8))
 
 
 # ---- resampling ---------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def _conv_op(name: str, kernel: int, dilated: bool, doc: str) -> None:
         name, 1, ATTRS, infer=lambda a, ins: f.by_role(ins[0], a["role"]),
         params=params, flops=flops, impl="DartsDilConv" if dilated else "DartsSepConv",
         ctor=ctor, roles=("normal", "down", "up"), doc=doc, family="darts",
-        saved=4.0 * repeats))
+        saved=3.0 * repeats))
 
 
 _conv_op("sep_conv_3x3", 3, False,
@@ -76,7 +76,7 @@ def _pool_op(name: str, kind: str) -> None:
         flops=lambda a, ins, out, isz, osz: (_pre_flops(a, out.channels, osz)
                                              + f.elementwise_flops(out.channels, osz)),
         impl="DartsPool", ctor=lambda a, ins, out: dict(kind=kind, role=a["role"]),
-        roles=("normal", "down", "up"), family="darts", saved=1.0,
+        roles=("normal", "down", "up"), family="darts", saved=3.0,
         doc=f"DARTS 3x3 {kind} pooling, padding 1 (stride 2 on down edges), no norm"))
 
 
@@ -115,6 +115,6 @@ register(OpDef(
     impl="DartsSkip",
     ctor=lambda a, ins, out: dict(channels=out.channels, role=a["role"],
                                   **_norm_ctor(a, out.channels)),
-    roles=("normal", "down", "up"), family="darts", saved=1.0,
+    roles=("normal", "down", "up"), family="darts", saved=0.0,
     doc="DARTS skip: identity (normal), FactorizedReduce (down: ReLU, two 1x1 stride-2 "
         "convs, the second on x shifted by one, concat, norm), nearest x2 (up)"))

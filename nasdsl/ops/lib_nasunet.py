@@ -57,7 +57,8 @@ def _conv_family(name: str, role: str, dilation: int, doc: str) -> None:
                     output_padding=1 if role == "up" else 0, transpose=role == "up",
                     groups=f.gn_groups(out.channels), affine=a["affine"])
 
-    _define(name, role, "NasUnetConv", params, flops, ctor, 3.0, doc)
+    _define(name, role, "NasUnetConv", params, flops, ctor,
+            {"normal": 3.0, "down": 3.33, "up": 2.08}[role], doc)
 
 
 _conv_family("conv_gn_relu", "normal", 1, "NAS-Unet `conv`: 3x3 conv -> GN -> ReLU")
@@ -98,7 +99,8 @@ def _dep_family(name: str, role: str, doc: str) -> None:
                     output_padding=1 if role == "up" else 0, transpose=role == "up",
                     groups=f.gn_groups(out.channels), affine=a["affine"])
 
-    _define(name, role, "NasUnetDepConv", params, flops, ctor, 4.0, doc)
+    _define(name, role, "NasUnetDepConv", params, flops, ctor,
+            {"normal": 4.0, "down": 4.33, "up": 2.5}[role], doc)
 
 
 _dep_family("dep_conv", "normal",
@@ -121,7 +123,7 @@ register(OpDef(
     flops=lambda a, ins, out, isz, osz: f.se_flops(out.channels, isz[0]),
     impl="CWeight",
     ctor=lambda a, ins, out: dict(channels=out.channels, hidden=f.se_hidden(out.channels)),
-    roles=("normal",), family="nas_unet", saved=2.0,
+    roles=("normal",), family="nas_unet", saved=1.0,
     doc="NAS-Unet `cweight`: x times its SE gate (GAP -> Linear(C, C//16) -> ReLU -> "
         "Linear -> sigmoid); no conv, norm or act"))
 
@@ -146,7 +148,8 @@ def _cweight_conv(name: str, role: str, doc: str) -> None:
                     output_padding=1 if role == "up" else 0, transpose=role == "up",
                     groups=f.gn_groups(c), affine=a["affine"])
 
-    _define(name, role, "CWeightConv", params, flops, ctor, 4.0, doc)
+    _define(name, role, "CWeightConv", params, flops, ctor,
+            {"down": 6.34, "up": 1.33}[role], doc)
 
 
 _cweight_conv("down_cweight", "down",
