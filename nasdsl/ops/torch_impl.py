@@ -87,52 +87,32 @@ def _pre_upsample(role):
 
 # ---- core ---------------------------------------------------------------------------------
 
-class Conv(nn.Module):
-    def __init__(self, dims, in_channels, out_channels, kernel, stride, padding, dilation,
-                 groups, bias):
-        super().__init__()
-        self.conv = _conv(dims)(in_channels, out_channels, kernel, stride=stride,
-                                padding=padding, dilation=dilation, groups=groups, bias=bias)
-
-    def forward(self, x):
-        return self.conv(x)
+# Conv, ConvTranspose, Norm and Act return torch's own layers rather than wrapping them:
+# one module call per op (dispatch overhead decides small-patch GPU steps) and plain
+# state_dict keys.
+def Conv(dims, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias):
+    return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
+                       dilation=dilation, groups=groups, bias=bias)
 
 
-class ConvTranspose(nn.Module):
-    def __init__(self, dims, in_channels, out_channels, kernel, stride, padding,
-                 output_padding, bias):
-        super().__init__()
-        self.conv = _conv_transpose(dims)(in_channels, out_channels, kernel, stride=stride,
-                                          padding=padding, output_padding=output_padding,
-                                          bias=bias)
-
-    def forward(self, x):
-        return self.conv(x)
+def ConvTranspose(dims, in_channels, out_channels, kernel, stride, padding, output_padding,
+                  bias):
+    return _conv_transpose(dims)(in_channels, out_channels, kernel, stride=stride,
+                                 padding=padding, output_padding=output_padding, bias=bias)
 
 
-class Norm(nn.Module):
-    def __init__(self, dims, kind, channels, groups, affine):
-        super().__init__()
-        self.norm = _norm(dims, kind, channels, groups, affine)
-
-    def forward(self, x):
-        return self.norm(x)
+def Norm(dims, kind, channels, groups, affine):
+    return _norm(dims, kind, channels, groups, affine)
 
 
-class Act(nn.Module):
-    def __init__(self, dims, kind):
-        super().__init__()
-        acts = {"relu": nn.ReLU, "elu": nn.ELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
-                "gelu": nn.GELU}
-        if kind == "leaky_relu":
-            self.act = nn.LeakyReLU(0.01)
-        elif kind == "softmax":
-            self.act = nn.Softmax(dim=1)
-        else:
-            self.act = acts[kind]()
-
-    def forward(self, x):
-        return self.act(x)
+def Act(dims, kind):
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(0.01)
+    if kind == "softmax":
+        return nn.Softmax(dim=1)
+    acts = {"relu": nn.ReLU, "elu": nn.ELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+            "gelu": nn.GELU}
+    return acts[kind]()
 
 
 class Pool(nn.Module):
@@ -249,8 +229,12 @@ class SEGate(nn.Module):
                                 nn.Linear(hidden, channels), nn.Sigmoid())
 
     def forward(self, x):
-        # (B, C, 1, ..) -> (B, 1, .., C): the linears apply without a reshape to (B, C);
-        # explicit axes, as ONNX Transpose refuses negative ones
+        if not torch.onnx.is_in_onnx_export():
+            # eager / compiled: one reduction, a 2-D linear, a view (fewest kernel calls)
+            gate = self.fc(x.mean(dim=tuple(range(2, self.last + 1))))
+            return gate.view(gate.shape + (1,) * (self.last - 1))
+        # export: (B, C, 1, ..) -> (B, 1, .., C): the linears apply without a reshape to
+        # (B, C); explicit axes, as ONNX Transpose refuses negative ones
         squeezed = _staged_mean(x).transpose(1, self.last)
         return self.fc(squeezed).transpose(1, self.last)
 

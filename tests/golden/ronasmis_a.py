@@ -74,52 +74,29 @@ def _interp_mode(dims, mode):
     return "bilinear" if dims == 2 else "trilinear"
 
 
-class Conv(nn.Module):
-    def __init__(self, dims, in_channels, out_channels, kernel, stride, padding, dilation,
-                 groups, bias):
-        super().__init__()
-        self.conv = _conv(dims)(in_channels, out_channels, kernel, stride=stride,
-                                padding=padding, dilation=dilation, groups=groups, bias=bias)
-
-    def forward(self, x):
-        return self.conv(x)
+def Conv(dims, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias):
+    return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
+                       dilation=dilation, groups=groups, bias=bias)
 
 
-class ConvTranspose(nn.Module):
-    def __init__(self, dims, in_channels, out_channels, kernel, stride, padding,
-                 output_padding, bias):
-        super().__init__()
-        self.conv = _conv_transpose(dims)(in_channels, out_channels, kernel, stride=stride,
-                                          padding=padding, output_padding=output_padding,
-                                          bias=bias)
-
-    def forward(self, x):
-        return self.conv(x)
+def ConvTranspose(dims, in_channels, out_channels, kernel, stride, padding, output_padding,
+                  bias):
+    return _conv_transpose(dims)(in_channels, out_channels, kernel, stride=stride,
+                                 padding=padding, output_padding=output_padding, bias=bias)
 
 
-class Norm(nn.Module):
-    def __init__(self, dims, kind, channels, groups, affine):
-        super().__init__()
-        self.norm = _norm(dims, kind, channels, groups, affine)
-
-    def forward(self, x):
-        return self.norm(x)
+def Norm(dims, kind, channels, groups, affine):
+    return _norm(dims, kind, channels, groups, affine)
 
 
-class Act(nn.Module):
-    def __init__(self, dims, kind):
-        super().__init__()
-        acts = {"relu": nn.ReLU, "elu": nn.ELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
-                "gelu": nn.GELU}
-        if kind == "leaky_relu":
-            self.act = nn.LeakyReLU(0.01)
-        elif kind == "softmax":
-            self.act = nn.Softmax(dim=1)
-        else:
-            self.act = acts[kind]()
-
-    def forward(self, x):
-        return self.act(x)
+def Act(dims, kind):
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(0.01)
+    if kind == "softmax":
+        return nn.Softmax(dim=1)
+    acts = {"relu": nn.ReLU, "elu": nn.ELU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+            "gelu": nn.GELU}
+    return acts[kind]()
 
 
 class Pool(nn.Module):
