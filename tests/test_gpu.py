@@ -11,6 +11,18 @@ from nasdsl.api import compile_spec  # noqa: E402
 from nasdsl.backends.onnx_export import load_emitted  # noqa: E402
 from nasdsl.backends.torch_src import emit_torch  # noqa: E402
 
+@pytest.fixture(autouse=True)
+def _no_tf32():
+    """Compare in full float32: TF32 convs/matmuls differ from CPU by ~5e-3."""
+    if not torch.cuda.is_available():
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 CASES = [("genotypes/nas_unet_v2.nas", 2, (128, 128)),
          ("genotypes/ronasmis_a.nas", 3, (64, 64, 16)),
          ("genotypes/thrifty_nas_a.nas", 2, (64, 64)),
