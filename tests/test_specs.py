@@ -103,3 +103,21 @@ def test_space_size_counts_subsets_and_ops():
     c = compile_spec(str(SPECS / "thrifty_nas.nas"))
     s = summarize(c)
     assert s.supernet_params > s.params.hi >= s.params.lo
+
+
+@pytest.mark.parametrize("path", shipped_specs(), ids=lambda p: p.name)
+def test_formatting_keeps_the_ir(path, tmp_path):
+    """parse(fmt(s)) elaborates to the same IR and decision table as parse(s)."""
+    from nasdsl.api import read_unit
+    from nasdsl.diagnostics import DiagnosticSink
+    from nasdsl.syntax.fmt import format_unit
+
+    formatted = format_unit(read_unit(str(path), DiagnosticSink()))
+    a = compile_spec(str(path))
+    b = compile_spec(str(path), data=formatted.encode())
+
+    def ir(c):
+        return ([(n.op, n.attrs, n.inputs, n.type, n.path) for n in c.graph.nodes],
+                [(p.id, p.kind, p.labels, p.keep, p.parent) for p in c.table], c.decided)
+
+    assert ir(a) == ir(b)
