@@ -23,6 +23,10 @@ def _human(n: int) -> str:
     return str(n)
 
 
+def _setting(v) -> str:
+    return v if isinstance(v, str) else show(v)  # engine names print bare
+
+
 def headline(c: Compiled) -> str:
     of = f" of {c.unit.space_path}" if c.unit.kind == "genotype" else ""
     return f"{c.path}: {c.unit.kind} `{c.unit.name}`{of} ({_dims(c)}) ok"
@@ -35,8 +39,9 @@ def render(c: Compiled, batch: int | None = None, quiet: bool = False) -> str:
         return lines[0]
     params = ", ".join(f"{k}={show(v)}" for k, v in c.params.items())
     lines.append(f"  params:     {params}")
-    if c.search:
-        lines.append("  search:     " + ", ".join(f"{k}={show(v)}" for k, v in c.search.items()))
+    if c.search and c.unit.kind == "space":
+        lines.append("  search:     " + ", ".join(f"{k}={_setting(v)}"
+                                                  for k, v in c.search.items()))
     if s.exact:
         lines.append(f"  parameters: {s.params.lo:,} ({_human(s.params.lo)}), exact")
         if s.flops is not None:
@@ -84,7 +89,7 @@ def as_dict(c: Compiled, batch: int | None = None) -> dict[str, Any]:
         "input_size": list(c.input_size) if c.input_size else None,
         "parameters": {"min": s.params.lo, "max": s.params.hi, "exact": s.exact},
         "flops": None if s.flops is None else {"min": s.flops.lo, "max": s.flops.hi},
-        "search": {k: show(v) for k, v in c.search.items()},
+        "search": {k: _setting(v) for k, v in c.search.items()},
     }
     if s.exact:
         out["decisions"] = {k: list(v) if isinstance(v, tuple) else v

@@ -46,6 +46,8 @@ def _human(term: str) -> str:
 
 
 def _expected(names: set[str]) -> str:
+    if {"LET", "PARAM", "CHOICE"} <= names:  # at a statement boundary
+        return "a statement (or `}`)" if "RBRACE" in names else "a statement"
     shown = sorted({_human(n) for n in names})
     if len(shown) > 8:
         shown = shown[:8] + ["..."]
