@@ -114,14 +114,38 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
         g["lr"] = lr
 
 
-def allreduce_grads(params: list[torch.Tensor]) -> None:
-    """Average gradients over DDP ranks (architecture parameters live outside DDP)."""
+def allreduce_grads(params: list[torch.Tensor], skip_none: bool = False) -> None:
+    """Average gradients over DDP ranks (architecture parameters live outside DDP).
+
+    skip_none: tensors without a gradient stay without one (every rank runs the same
+    child, so the same tensors have gradients everywhere)."""
     if not dist.active():
         return
     import torch.distributed as tdist
 
     for p in params:
         if p.grad is None:
+            if skip_none:
+                continue
             p.grad = torch.zeros_like(p)
         tdist.all_reduce(p.grad)
         p.grad /= tdist.get_world_size()
+
+
+class SyncedStep:
+    """The shared-weight optimizer, averaging gradients over DDP ranks before stepping.
+
+    NOTE: not the DDP wrapper: every child is its own module over one weight bank, and a
+    DDP reducer binds to one module's parameters; an all-reduce of the gradients of the
+    tensors that have one keeps every rank's bank identical just the same."""
+
+    def __init__(self, opt: torch.optim.Optimizer):
+        self.opt = opt
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        params = [p for g in self.opt.param_groups for p in g["params"]]
+        allreduce_grads([p for p in params if p.requires_grad], skip_none=True)
+        self.opt.step()

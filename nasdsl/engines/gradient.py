@@ -10,7 +10,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from nasdsl.engines.archparams import ArchParams, derive
-from nasdsl.engines.base import Batch, Engine, ValBatches, allreduce_grads, set_lr
+from nasdsl.engines.base import (Batch, Engine, SyncedStep, ValBatches, allreduce_grads,
+                                 set_lr)
 from nasdsl.engines.budget import fit_budget
 from nasdsl.engines.relaxed import DartsStrategy, PcDartsStrategy
 from nasdsl.engines.searchnet import SearchNet, Strategy
@@ -21,6 +22,7 @@ from nasdsl.train.step import train_step
 class GradientEngine(Engine):
     arch_kinds: tuple[str, ...] = ("op", "inputs")
     arch_betas = (0.5, 0.999)
+    use_ddp = True     # every candidate runs each step: a static graph for DDP
 
     def __init__(self, space, settings, precision, classes):
         super().__init__(space, settings, precision, classes)
@@ -31,8 +33,8 @@ class GradientEngine(Engine):
         self.net = precision.prepare_model(SearchNet(space.graph, self.strategy), space.graph.dims)
         self.arch.to(precision.device)
         self.model = self.net
-        if dist.active():
-            self.model = DistributedDataParallel(self.net, find_unused_parameters=True)
+        if dist.active() and self.use_ddp:
+            self.model = DistributedDataParallel(self.net)
         s = settings
         self.w_opt = torch.optim.SGD(self.net.parameters(), lr=s["weight_lr"],
                                      momentum=s["weight_momentum"],
@@ -56,7 +58,8 @@ class GradientEngine(Engine):
         set_lr(self.w_opt, self.cosine_lr(self.settings["weight_lr"], self.steps_done))
         self.before_weight_step(epoch, step)
         clip = self.settings["grad_clip"] or None
-        result = train_step(self.model, batch, self.loss_fn, self.w_opt, self.precision,
+        opt = self.w_opt if self.use_ddp else SyncedStep(self.w_opt)
+        result = train_step(self.model, batch, self.loss_fn, opt, self.precision,
                             clip_grad=clip)
         self.steps_done += 1
         out["loss"] = result.loss

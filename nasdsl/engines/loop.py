@@ -102,9 +102,43 @@ def search(opts: SearchOptions) -> dict[str, Any]:
         if limit and patience["same"] >= limit:
             run.log({"event": "early_stop", "epoch": epoch})
             break
-    result = write_outputs(run, engine, space, name, opts) if info.is_main else {}
+    if info.is_main:
+        result = write_outputs(run, engine, space, name, opts)
+    else:   # the other ranks derive too: the DDP test compares them
+        result = {"genotype": None, "genotype_hash": space.child(engine.derive()).genotype_hash(),
+                  "params": None}
+    result["rank"] = info.rank
+    result["digest"] = state_digest(engine.state_dict())
     dist.barrier()
     return result
+
+
+# norm statistics are per rank (as with DDP without SyncBatchNorm); weights are not
+_RANK_LOCAL = ("running_mean", "running_var", "num_batches_tracked", "buffers")
+
+
+def state_digest(state: Any) -> str:
+    """Hash of every tensor and value of an engine state: equal on all DDP ranks."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            h.update(x.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(x, dict):
+            for k in sorted(x, key=str):
+                if any(b in str(k) for b in _RANK_LOCAL):
+                    continue
+                h.update(str(k).encode())
+                walk(x[k])
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+        else:
+            h.update(repr(x).encode())
+    walk(state)
+    return h.hexdigest()[:16]
 
 
 def _patch(space: SearchSpace) -> tuple[int, ...]:
@@ -116,7 +150,10 @@ def _patch(space: SearchSpace) -> tuple[int, ...]:
 
 
 def _open_run(opts: SearchOptions, manifest: dict[str, Any], writer: bool) -> RunDir:
-    run = RunDir.create(opts.out, manifest, resume=opts.resume, writer=writer)
+    # only rank 0 creates (and checks) the folder; the others follow once it exists
+    run = (RunDir.create(opts.out, manifest, resume=opts.resume, writer=True) if writer
+           else RunDir(opts.out, writer=False))
+    dist.barrier()
     if opts.resume:
         old = run.manifest()
         for key in ("engine", "spec_hash", "decision_table", "seed"):
@@ -184,8 +221,9 @@ def _log_epoch(run: RunDir, engine, space: SearchSpace, epoch: int, record: dict
     return patience
 
 
-def load_engine_from_run(run_dir: str | Path, device: str = "cpu"):
-    """(space, engine, manifest) rebuilt from a run's manifest and last checkpoint."""
+def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool = True):
+    """(space, engine, manifest, run) rebuilt from a run's manifest and its last
+    checkpoint (restore=False: the engine as initialised, before any step)."""
     run = RunDir(run_dir, writer=False)
     manifest = run.manifest()
     overrides = _overrides_back(manifest.get("overrides", {}))
@@ -196,8 +234,10 @@ def load_engine_from_run(run_dir: str | Path, device: str = "cpu"):
     precision = Precision.for_device(torch.device(device))
     graph = space.graph
     classes = graph.node(graph.outputs[0][1]).type.channels
+    seed_everything(int(manifest["settings"]["seed"]))
     engine = ENGINE_CLASSES[manifest["engine"]](space, manifest["settings"], precision, classes)
-    engine.load_state_dict(run.load()["engine"])
+    if restore:
+        engine.load_state_dict(run.load()["engine"])
     return space, engine, manifest, run
 
 

@@ -46,4 +46,4 @@ def write_outputs(run: RunDir, engine, space: SearchSpace, name: str, opts: Any,
 
 
 def summary(result: dict[str, Any]) -> str:
-    return json.dumps({k: result[k] for k in ("genotype", "genotype_hash", "params")})
+    return json.dumps({k: result.get(k) for k in ("genotype", "genotype_hash", "params", "rank", "digest")})

@@ -191,6 +191,7 @@ class ProxylessEngine(GradientEngine):
     after the warm-up; Adam with beta1 = 0 for alpha (ProxylessNAS)."""
     name = "proxyless"
     arch_betas = (0.0, 0.999)
+    use_ddp = False    # single sampled paths: gradients all-reduced by SyncedStep
 
     def __init__(self, space, settings, precision, classes):
         super().__init__(space, settings, precision, classes)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from nasdsl.diagnostics import NasError
-from nasdsl.engines.base import Batch, Engine, ValBatches, set_lr
+from nasdsl.engines.base import Batch, Engine, SyncedStep, ValBatches, set_lr
 from nasdsl.engines.children import fit_to, make_children
 from nasdsl.engines.controller import Controller
 from nasdsl.train.step import train_step
@@ -54,7 +54,7 @@ class SamplingEngine(Engine):
         set_lr(self.opt, self.cosine_lr(self.settings["weight_lr"], self.steps_done))
         clip = self.settings["grad_clip"] or None
         result = train_step(model, fit_to(batch, self.children.input_size(child)),
-                            self.loss_fn, self.opt, self.precision, clip_grad=clip)
+                            self.loss_fn, SyncedStep(self.opt), self.precision, clip_grad=clip)
         self.steps_done += 1
         return {"loss": result.loss}
 
