@@ -22,6 +22,7 @@ from nasdsl.engines.registry import blockers, resolve_settings
 from nasdsl.engines.sampling import EnasEngine, RandomEngine, largest_child
 from nasdsl.engines.space import SearchSpace
 from nasdsl.runs import RunDir, RunError, rng_state, seed_everything, set_rng_state
+from nasdsl.sema.values import show
 from nasdsl.train import distributed as dist
 from nasdsl.train.step import Precision
 
@@ -82,7 +83,7 @@ def search(opts: SearchOptions) -> dict[str, Any]:
                 int(settings["steps_per_epoch"]), info.world, info.rank)
     manifest = {"engine": name, "settings": settings, "seed": settings["seed"],
                 "spec": str(Path(opts.spec).resolve()), "spec_hash": space.spec_hash(),
-                "overrides": {k: str(v) for k, v in opts.overrides.items()},
+                "overrides": {k: show(v) for k, v in opts.overrides.items()},
                 "decision_table": space.fingerprint(), "data": str(Path(opts.data).resolve()),
                 "split": feed.describe(), "dropped_settings": dropped, "world": info.world}
     run = _open_run(opts, manifest, info.is_main)

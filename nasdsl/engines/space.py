@@ -133,10 +133,27 @@ class SearchSpace:
         return compile_spec(self.path, self.overrides, assignment=assignment)
 
     def cost(self, assignment: dict[str, Any], metric: str = "params") -> int:
-        c = self.child(assignment)
-        if metric == "flops" and c.input_size is not None:
-            return flop_bounds(c.graph, c.input_size).lo
-        return param_bounds(c.graph).lo
+        """Exact parameters (or FLOPs) of a child, constraints not applied (a budget
+        search must price the children that break it)."""
+        graph = self._elaborate(assignment)
+        if graph is None:
+            self.child(assignment)   # raises NasError with the diagnostics
+            raise ValueError("illegal architecture")
+        size = graph.input_size or self.compiled.input_size
+        if metric == "flops" and size is not None:
+            return flop_bounds(graph, size).lo
+        return param_bounds(graph).lo
+
+    def _elaborate(self, assignment: dict[str, Any]) -> Graph | None:
+        from nasdsl.ir.graph import live_nodes
+        from nasdsl.sema.elaborate import Elaborator
+
+        sink = DiagnosticSink()
+        result = Elaborator(self.compiled.space_unit, sink, dict(self.compiled.params),
+                            assignment).run()
+        if sink.has_errors or result.graph is None:
+            return None
+        return live_nodes(result.graph)
 
     def legal(self, assignment: dict[str, Any]) -> bool:
         try:
