@@ -84,26 +84,32 @@ def search(spec: str | None, engine: str | None, data: str | None, out: str,
         from nasdsl.engines.loop import search as run_search
         from nasdsl.engines.outputs import summary
 
-        spec_, data_, overrides = spec, data, dict(parse_override(d) for d in defines)
-        if resume and (spec_ is None or data_ is None):
-            spec_, data_, overrides = _from_manifest(out, spec_, data_, overrides)
-        if spec_ is None or data_ is None:
+        opts = SearchOptions(spec, data, out, engine, dict(parse_override(d) for d in defines),
+                             _settings(sets), resume, checkpoint_every, device,
+                             not no_progress)
+        if resume:
+            opts = _from_manifest(opts)
+        if opts.spec is None or opts.data is None:
             raise UsageError("give SPEC and --data (or --resume with an existing --out)")
-        opts = SearchOptions(spec_, data_, out, engine, overrides, _settings(sets), resume,
-                             checkpoint_every, device, not no_progress)
         click.echo(summary(run_search(opts)))
         return 0
 
     _guarded(go)
 
 
-def _from_manifest(out: str, spec, data, overrides):
+def _from_manifest(opts):
+    """`--resume --out RUN` alone continues the run as it was started."""
     from nasdsl.api import parse_override
     from nasdsl.runs import RunDir
 
-    m = RunDir(out, writer=False).manifest()
+    m = RunDir(opts.out, writer=False).manifest()
     saved = dict(parse_override(f"{k}={v}") for k, v in m.get("overrides", {}).items())
-    return spec or m["spec"], data or m["data"], {**saved, **overrides}
+    opts.spec = opts.spec or m["spec"]
+    opts.data = opts.data or m["data"]
+    opts.engine = opts.engine or m["engine"]
+    opts.overrides = {**saved, **opts.overrides}
+    opts.settings = {**m.get("settings", {}), **opts.settings}
+    return opts
 
 
 @click.command()
