@@ -203,10 +203,10 @@ def compile_(file: str, target: str, output: str, defines: tuple[str, ...],
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
-              help="arch.svg (needs Graphviz `dot`), arch.png, or arch.dot.")
+              help="arch.svg (drawn by nasdsl), arch.dot, or arch.png/.pdf (need Graphviz `dot`).")
 @define_option
 def show(file: str, output: str, defines: tuple[str, ...]) -> None:
-    """Draw the macro graph and the cells of a spec (Graphviz)."""
+    """Draw the macro graph and the cells of a spec (SVG, DOT)."""
 
     def go() -> int:
         from nasdsl.api import compile_spec
