@@ -226,5 +226,9 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+from nasdsl.cli_train import add_commands  # noqa: E402 - train/eval/infer/export
+
+add_commands(main, run_guarded, define_option)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

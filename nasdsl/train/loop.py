@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from nasdsl.runs import RunDir, rng_state, seed_everything, set_rng_state
 from nasdsl.train import distributed as dist
-from nasdsl.train.batches import BatchPlan, item_seed, loader, shard
+from nasdsl.train.batches import BatchSource, shard
 from nasdsl.train.optim import make_optimizer, make_schedule
 from nasdsl.train.step import LossFn, NonFiniteLoss, Precision, train_step
 from nasdsl.train.validate import InferShape, validate
@@ -81,23 +81,20 @@ class _Parts:
     schedule: torch.optim.lr_scheduler.LambdaLR
 
 
-def fit(model_factory: Callable[[], nn.Module], loss_fn: LossFn, train_data: Any,
+def fit(model_factory: Callable[[], nn.Module], loss_fn: LossFn, batches: BatchSource,
         val_cases: Sequence[dict[str, Any]], config: TrainConfig, run: RunDir,
         precision: Precision, shape: InferShape, resume: bool = False,
         init_state: dict[str, torch.Tensor] | None = None) -> FitResult:
     """Train from scratch (or `init_state`), or continue `run` with resume=True."""
-    info = dist.from_env()
     seed_everything(config.seed)
     parts = _build(model_factory, config, precision, shape.dims, init_state)
     pos = _restore(run, parts, resume) if resume else Position()
-    plan = BatchPlan(len(train_data), config.batch_size, config.steps_per_epoch,
-                     config.seed, info.world, info.rank)
     stopped = "epochs"
     history: list[dict[str, Any]] = []
     while pos.epoch < config.epochs:
         try:
-            out_of_time = _train_epoch(parts, loss_fn, train_data, plan, config, run,
-                                       precision, pos)
+            out_of_time = _train_epoch(parts, loss_fn, batches, config, run, precision,
+                                       pos)
         except NonFiniteLoss as err:
             raise _nonfinite(err, run, pos) from None
         record = _end_epoch(parts, val_cases, config, run, precision, shape, pos,
@@ -144,15 +141,15 @@ def _restore(run: RunDir, parts: _Parts, resume: bool) -> Position:
     return pos
 
 
-def _train_epoch(parts: _Parts, loss_fn: LossFn, data: Any, plan: BatchPlan,
-                 config: TrainConfig, run: RunDir, precision: Precision,
-                 pos: Position) -> bool:
+def _train_epoch(parts: _Parts, loss_fn: LossFn, batches: BatchSource, config: TrainConfig,
+                 run: RunDir, precision: Precision, pos: Position) -> bool:
     """Steps from pos.step to the end of the epoch; True if the time budget ran out."""
-    gen = torch.Generator().manual_seed(item_seed(config.seed, pos.epoch, -2))
-    batches = loader(data, plan, pos.epoch, pos.step, config.workers,
-                     pin_memory=precision.device.type == "cuda", generator=gen)
-    bar = _progress(config, run, len(batches), pos.epoch)
-    for batch in batches:
+    # NOTE: making a DataLoader iterator draws a seed from the global RNG; fork_rng keeps
+    # that draw from shifting a resumed run's RNG stream against an uninterrupted one
+    with torch.random.fork_rng(devices=[]):
+        iterator = iter(batches.loader(pos.epoch, pos.step))
+    bar = _progress(config, run, config.steps_per_epoch - pos.step, pos.epoch)
+    for batch in iterator:
         started = time.perf_counter()
         try:
             result = train_step(parts.ddp, batch, loss_fn, parts.optimizer, precision,
