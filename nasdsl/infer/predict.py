@@ -123,7 +123,16 @@ def output_name(case: str, first: Path) -> str:
                                        ".tif", ".tiff") else ".nii.gz")
 
 
-def read_case(files: Sequence[Path], in_channels: int) -> tuple[np.ndarray, Any]:
+@dataclass
+class InputCase:
+    image: np.ndarray                 # C x spatial, as the network's plan sees it
+    geometry: Any                     # its geometry
+    file_geometry: Any                # the input file's (for writing the output)
+    unit_axis: bool                   # a 2D image stored as an (x, y, 1) volume
+
+
+def read_case(files: Sequence[Path], in_channels: int, dims: int,
+              slices2d: bool = False) -> InputCase:
     from nasdsl.data import DataError, read_image
 
     arrays, geom = [], None
@@ -137,7 +146,12 @@ def read_case(files: Sequence[Path], in_channels: int) -> tuple[np.ndarray, Any]
     if image.shape[0] != in_channels:
         raise DataError(files[0], f"has {image.shape[0]} channel(s), the model takes "
                                   f"{in_channels}")
-    return image, geom
+    unit = dims == 2 and not slices2d and image.ndim == 4 and image.shape[-1] == 1
+    if unit:  # as the data package reads 2D datasets stored in NIfTI
+        return InputCase(image[..., 0], geom.restrict(2), geom, True)
+    if image.ndim - 1 != dims and not (slices2d and image.ndim == 4):
+        raise DataError(files[0], f"is {image.ndim - 1}D, the model is {dims}D")
+    return InputCase(image, geom, geom, False)
 
 
 def segment(model: LoadedModel, image: np.ndarray, geometry: Any, tta: bool = False,
@@ -171,12 +185,14 @@ def infer_files(model: LoadedModel, inputs: Sequence[str | Path], out_dir: Path,
 
     cases = group_inputs(inputs, model.in_channels)
     written = []
+    dims, slices = model.plan["dims"], bool(model.plan.get("slices2d"))
     for case, files in _bar(cases, progress):
-        image, geom = read_case(files, model.in_channels)
-        seg = segment(model, image, geom, tta, mode)
+        loaded = read_case(files, model.in_channels, dims, slices)
+        seg = segment(model, loaded.image, loaded.geometry, tta, mode)
+        seg = seg[..., None] if loaded.unit_axis else seg
         dtype = np.uint8 if seg.max() < 256 and seg.min() >= 0 else np.int32
         written.append(write_image(out_dir / output_name(case, files[0]), seg.astype(dtype),
-                                   geom))
+                                   loaded.file_geometry))
     return written
 
 
@@ -189,4 +205,4 @@ def _bar(items: list, progress: bool):
 
 
 __all__ = ["open_model", "LoadedModel", "infer_files", "segment", "segment_indices", "group_inputs",
-           "read_case", "ort_providers", "shape_from"]
+           "read_case", "InputCase", "ort_providers", "shape_from"]

@@ -73,6 +73,8 @@ def _predictor(src: Path, index: Any):
         path = _prediction_file(src, case.id)
         raw, _ = read_image(path)
         seg = remap_labels(raw[0], index, path)
+        if seg.ndim == loaded.label.ndim and seg.shape[-1] == 1:
+            seg = seg[..., 0]  # a 2D map stored as an (x, y, 1) volume
         if seg.shape != loaded.label.shape[1:]:
             raise DataError(path, f"shape {seg.shape} differs from the label's "
                                   f"{loaded.label.shape[1:]}")
@@ -126,7 +128,7 @@ def render_table(scores: Sequence[CaseScores], names: Sequence[str]) -> str:
 
 
 def _fmt(v: float) -> str:
-    return "n/a" if math.isnan(v) else f"{v:.4f}"
+    return "n/a" if math.isnan(v) else "inf" if math.isinf(v) else f"{v:.4f}"
 
 
 __all__ = ["evaluate", "to_csv", "render_table"]

@@ -149,28 +149,38 @@ def _train_epoch(parts: _Parts, loss_fn: LossFn, batches: BatchSource, config: T
     with torch.random.fork_rng(devices=[]):
         iterator = iter(batches.loader(pos.epoch, pos.step))
     bar = _progress(config, run, config.steps_per_epoch - pos.step, pos.epoch)
-    for batch in iterator:
-        started = time.perf_counter()
-        try:
-            result = train_step(parts.ddp, batch, loss_fn, parts.optimizer, precision,
-                                clip_grad=config.clip_grad)
-        except NonFiniteLoss as err:
-            err.step = pos.global_step
-            raise
-        parts.schedule.step()
-        pos.step += 1
-        pos.global_step += 1
-        pos.elapsed += time.perf_counter() - started
-        run.log({"epoch": pos.epoch, "step": pos.global_step, "loss": result.loss,
-                 "lr": parts.optimizer.param_groups[0]["lr"]})
-        _advance(bar, result.loss)
-        if config.checkpoint_every and pos.global_step % config.checkpoint_every == 0:
-            run.save(checkpoint_state(parts, pos))
-        if _out_of_time(config, pos):
-            _close(bar)
-            return True
-    _close(bar)
+    try:
+        for batch in iterator:
+            if _one_step(parts, loss_fn, batch, config, run, precision, pos, bar):
+                return True
+    finally:
+        if bar is not None:
+            bar.close()
     return False
+
+
+def _one_step(parts: _Parts, loss_fn: LossFn, batch: dict[str, Any], config: TrainConfig,
+              run: RunDir, precision: Precision, pos: Position, bar: Any) -> bool:
+    """One logged, checkpointed step; True when the time budget has run out."""
+    started = time.perf_counter()
+    try:
+        result = train_step(parts.ddp, batch, loss_fn, parts.optimizer, precision,
+                            clip_grad=config.clip_grad)
+    except NonFiniteLoss as err:
+        err.step = pos.global_step
+        raise
+    parts.schedule.step()
+    pos.step += 1
+    pos.global_step += 1
+    pos.elapsed += time.perf_counter() - started
+    run.log({"epoch": pos.epoch, "step": pos.global_step, "loss": result.loss,
+             "lr": parts.optimizer.param_groups[0]["lr"]})
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{result.loss:.4f}")
+    if config.checkpoint_every and pos.global_step % config.checkpoint_every == 0:
+        run.save(checkpoint_state(parts, pos))
+    return _out_of_time(config, pos)
 
 
 def _out_of_time(config: TrainConfig, pos: Position) -> bool:
@@ -223,17 +233,6 @@ def _progress(config: TrainConfig, run: RunDir, total: int, epoch: int) -> Any:
 
     return tqdm(total=total, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
                 leave=False, dynamic_ncols=True)
-
-
-def _advance(bar: Any, loss: float) -> None:
-    if bar is not None:
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}")
-
-
-def _close(bar: Any) -> None:
-    if bar is not None:
-        bar.close()
 
 
 __all__ = ["fit", "TrainConfig", "Position", "FitResult", "TrainingStopped",
