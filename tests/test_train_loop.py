@@ -12,9 +12,19 @@ torch = pytest.importorskip("torch")
 from conftest import SPECS  # noqa: E402
 from nasdsl.api import compile_spec  # noqa: E402
 from nasdsl.runs import RunDir, load_checkpoint  # noqa: E402
+from nasdsl.train.batches import PlannedBatches  # noqa: E402
 from nasdsl.train import (BatchPlan, GenotypeNet, InferShape, NonFiniteLoss,  # noqa: E402
                           Precision, SegLoss, TrainConfig, TrainingStopped, fit, net_info,
                           train_step)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One thread: on a shared 2-core machine 2 threads spin-wait 100x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 class Blobs:
@@ -43,7 +53,8 @@ def _fit(run, cfg, resume=False, loss=None):
     c, info = _net()
     shape = InferShape(2, 3, (16, 16), info.stride_multiple)
     val = [Blobs(1, 20).item(0, 1)]
-    return fit(lambda: GenotypeNet(c), loss or SegLoss(3), Blobs(), val, cfg, run,
+    batches = PlannedBatches(Blobs(), cfg.batch_size, cfg.steps_per_epoch, cfg.seed)
+    return fit(lambda: GenotypeNet(c), loss or SegLoss(3), batches, val, cfg, run,
                Precision.for_device("cpu"), shape, resume=resume)
 
 
