@@ -83,7 +83,7 @@ def render(fp: dict[str, Any]) -> str:
     r = fp["ronasmis"]
     lines += [
         f"  suggested patch: {'x'.join(map(str, fp['suggested_patch_size']))} "
-        "(median shape at target spacing within a voxel budget, multiples of 16)",
+        "(median shape at target spacing, up to multiples of 16, within a voxel budget)",
         f"  RONASMIS patch:  H/W {r['patch_hw']}" + (f", D {r['patch_d']}" if "patch_d" in r else "")
         + " (Eq. 1-2 from the median size)",
         f"  for specs/ronasmis.nas: {r['defines']}",
