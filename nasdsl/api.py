@@ -18,7 +18,9 @@ from nasdsl.ir.decisions import DecisionTable
 from nasdsl.ir.graph import Graph, live_nodes
 from nasdsl.sema.elaborate import Elaborator, Env
 from nasdsl.sema.exprs import EvalError, Silent
-from nasdsl.sema.genotype import GenotypeBinder, literal
+from nasdsl.ir.decisions import validate_assignment
+from nasdsl.sema.explore import Relaxed, cached_table, elaborate_relaxed
+from nasdsl.sema.genotype import literal, read_genotype, report_issues
 from nasdsl.sema.genotype import _Bad as _BadLiteral
 from nasdsl.sema.values import Symbol, show
 from nasdsl.source import SourceFile, Span
@@ -113,16 +115,16 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
     unit = parse_text(path, data, sink) if data is not None else read_unit(path, sink)
     if unit is None:
         return None
-    space_unit, space_path, binder = unit, path, None
+    space_unit, space_path = unit, path
     all_overrides = dict(overrides)
     override_spans: dict[str, Span] = {}
+    decisions: list[A.Decision] = []
     if unit.kind == "genotype":
         loaded = _load_space(unit, path, sink)
         if loaded is None:
             return None
         space_unit, space_path = loaded
         decisions = [s for s in unit.body if isinstance(s, A.Decision)]
-        binder = GenotypeBinder(decisions, sink)
         for s in unit.body:
             if isinstance(s, A.Param):
                 try:
@@ -132,22 +134,70 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
                     continue
                 override_spans[s.name] = s.span
                 all_overrides.setdefault(s.name, value)
-    el = Elaborator(space_unit, sink, all_overrides, assignment, input_size, binder)
-    result = el.run()
-    _unknown_overrides(all_overrides, result.params, override_spans, space_unit, sink)
-    if binder is not None and result.graph is not None:
-        binder.report({p.id for p in result.table}, _head(unit.span))
-    if unit.kind == "genotype" and result.search:
-        pass  # a genotype inherits nothing from `search`: it is a fixed network
+    space = _space(space_unit, all_overrides, input_size, sink)
+    if space is None:
+        _unknown_overrides(all_overrides, {}, override_spans, space_unit, sink,
+                           only_if_errors=True)
+        return None
+    base, table = space
+    _unknown_overrides(all_overrides, base.result.params, override_spans, space_unit, sink)
+    if unit.kind == "genotype" or assignment is not None:
+        spans: dict[str, Span] = {}
+        given = dict(assignment or {})
+        if unit.kind == "genotype":
+            given, spans = read_genotype(decisions, table, sink)
+        head = _head(unit.span) if unit.kind == "genotype" else None
+        chosen = _elaborate_assignment(space_unit, all_overrides, input_size, table,
+                                       given, spans, head, sink)
+        if chosen is None:
+            return None
+        el, result = chosen
+    else:
+        el, result = base.elaborator, base.result
+        sink.extend(d for d in base.diagnostics if d.severity != "error")
     if result.graph is None or sink.has_errors:
         return None
     graph = live_nodes(result.graph)
-    compiled = Compiled(path, unit, space_unit, space_path, graph, result.table,
+    compiled = Compiled(path, unit, space_unit, space_path, graph, table,
                         result.params, result.search, result.used_decisions,
                         el.input_size, assigned=assignment is not None)
     _check_search(compiled, sink)
     _check_constraints(el, result.constraints, compiled, sink)
     return compiled
+
+
+def _space(unit: A.Unit, overrides: dict[str, Any], input_size,
+           sink: DiagnosticSink) -> tuple[Relaxed, DecisionTable] | None:
+    """The relaxed elaboration of the space (its defaults) and its complete table."""
+    base = elaborate_relaxed(unit, overrides, None, input_size)
+    if not base.ok:
+        sink.extend(base.diagnostics)
+        if not sink.has_errors:
+            raise InternalError("elaboration failed without a diagnostic")
+        return None
+    table, _ = cached_table(unit, overrides, input_size, base, sink)
+    if sink.has_errors:
+        return None
+    return base, table
+
+
+def _elaborate_assignment(unit: A.Unit, overrides: dict[str, Any], input_size,
+                          table: DecisionTable, given: dict[str, Any],
+                          spans: dict[str, Span], head: Span | None, sink: DiagnosticSink):
+    """Elaborate one architecture; every problem of the assignment is reported with the
+    codes of `validate_assignment`, for genotype files and engines alike."""
+    normal = table.normalise(given)
+    valid = {k: v for k, v in normal.items() if (p := table.get(k)) is not None
+             and p.accepts(v)}
+    run = elaborate_relaxed(unit, overrides, valid, input_size, relax=False)
+    issues = validate_assignment(table, normal, {p.id for p in run.result.table})
+    # a genotype entry that did not parse was reported already: it is not also missing
+    report_issues([i for i in issues if not (i.code == "E0413" and i.decision in spans)],
+                  table, spans, head, sink)
+    if sink.has_errors:
+        return None
+    sink.extend(run.diagnostics)
+    return run.elaborator, run.result
 
 
 def _head(span: Span) -> Span:
@@ -179,15 +229,22 @@ def _load_space(unit: A.Unit, path: str, sink: DiagnosticSink) -> tuple[A.Unit, 
 
 
 def _unknown_overrides(overrides: dict[str, Any], declared: dict[str, Any],
-                       spans: dict[str, Span], unit: A.Unit, sink: DiagnosticSink) -> None:
+                       spans: dict[str, Span], unit: A.Unit, sink: DiagnosticSink,
+                       only_if_errors: bool = False) -> None:
     from nasdsl.diagnostics import suggest
 
+    if only_if_errors:
+        declared = _declared_params(unit)
     for name in overrides:
         if name not in declared:
             hint = suggest(name, declared) or ("parameters: " + ", ".join(declared)
                                                if declared else None)
             sink.error("E0415", f"`{unit.name}` has no parameter `{name}`",
                        spans.get(name), hint)
+
+
+def _declared_params(unit: A.Unit) -> dict[str, Any]:
+    return {s.name: None for s in unit.body if isinstance(s, A.Param)}
 
 
 def _check_search(c: Compiled, sink: DiagnosticSink) -> None:
@@ -218,8 +275,9 @@ def _setting_span(unit: A.Unit, name: str) -> Span | None:
 
 
 def _check_constraints(el: Elaborator, constraints, c: Compiled, sink: DiagnosticSink) -> None:
-    """Constraints hold for every frozen network; a space is checked by its engines."""
-    if not constraints or not c.graph.is_frozen:
+    """Constraints hold for every architecture; a space is not judged by its default
+    network (engines evaluate each architecture: `space.constraints(a)`)."""
+    if not constraints or not c.is_frozen:
         return
     env = Env(el.root_env)
     env.vars["params"] = param_bounds(c.graph).lo
@@ -273,9 +331,7 @@ def _space_bounds(c: Compiled) -> tuple[Bounds, Bounds | None]:
     base = c.graph
     size = c.input_size
     p0 = param_bounds(base)
-    points = [p for p in c.table if p.parent is None and p.kind != "inputs"
-              or p.kind == "inputs" and p.parent is None and "." not in p.id
-              and p.size <= 32]
+    points = [p for p in c.table if p.structural and not p.condition and p.size <= 32]
     lo_pick: dict[str, Any] = {}
     hi_pick: dict[str, Any] = {}
     for p in points:
@@ -318,15 +374,14 @@ def _labels(p) -> list[Any]:
 
 
 def _elaborate(c: Compiled, assignment: dict[str, Any]) -> Graph | None:
-    sink = DiagnosticSink()
-    el = Elaborator(c.space_unit, sink, dict(c.params), assignment, c.input_size)
+    """The relaxed graph with some structural choices decided (None: does not build)."""
     try:
-        result = el.run()
+        run = elaborate_relaxed(c.space_unit, dict(c.params), assignment, c.input_size)
     except (EvalError, InternalError):
         return None
-    if sink.has_errors or result.graph is None:
+    if not run.ok or run.result.graph is None:
         return None  # that choice is illegal at this configuration (e.g. a stride)
-    return live_nodes(result.graph)
+    return live_nodes(run.result.graph)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
