@@ -46,6 +46,7 @@ class Compiled:
     decided: dict[str, Any]         # decision id -> label / tuple of labels
     input_size: tuple[int, ...] | None
     assigned: bool = False          # an engine's assignment decided the space
+    size_override: tuple[int, ...] | None = None  # --input-size, kept for children
     warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -160,10 +161,27 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
     graph = live_nodes(result.graph)
     compiled = Compiled(path, unit, space_unit, space_path, graph, table,
                         result.params, result.search, result.used_decisions,
-                        el.input_size, assigned=assignment is not None)
+                        el.input_size, assigned=assignment is not None,
+                        size_override=input_size)
     _check_search(compiled, sink)
     _check_constraints(el, result.constraints, compiled, sink)
     return compiled
+
+
+def compile_assignment(space: Compiled, assignment: dict[str, Any]) -> Compiled:
+    """One architecture of a compiled space (an engine's assignment), without reading
+    the file again; raises NasError with E0411/E0412/E0413/E0416 as a genotype would."""
+    sink = DiagnosticSink()
+    chosen = _elaborate_assignment(space.space_unit, dict(space.params),
+                                   space.size_override, space.table, dict(assignment), {},
+                                   None, sink)
+    if chosen is None or chosen[1].graph is None:
+        raise NasError(sorted(sink.errors, key=_order))
+    el, result = chosen
+    return Compiled(space.path, space.unit, space.space_unit, space.space_path,
+                    live_nodes(result.graph), space.table, result.params, result.search,
+                    result.used_decisions, el.input_size, assigned=True,
+                    size_override=space.size_override)
 
 
 def _space(unit: A.Unit, overrides: dict[str, Any], input_size,
@@ -279,24 +297,69 @@ def _check_constraints(el: Elaborator, constraints, c: Compiled, sink: Diagnosti
     network (engines evaluate each architecture: `space.constraints(a)`)."""
     if not constraints or not c.is_frozen:
         return
-    env = Env(el.root_env)
-    env.vars["params"] = param_bounds(c.graph).lo
+    values = _cost_values(c)
+    for con, ok in _eval_constraints(el, constraints, values, sink):
+        if ok is False:
+            sink.error("E0423", "constraint does not hold for this network", con.span,
+                       f"params = {values['params']:,}")
+
+
+def _cost_values(c: Compiled) -> dict[str, int]:
+    values = {"params": param_bounds(c.graph).lo}
     if c.input_size is not None:
-        env.vars["flops"] = flop_bounds(c.graph, c.input_size).lo
+        values["flops"] = flop_bounds(c.graph, c.input_size).lo
+    return values
+
+
+def _eval_constraints(el: Elaborator, constraints, values: dict[str, int],
+                      sink: DiagnosticSink) -> list[tuple[A.Constraint, bool | None]]:
+    """Each constraint's truth on one architecture (None: it could not be evaluated)."""
+    env = Env(el.root_env)
+    env.vars.update(values)
+    out: list[tuple[A.Constraint, bool | None]] = []
     for con in constraints:
         try:
             ok = el.eval(con.expr, env)
         except EvalError as err:
             sink.error(err.code, err.message, err.span, err.hint)
-            continue
+            ok = None
         except Silent:
-            continue
-        if not isinstance(ok, bool):
+            ok = None
+        if ok is not None and not isinstance(ok, bool):
             sink.error("E0422", f"a constraint must be true or false, found {show(ok)}",
                        con.expr.span)
-        elif not ok:
-            sink.error("E0423", "constraint does not hold for this network", con.span,
-                       f"params = {env.vars['params']:,}")
+            ok = None
+        out.append((con, ok))
+    return out
+
+
+@dataclass
+class ConstraintResult:
+    ok: bool
+    values: dict[str, int]          # params, flops (when the input size is known)
+    failed: list[str]               # the source text of each constraint that fails
+
+
+def check_architecture(space: Compiled, assignment: dict[str, Any]) -> ConstraintResult:
+    """The spec's constraints evaluated on one architecture of the space."""
+    from nasdsl.syntax.fmt import expr as fmt_expr
+
+    sink = DiagnosticSink()
+    chosen = _elaborate_assignment(space.space_unit, dict(space.params),
+                                   space.size_override, space.table, dict(assignment), {},
+                                   None, sink)
+    if chosen is None or chosen[1].graph is None:
+        raise NasError(sorted(sink.errors, key=_order))
+    el, result = chosen
+    child = Compiled(space.path, space.unit, space.space_unit, space.space_path,
+                     live_nodes(result.graph), space.table, result.params, result.search,
+                     result.used_decisions, el.input_size, assigned=True)
+    values = _cost_values(child)
+    checked = _eval_constraints(el, result.constraints, values, sink)
+    if sink.has_errors:
+        raise NasError(sorted(sink.errors, key=_order))
+    failed = [fmt_expr(con.expr) for con, ok in checked if ok is False]
+    return ConstraintResult(not failed, values, failed)
 
 
 # ---- summaries --------------------------------------------------------------------------
