@@ -105,7 +105,7 @@ def call(el: "Elaborator", e: A.Call, env: "Env") -> Any:
     func = eval_lazy(el, e.func, env)
     args = [eval_lazy(el, a, env) for a in e.args]
     kwargs = {k.name: eval_lazy(el, k.value, env) for k in e.kwargs}
-    if any(v is POISON for v in [*args, *kwargs.values()]):
+    if any(v is POISON for v in [func, *args, *kwargs.values()]):
         raise Silent()
     if isinstance(func, Pending):
         return _call_pending(el, func, args, kwargs, e)

@@ -70,14 +70,19 @@ def force_all(values: Any) -> None:
 
 def mixed_attr(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dict[str, Any],
                span: Span) -> Tensor:
-    """A built-in op whose one attribute is a Pending: one candidate per label."""
-    pend = [(k, v) for k, v in attrs.items() if isinstance(v, Pending)]
-    if len(pend) != 1 or has_pending(dict(op.kwargs)) or any(
-            has_pending(v) for k, v in attrs.items() if k != pend[0][0]):
-        force_all(attrs)
-    key, value = pend[0]
-    point = value.point
-    alts = [_alternative(el, op, tensors, {**attrs, key: v}, label, point)
+    """A built-in op whose attributes hold one undecided choice: one candidate per label.
+    With several choices, the last is made structural (one restart each) until one is
+    left, so that e.g. `pool(x, kind, stride, stride)` keeps `kind` relaxed."""
+    force_all(dict(op.kwargs))
+    for v in attrs.values():
+        if not isinstance(v, Pending):
+            force_all(v)  # a Pending inside a tuple: structural
+    pend = {v.point.id: v for v in attrs.values() if isinstance(v, Pending)}
+    if len(pend) > 1:
+        force(list(pend.values())[-1])
+    point = next(iter(pend.values())).point
+    keys = [k for k, v in attrs.items() if isinstance(v, Pending)]
+    alts = [_alternative(el, op, tensors, {**attrs, **{k: v for k in keys}}, label, point)
             for label, v in zip(point.labels, point.domain)]
     return _mixed_node(el, alts, tensors, point, "value", el.fresh_op_path(op.name), span)
 
