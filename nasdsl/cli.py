@@ -42,6 +42,9 @@ def run_guarded(fn: Callable[[], int]) -> None:
     except _backend_error() as err:
         click.echo(f"error: {err}", err=True)
         code = EXIT_SPEC
+    except _data_error() as err:
+        click.echo(f"error: {err}", err=True)
+        code = EXIT_USAGE
     except InternalError as err:
         click.echo(f"internal error: {err}\nthis is a bug in nasdsl {__version__}; please "
                    "report it with the spec that triggered it", err=True)
@@ -62,6 +65,12 @@ def _backend_error() -> type[Exception]:
     """BackendError without importing the backends (they import torch) when unused."""
     mod = sys.modules.get("nasdsl.backends.standalone")
     return getattr(mod, "BackendError", _Never)
+
+
+def _data_error() -> type[Exception]:
+    """nasdsl.data.DataError (bad data: exit 2), without importing nasdsl.data when unused."""
+    mod = sys.modules.get("nasdsl.data.errors")
+    return getattr(mod, "DataError", _Never)
 
 
 class _Never(Exception):
@@ -225,6 +234,14 @@ def _write_atomic(path: Path, text: str) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
 
+
+from nasdsl.cli_data import data as _data_group  # noqa: E402 - needs run_guarded above
+
+main.add_command(_data_group)
+
+from nasdsl.cli_train import add_commands  # noqa: E402 - train/eval/infer/export
+
+add_commands(main, run_guarded, define_option)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
