@@ -69,7 +69,7 @@ def derive(space: SearchSpace, op_weight: Callable[[str], list[float]],
 
 
 def _derive_node(space, p, op_weight, edge_weight, top_k) -> dict[str, Any]:
-    kids = {c.parent[1]: c for c in space.table.children(p.id)}
+    kids = space.edge_children(p.id)
     scored = []
     for j, label in enumerate(p.labels):
         kid = kids.get(label)
@@ -89,20 +89,12 @@ def _derive_node(space, p, op_weight, edge_weight, top_k) -> dict[str, Any]:
 
 
 def _best_nonzero(space: SearchSpace, did: str, w: list[float]) -> tuple[float, int]:
-    zero = zero_labels(space, did)
+    zero = space.zero_labels(did)
     best, idx = -math.inf, 0
     for o, x in enumerate(w):
         if o not in zero and x > best:
             best, idx = x, o
     return best, idx
-
-
-def zero_labels(space: SearchSpace, did: str) -> set[int]:
-    """Indices of the labels of `did` that are the zero op (from the label tags)."""
-    for n in space.mixed_nodes():
-        if n.attr("decision") == did:
-            return {i for i, info in enumerate(space.labels_of(n)) if info.zero}
-    return set()
 
 
 def assignment_labels(assignment: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from nasdsl.engines.archparams import zero_labels
 from nasdsl.engines.space import SearchSpace
 
 
@@ -38,13 +37,7 @@ def fit_budget(space: SearchSpace, assignment: dict[str, Any],
 
 def _static_costs(space: SearchSpace, metric: str) -> dict[str, list[float]]:
     """Per decision, per label: its cost summed over the cell instances sharing it."""
-    out: dict[str, list[float]] = {}
-    for n in space.mixed_nodes():
-        did = n.attr("decision")
-        costs = space.edge_costs(n, metric)
-        prev = out.get(did)
-        out[did] = costs if prev is None else [a + b for a, b in zip(prev, costs)]
-    return out
+    return space.label_costs(metric)
 
 
 def _best_swap(space, current, op_weight, static) -> tuple[str, str] | None:
@@ -55,7 +48,7 @@ def _best_swap(space, current, op_weight, static) -> tuple[str, str] | None:
         p = space.point(did)
         w = op_weight(did)
         now = p.labels.index(label)
-        banned = zero_labels(space, did) if p.parent is not None else set()
+        banned = space.zero_labels(did) if p.parent is not None else set()
         for o, other in enumerate(p.labels):
             saved = static[did][now] - static[did][o]
             if o == now or o in banned or saved <= 0:

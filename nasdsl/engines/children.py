@@ -1,163 +1,78 @@
-"""Children of a space for the sampling engines (ENAS, random), on one shared set of
-weights.
+"""Children of a space for the sampling engines (ENAS, random), on one weight bank.
 
-  SupernetChildren  every decision is held by the supernet (cell-edge ops, cell inputs):
-                    one Supernet with all candidates; a child is a one-path forward
-  BankChildren      the space has structural decisions (patch size, strides, optional
-                    stages): each child is re-elaborated and built, and every parameter
-                    and buffer of it *is* an entry of one weight bank — no per-child
-                    copies — keyed by the module's path, op, attributes and shape, so two
-                    layers can share a tensor only when they are the same op at the same
-                    place with the same shape
-
-NOTE (adapter): issue 8 provides a bank keyed by stable spec paths; until it lands, paths
-are the standalone module paths of each child and the op signature keeps shapes and ops
-from aliasing.
+Every child is re-elaborated from its assignment (any decision kind: patch size,
+strides, optional stages, cell edges) and built from the supernet's weight bank
+(`Supernet.child_module`): its modules *are* the bank's, keyed by stable path and
+constructor signature, so no child holds a copy. New bank entries start from values
+that depend only on the child that created them, and the order of the children that
+created entries is kept, so a resumed run rebuilds the same bank (and optimizer groups)
+before loading the checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 
-from nasdsl.backends.supernet import Supernet, restrict_state_dict
+from nasdsl.backends.supernet import Supernet
 from nasdsl.engines.space import SearchSpace
 
 
-class Bound(nn.Module):
-    """A supernet with one architecture fixed: what train_step calls as `model(x)`."""
-
-    def __init__(self, net: nn.Module, assignment: dict[str, Any]):
-        super().__init__()
-        self.net = net
-        self.assignment = assignment
-
-    def forward(self, x: torch.Tensor) -> Any:
-        return self.net(x, self.assignment)
-
-
-class SupernetChildren:
+class SharedChildren:
     def __init__(self, space: SearchSpace, device: torch.device):
         self.space = space
-        self.net = Supernet(space.graph).to(device)
+        self.net = Supernet(space.ir).to(device)
+        self.net.new_parameters()                 # the relaxed graph's: in parameters()
+        self.created: list[dict[str, Any]] = []   # children that added bank entries
+        self._listeners: list[Callable[[nn.Parameter], None]] = []
+
+    def on_new_parameter(self, callback: Callable[[nn.Parameter], None]) -> None:
+        self._listeners.append(callback)
 
     def module(self, assignment: dict[str, Any]) -> nn.Module:
-        return Bound(self.net, assignment)
+        key = repr(sorted(_plain(assignment).items()))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(hashlib.sha1(key.encode()).hexdigest()[:8], 16))
+            child = self.net.child_module(assignment)
+        new = self.net.new_parameters()
+        if new:
+            self.created.append(_plain(assignment))
+            for p in new:
+                for cb in self._listeners:
+                    cb(p)
+        return child
 
     def input_size(self, assignment: dict[str, Any]) -> tuple[int, ...] | None:
-        return self.space.compiled.input_size
+        return self.space.child(assignment).input_size
 
     def parameters(self) -> list[nn.Parameter]:
         return list(self.net.parameters())
 
     def export(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor]:
-        state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
-        return restrict_state_dict(state, self.space.graph, assignment)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"net": self.net.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-
-    def on_new_parameter(self, callback) -> None:
-        pass
-
-
-class BankChildren:
-    def __init__(self, space: SearchSpace, device: torch.device):
-        self.space = space
-        self.device = device
-        self.params: "OrderedDict[str, nn.Parameter]" = OrderedDict()
-        self.buffers: "OrderedDict[str, torch.Tensor]" = OrderedDict()
-        self._cache: "OrderedDict[str, tuple[nn.Module, tuple]]" = OrderedDict()
-        self._listeners: list = []
-
-    def on_new_parameter(self, callback) -> None:
-        self._listeners.append(callback)
-
-    def module(self, assignment: dict[str, Any]) -> nn.Module:
-        key = _assignment_key(assignment)
-        if key not in self._cache:
-            compiled = self.space.child(assignment)
-            # fresh entries start from values that depend on the child only, so a
-            # resumed run (empty cache) initialises them exactly as the first run did
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(hashlib.sha1(key.encode()).hexdigest()[:8], 16))
-                net = Supernet(compiled.graph).to(self.device)
-            self._bind(net, compiled.graph)
-            self._cache[key] = (Bound(net, {}), compiled.input_size)
-            if len(self._cache) > 16:
-                self._cache.popitem(last=False)
-        return self._cache[key][0]
-
-    def input_size(self, assignment: dict[str, Any]) -> tuple[int, ...] | None:
         self.module(assignment)
-        return self._cache[_assignment_key(assignment)][1]
-
-    def _bind(self, net: Supernet, graph) -> None:
-        """Replace every parameter/buffer of the child by its bank entry."""
-        for nid, path in net.paths.items():
-            node = graph.node(nid)
-            sig = f"{node.op}:{_attrs_sig(node.attrs)}"
-            mod = net.get_submodule(path)
-            for sub_name, sub in mod.named_modules():
-                where = f"{path}.{sub_name}" if sub_name else path
-                for name, p in list(sub._parameters.items()):
-                    if p is not None:
-                        sub._parameters[name] = self._param(f"{where}.{name}|{sig}", p)
-                for name, b in list(sub._buffers.items()):
-                    if b is not None:
-                        sub._buffers[name] = self._buffer(f"{where}.{name}|{sig}", b)
-
-    def _param(self, key: str, fresh: nn.Parameter) -> nn.Parameter:
-        key = f"{key}|{tuple(fresh.shape)}"
-        if key not in self.params:
-            self.params[key] = fresh
-            for cb in self._listeners:
-                cb(fresh)
-        return self.params[key]
-
-    def _buffer(self, key: str, fresh: torch.Tensor) -> torch.Tensor:
-        key = f"{key}|{tuple(fresh.shape)}"
-        return self.buffers.setdefault(key, fresh)
-
-    def parameters(self) -> list[nn.Parameter]:
-        return list(self.params.values())
-
-    def export(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor]:
-        net = self.module(assignment).net
-        return {k: v.detach().cpu() for k, v in net.state_dict().items()}
+        return {k: v.detach().cpu() for k, v in self.net.child_state_dict(assignment).items()}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"param_keys": list(self.params), "params": [p.detach() for p in self.params.values()],
-                "buffer_keys": list(self.buffers), "buffers": list(self.buffers.values())}
+        return {"net": self.net.state_dict(), "created": list(self.created)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Recreate the bank in its saved order (the optimizer's groups follow it)."""
-        self._cache.clear()
-        self.params.clear()
-        self.buffers.clear()
-        for key, t in zip(state["param_keys"], state["params"]):
-            self._param(key.rsplit("|", 1)[0], nn.Parameter(t.clone().to(self.device)))
-        for key, t in zip(state["buffer_keys"], state["buffers"]):
-            self.buffers[key] = t.clone().to(self.device)
+        listeners, self._listeners = self._listeners, []
+        for assignment in state["created"]:
+            self.module(_unplain(assignment))
+        self._listeners = listeners
+        self.net.load_state_dict(state["net"])
+        self.created = [dict(a) for a in state["created"]]
 
 
-def _attrs_sig(attrs) -> str:
-    return hashlib.sha1(repr(attrs).encode()).hexdigest()[:10]
+def _plain(a: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in a.items()}
 
 
-def _assignment_key(assignment: dict[str, Any]) -> str:
-    return repr(sorted(assignment.items()))
-
-
-def make_children(space: SearchSpace, device: torch.device):
-    return SupernetChildren(space, device) if space.relaxable() else BankChildren(space, device)
+def _unplain(a: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in a.items()}
 
 
 def fit_to(batch: dict[str, torch.Tensor], size: tuple[int, ...] | None) -> dict[str, torch.Tensor]:

@@ -10,7 +10,7 @@ encoder features); exactly-k choices are drawn one at a time with the chosen one
 masked (no repetition); a range of sizes (`keep 0..1`) draws an independent keep/drop
 per candidate, as ENAS's skip connections, and clips the count into the range. The
 next input is the mean of the selected anchors. Decisions whose parent edge was not
-chosen are skipped (they are inactive).
+chosen (or whose condition does not hold) are skipped: they are inactive.
 """
 
 from __future__ import annotations
@@ -27,7 +27,12 @@ class Controller(nn.Module):
     def __init__(self, space: SearchSpace, size: int, layers: int, temperature: float,
                  tanh_constant: float):
         super().__init__()
+        self.table = space.table
         self.points = list(space.table)
+        # labels that do not elaborate (a stride the patch does not allow) are never drawn
+        self.blocked = {p.id: torch.tensor([not i.buildable for i in p.info])
+                        if p.info and len(p.info) == len(p.labels) else None
+                        for p in self.points}
         self.temperature = temperature
         self.tanh_constant = tanh_constant
         self.offsets: dict[str, int] = {}
@@ -62,7 +67,7 @@ class Controller(nn.Module):
         inp = self.embed.weight[0]
         state = None
         for p in self.points:
-            if p.parent is not None and p.parent[1] not in out.get(p.parent[0], ()):
+            if not self.table.is_active(p, out):
                 continue
             h, state = self.lstm(inp.view(1, 1, -1), state)
             h = h.view(-1)
@@ -71,6 +76,9 @@ class Controller(nn.Module):
                 out[p.id] = tuple(p.labels[j] for j in chosen)
             else:
                 logits = self._squash(self.decoders[_k(p.id)](h))
+                blocked = self.blocked.get(p.id)
+                if blocked is not None and bool(blocked.any()) and not bool(blocked.all()):
+                    logits = logits.masked_fill(blocked, float("-inf"))
                 j, lp, ent = _draw(logits, gen, greedy)
                 out[p.id] = p.labels[j]
                 inp = self.embed.weight[self.offsets[p.id] + j]
@@ -110,7 +118,7 @@ def _draw(logits: torch.Tensor, gen, greedy) -> tuple[int, torch.Tensor, torch.T
         j = int(probs.argmax())
     else:
         j = int(torch.multinomial(probs.detach(), 1, generator=gen).item())
-    return j, logprobs[j], -(probs * logprobs).sum()
+    return j, logprobs[j], -(probs * logprobs.clamp_min(-1e9)).sum()
 
 
 def _draw_k(q: torch.Tensor, k: int, gen, greedy):

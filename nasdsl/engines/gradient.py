@@ -14,7 +14,7 @@ from nasdsl.engines.base import (Batch, Engine, SyncedStep, ValBatches, allreduc
                                  set_lr)
 from nasdsl.engines.budget import fit_budget
 from nasdsl.engines.relaxed import DartsStrategy, PcDartsStrategy
-from nasdsl.engines.searchnet import SearchNet, Strategy
+from nasdsl.backends.supernet import Strategy, Supernet
 from nasdsl.train import distributed as dist
 from nasdsl.train.step import train_step
 
@@ -30,7 +30,10 @@ class GradientEngine(Engine):
         torch.manual_seed(self.seed)   # candidate weights: same on every rank
         self.arch = ArchParams(space, self.arch_kinds, init)
         self.strategy = self.make_strategy()
-        self.net = precision.prepare_model(SearchNet(space.graph, self.strategy), space.graph.dims)
+        self.net = precision.prepare_model(Supernet(space.ir, self.strategy), space.graph.dims)
+        self.extra = getattr(self.strategy, "extra", None)
+        if self.extra is not None:
+            self.extra.to(precision.device)
         self.arch.to(precision.device)
         self.model = self.net
         if dist.active() and self.use_ddp:
@@ -104,23 +107,24 @@ class GradientEngine(Engine):
     # ---- state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "arch": self.arch.state_dict(),
+                "extra": self.extra.state_dict() if self.extra is not None else {},
                 "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
                 "steps_done": self.steps_done}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
         self.arch.load_state_dict(state["arch"])
+        if self.extra is not None:
+            self.extra.load_state_dict(state["extra"])
         self.w_opt.load_state_dict(state["w_opt"])
         self.a_opt.load_state_dict(state["a_opt"])
         self.steps_done = int(state["steps_done"])
 
     def supernet_state(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu() for k, v in self.net.standalone_state().items()}
+        return {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
 
     def export_weights(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor] | None:
-        from nasdsl.backends.supernet import restrict_state_dict
-
-        return restrict_state_dict(self.supernet_state(), self.space.graph, assignment)
+        return {k: v.detach().cpu() for k, v in self.net.child_state_dict(assignment).items()}
 
 
 class DartsEngine(GradientEngine):
@@ -129,7 +133,7 @@ class DartsEngine(GradientEngine):
     arch_kinds = ("op",)
 
     def make_strategy(self) -> Strategy:
-        return DartsStrategy(self.space, self.arch)
+        return DartsStrategy(self.arch)
 
 
 class PcDartsEngine(GradientEngine):
@@ -137,7 +141,7 @@ class PcDartsEngine(GradientEngine):
     shares_weights = False
 
     def make_strategy(self) -> Strategy:
-        return PcDartsStrategy(self.space, self.arch, int(self.settings["k"]))
+        return PcDartsStrategy(self.arch, int(self.settings["k"]), self.space.graph.dims)
 
     def arch_start(self) -> int:
         return max(int(self.settings["warmup_epochs"]), int(self.settings["arch_start_epoch"]))

@@ -18,13 +18,10 @@ that an edge is kept) is a differentiable term added to the loss.
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 
+from nasdsl.backends.supernet import Choose, Edge, Strategy
 from nasdsl.engines.archparams import ArchParams
-from nasdsl.engines.relaxed import MixedEdge
-from nasdsl.engines.searchnet import Strategy, candidate_ops
 from nasdsl.engines.space import SearchSpace
-from nasdsl.ir.graph import Graph, Node
 
 
 class ProxylessStrategy(Strategy):
@@ -37,9 +34,6 @@ class ProxylessStrategy(Strategy):
         self.gates: dict[str, torch.Tensor] = {}
         self.extra_grad: dict[str, torch.Tensor] = {}
         self.arch_phase = False
-        self._zero = {n.attr("decision"): {i for i, info in enumerate(space.labels_of(n))
-                                            if info.zero} for n in space.mixed_nodes()}
-        self._skipped: set[int] = set()
 
     # ---- sampling ----------------------------------------------------------------------
     def sample(self, gen: torch.Generator, arch_phase: bool) -> None:
@@ -47,7 +41,7 @@ class ProxylessStrategy(Strategy):
         self.arch_phase = arch_phase
         self.active, self.sampled, self.gates, self.extra_grad = {}, {}, {}, {}
         for did in self.arch.ids:
-            p = torch.softmax(self.arch[did].detach().float(), -1)
+            p = torch.softmax(self.arch[did].detach().float().cpu(), -1)
             point = self.space.point(did)
             if point.kind == "inputs":
                 k = point.keep[1]
@@ -56,7 +50,7 @@ class ProxylessStrategy(Strategy):
                 self.sampled[did] = idx.tolist()
             elif arch_phase and self.mode == "two" and len(p) > 1:
                 pair = torch.multinomial(p, 2, replacement=False, generator=gen)
-                pp = torch.softmax(self.arch[did].detach()[pair], -1)
+                pp = torch.softmax(self.arch[did].detach().float().cpu()[pair], -1)
                 a = pair[torch.multinomial(pp, 1, generator=gen)].item()
                 self.sampled[did] = pair.tolist()
                 self.active[did] = [int(a)]
@@ -69,57 +63,45 @@ class ProxylessStrategy(Strategy):
                 g[self.active[did]] = 1.0
                 self.gates[did] = g.requires_grad_(True)
                 self.extra_grad[did] = torch.zeros(len(p))
-        self._skipped = self._unsampled_edges()
-
-    def _unsampled_edges(self) -> set[int]:
-        out: set[int] = set()
-        for n in self.space.choose_nodes():
-            keep = set(self.active.get(n.attr("decision"), range(len(n.inputs))))
-            out |= {nid for j, nid in enumerate(n.inputs) if j not in keep}
-        return out
 
     # ---- hooks ------------------------------------------------------------------------
-    def build_edge(self, graph: Graph, node: Node, path: str) -> nn.Module:
-        return MixedEdge(candidate_ops(graph, node))
+    def choose_inputs(self, node: Choose) -> tuple[str, ...] | None:
+        keep = self.active.get(node.decision)
+        return None if keep is None else tuple(node.labels[j] for j in keep)
 
-    def skip_edge(self, node: Node) -> bool:
-        return node.id in self._skipped
-
-    def run_edge(self, node: Node, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        did = node.attr("decision")
-        labels = self.space.point(did).labels
+    def run_edge(self, edge: Edge, x: torch.Tensor) -> torch.Tensor:
+        did = edge.decision
         a = self.active[did][0]
-        run = lambda i: module.ops[labels[i]](x) if labels[i] in module.ops else x  # noqa: E731
         if not self.arch_phase:
-            return run(a)
+            return edge.run(edge.labels[a], x)
         g = self.gates[did].to(x.device)
-        out = g[a] * run(a)
+        out = g[a] * edge.run(edge.labels[a], x)
         if self.mode == "two":
             for j in self.sampled[did]:
                 if j != a:
                     with torch.no_grad():
-                        other = run(j)
+                        other = edge.run(edge.labels[j], x)
                     out = out + g[j] * other
         elif out.requires_grad:
-            out.register_hook(self._recompute_hook(did, labels, module, x.detach(), a))
+            out.register_hook(self._recompute_hook(edge, x.detach(), a))
         return out
 
-    def _recompute_hook(self, did, labels, module, x, active):
+    def _recompute_hook(self, edge: Edge, x: torch.Tensor, active: int):
         def hook(grad: torch.Tensor) -> None:
             with torch.no_grad():
-                for j, label in enumerate(labels):
+                for j, label in enumerate(edge.labels):
                     if j != active:
-                        o = module.ops[label](x) if label in module.ops else x
-                        self.extra_grad[did][j] += float((o * grad).sum())
+                        o = edge.run(label, x)
+                        self.extra_grad[edge.decision][j] += float((o * grad).sum())
         return hook
 
-    def run_choose(self, node: Node, args: list[torch.Tensor | None]) -> torch.Tensor:
-        did = node.attr("decision")
+    def run_choose(self, node: Choose, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        g = self.gates.get(node.decision)
         total = None
-        g = self.gates.get(did)
-        for j, a in enumerate(args):
-            if a is None:
+        for j, label in enumerate(node.labels):
+            if label not in inputs:
                 continue
+            a = inputs[label]
             term = a if g is None else g[j].to(a.device) * a
             total = term if total is None else total + term
         return total
@@ -130,20 +112,20 @@ class ProxylessStrategy(Strategy):
         alphas (for the `two` rescale)."""
         old = {}
         for did, g in self.gates.items():
-            if self.active[did][0] in self._zero.get(did, set()) and \
-                    self.space.point(did).kind != "inputs":
+            point = self.space.point(did)
+            if point.kind != "inputs" and self.active[did][0] in self.space.zero_labels(did):
                 continue  # no alpha gradient through a zero path
+            alpha = self.arch[did]
             grad_g = (g.grad if g.grad is not None else torch.zeros_like(g)) + \
                 self.extra_grad[did]
-            grad_g = grad_g.to(self.arch[did].device)
             idx = self.sampled[did]
-            alpha = self.arch[did]
-            p = torch.softmax(alpha.detach()[idx], -1)
+            p = torch.softmax(alpha.detach().float().cpu()[idx], -1)
             gg = grad_g[idx]
             # dL/dalpha_i = sum_j gg_j p_j (delta_ij - p_i)
             d = p * gg - p * (p * gg).sum()
-            full = torch.zeros_like(alpha)
-            full[idx] = d.to(alpha.dtype)
+            full = torch.zeros(alpha.shape)
+            full[idx] = d
+            full = full.to(alpha.device, alpha.dtype)
             alpha.grad = full if alpha.grad is None else alpha.grad + full
             old[did] = (idx, alpha.detach()[idx].clone())
         return old
@@ -159,23 +141,27 @@ class ProxylessStrategy(Strategy):
 
 
 def expected_cost(space: SearchSpace, arch: ArchParams, metric: str) -> torch.Tensor:
-    """Differentiable expected cost of the network under the current probabilities."""
-    kept: dict[int, torch.Tensor] = {}
+    """Differentiable expected cost: base + sum over decisions of sum_l p(l) cost(l),
+    each cell edge weighted by the probability that its node keeps it."""
     dev = next(arch.parameters()).device
+    costs = space.label_costs(metric)
+    kept: dict[str, torch.Tensor] = {}     # edge op decision -> P(edge kept)
     for n in space.choose_nodes():
         did = n.attr("decision")
         if did not in arch:
             continue
         k = space.point(did).keep[1]
         p = torch.softmax(arch[did], -1)
-        for j, nid in enumerate(n.inputs):
-            kept[nid] = torch.clamp(k * p[j], max=1.0)
-    total = torch.tensor(space.fixed_cost(metric), device=dev)
-    for n in space.mixed_nodes():
-        did = n.attr("decision")
-        costs = torch.tensor(space.edge_costs(n, metric), device=dev)
-        edge = (torch.softmax(arch[did], -1) * costs).sum()
-        total = total + kept.get(n.id, torch.ones((), device=dev)) * edge
+        kids = space.edge_children(did)
+        for j, label in enumerate(space.point(did).labels):
+            if label in kids:
+                kept[kids[label].id] = torch.clamp(k * p[j], max=1.0)
+    total = torch.tensor(space.base_cost(metric), device=dev)
+    for did, per in costs.items():
+        if did not in arch:
+            continue
+        edge = (torch.softmax(arch[did], -1) * torch.tensor(per, device=dev)).sum()
+        total = total + kept.get(did, torch.ones((), device=dev)) * edge
     return total
 
 

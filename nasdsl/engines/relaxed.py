@@ -1,99 +1,89 @@
-"""Continuous relaxations: DARTS (every candidate, softmax(alpha)-weighted) and PC-DARTS
-(partial channels, channel shuffle, edge normalisation).
+"""Continuous relaxations as supernet strategies: DARTS (every candidate, weighted by
+softmax(alpha)) and PC-DARTS (partial channels, channel shuffle, edge normalisation).
 
 PC-DARTS on resolution-changing edges (NAS-Unet's down and up edges, Thrifty's DN/UP):
 the (K-1)/K bypassed channels are resampled to the edge's output size — max pooling by
 the integer factor on down edges (as PC-DARTS's reduction edges do) and nearest
 upsampling on up edges (PC-DARTS defines none; nearest is parameter-free and keeps the
 bypass an identity in value). Pool candidates are followed by BatchNorm(affine=False)
-at search time, as in PC-DARTS; the derived network has no such norm.
+at search time, as in PC-DARTS; the derived network has no such norm. Both read the
+label tags (`zero`, `pool`), never op names.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from nasdsl.backends.supernet import Choose, Edge, Strategy
 from nasdsl.engines.archparams import ArchParams
-from nasdsl.engines.searchnet import Strategy, candidate_ops
-from nasdsl.engines.space import SearchSpace
-from nasdsl.ir.graph import Graph, Node
-
-
-class MixedEdge(nn.Module):
-    def __init__(self, ops: nn.ModuleDict):
-        super().__init__()
-        self.ops = ops
 
 
 class DartsStrategy(Strategy):
     """First-order DARTS: node = sum of its edges, edge = sum_o softmax(alpha)_o o(x)."""
 
-    def __init__(self, space: SearchSpace, arch: ArchParams):
-        self.space = space
+    def __init__(self, arch: ArchParams):
         self.arch = arch
-        self._zero = {n.attr("decision"): {i.label for i in space.labels_of(n) if i.zero}
-                      for n in space.mixed_nodes()}
+        self.extra = nn.ModuleDict()   # search-time modules outside the weight bank
 
-    def build_edge(self, graph: Graph, node: Node, path: str) -> nn.Module:
-        return MixedEdge(candidate_ops(graph, node))
+    def run_edge(self, edge: Edge, x: torch.Tensor) -> torch.Tensor:
+        return self.weighted(edge, x, torch.softmax(self.arch[edge.decision], -1))
 
-    def run_edge(self, node: Node, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        did = node.attr("decision")
-        return self._weighted(did, module.ops, x, torch.softmax(self.arch[did], -1))
-
-    def _weighted(self, did: str, ops: nn.ModuleDict, x: torch.Tensor,
-                  w: torch.Tensor) -> torch.Tensor:
+    def weighted(self, edge: Edge, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         total = None
-        zero = self._zero[did]
-        for o, label in enumerate(self.space.point(did).labels):
-            if label in zero:
+        for o, label in enumerate(edge.labels):
+            if "zero" in edge.tags(label):
                 continue  # contributes w * 0
-            y = ops[label](x) if label in ops else x
-            term = w[o] * y
+            term = w[o] * self.run_candidate(edge, label, x)
             total = term if total is None else total + term
         return total if total is not None else x * 0.0
+
+    def run_candidate(self, edge: Edge, label: str, x: torch.Tensor) -> torch.Tensor:
+        return edge.run(label, x)
 
 
 class PcDartsStrategy(DartsStrategy):
     """Partial channels: 1/K of the channels through the mixed op, the rest bypassed,
     then channel shuffle; nodes weigh their edges by softmax(beta) of that node."""
 
-    def __init__(self, space: SearchSpace, arch: ArchParams, k: int):
-        super().__init__(space, arch)
+    def __init__(self, arch: ArchParams, k: int, dims: int):
+        super().__init__(arch)
         self.k = k
+        self.dims = dims
 
-    def build_edge(self, graph: Graph, node: Node, path: str) -> nn.Module:
-        in_t = graph.node(node.inputs[0]).type
-        part_in = dataclasses.replace(in_t, channels=in_t.channels // self.k)
-        part_out = dataclasses.replace(node.type, channels=node.type.channels // self.k)
-        ops = candidate_ops(graph, node, part_in, part_out)
-        for info in self.space.labels_of(node):
-            if info.pool and info.label in ops:
-                ops[info.label] = nn.Sequential(ops[info.label],
-                                                _batch_norm(graph.dims, part_out.channels))
-        return MixedEdge(ops)
+    def build_edge(self, edge: Edge, make):
+        part = edge.channels // self.k
+        mods = {label: make(label, channels=part) for label in edge.labels}
+        for label in edge.labels:
+            if "pool" in edge.tags(label):
+                self.extra[_bn_key(edge, label)] = _batch_norm(self.dims, part)
+        return mods
 
-    def run_edge(self, node: Node, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        did = node.attr("decision")
+    def run_candidate(self, edge: Edge, label: str, x: torch.Tensor) -> torch.Tensor:
+        y = edge.run(label, x)
+        bn = self.extra[_bn_key(edge, label)] if "pool" in edge.tags(label) else None
+        return y if bn is None else bn(y)
+
+    def run_edge(self, edge: Edge, x: torch.Tensor) -> torch.Tensor:
         part = x.shape[1] // self.k
         xs, xt = x[:, :part], x[:, part:]
-        mixed = self._weighted(did, module.ops, xs, torch.softmax(self.arch[did], -1))
+        mixed = self.weighted(edge, xs, torch.softmax(self.arch[edge.decision], -1))
         bypass = _resample(xt, tuple(mixed.shape[2:]))
         return channel_shuffle(torch.cat([mixed, bypass], dim=1), self.k)
 
-    def run_choose(self, node: Node, args: list[torch.Tensor | None]) -> torch.Tensor:
-        did = node.attr("decision")
-        w = torch.softmax(self.arch[did], -1)
+    def run_choose(self, node: Choose, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = torch.softmax(self.arch[node.decision], -1)
         total = None
-        for j, a in enumerate(args):
-            if a is not None:
-                term = w[j] * a
+        for j, label in enumerate(node.labels):
+            if label in inputs:
+                term = w[j] * inputs[label]
                 total = term if total is None else total + term
         return total
+
+
+def _bn_key(edge: Edge, label: str) -> str:
+    return "/".join(edge.path) + "~" + label
 
 
 def _batch_norm(dims: int, channels: int) -> nn.Module:

@@ -17,9 +17,8 @@ from typing import Any
 
 import torch
 
-from nasdsl.diagnostics import NasError
 from nasdsl.engines.base import Batch, Engine, SyncedStep, ValBatches, set_lr
-from nasdsl.engines.children import fit_to, make_children
+from nasdsl.engines.children import SharedChildren, fit_to
 from nasdsl.engines.controller import Controller
 from nasdsl.train.step import train_step
 
@@ -28,7 +27,7 @@ class SamplingEngine(Engine):
     def __init__(self, space, settings, precision, classes):
         super().__init__(space, settings, precision, classes)
         torch.manual_seed(self.seed)
-        self.children = make_children(space, precision.device)
+        self.children = SharedChildren(space, precision.device)
         self.opt = self._optimizer()
         self.children.on_new_parameter(lambda p: self.opt.add_param_group({"params": [p]}))
         self.steps_done = 0
@@ -63,27 +62,20 @@ class SamplingEngine(Engine):
         return self.batch_dice(model, fit_to(batch, self.children.input_size(child)))
 
     def uniform(self, gen: torch.Generator, tries: int = 100) -> dict[str, Any]:
-        """A uniformly drawn legal architecture (within the spec's constraints)."""
+        """A uniformly drawn legal architecture (valid and within the constraints)."""
         rnd = random.Random(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
-        last: NasError | None = None
         for _ in range(tries):
             draw = self.space.table.sample(rnd)
-            active = {p.id: draw[p.id] for p in self.space.table.active(draw)}
-            try:
-                self.space.child(active)
-                return active
-            except NasError as err:
-                last = err
-        raise RuntimeError(f"no legal architecture in {tries} random draws: {last}")
+            if self.space.legal(draw):
+                return draw
+        raise RuntimeError(f"no legal architecture in {tries} random draws (are the "
+                           "constraints satisfiable?)")
 
     def export_weights(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor]:
         return self.children.export(assignment)
 
     def supernet_state(self) -> dict[str, torch.Tensor]:
-        state = self.children.state_dict()
-        if "net" in state:
-            return {k: v.detach().cpu() for k, v in state["net"].items()}
-        return {f"bank.{i}": t.detach().cpu() for i, t in enumerate(state["params"])}
+        return {k: v.detach().cpu() for k, v in self.children.net.state_dict().items()}
 
     def base_state(self) -> dict[str, Any]:
         return {"children": self.children.state_dict(), "opt": self.opt.state_dict(),
@@ -91,7 +83,7 @@ class SamplingEngine(Engine):
 
     def load_base(self, state: dict[str, Any]) -> None:
         self.children.load_state_dict(state["children"])
-        self.opt = self._optimizer()
+        self.opt = self._optimizer()   # groups in bank order, as the run built them
         self.opt.load_state_dict(state["opt"])
         self.steps_done = int(state["steps_done"])
 
@@ -114,9 +106,13 @@ class EnasEngine(SamplingEngine):
     def propose(self, epoch: int, step: int) -> dict[str, Any]:
         if epoch == 0 and step == 0 and self.settings["first_child_max"]:
             return largest_child(self.space)
+        gen = self.rng(epoch, step, "child")
         with torch.no_grad():
-            child, _, _ = self.controller.sample(self.rng(epoch, step, "child"))
-        return child
+            for _ in range(20):
+                child, _, _ = self.controller.sample(gen)
+                if self.space.legal(child):
+                    return child
+        return self.uniform(gen)
 
     def end_epoch(self, epoch: int, val: ValBatches) -> dict[str, Any]:
         """Controller phase: shared weights frozen, REINFORCE over sampled children."""
@@ -129,7 +125,10 @@ class EnasEngine(SamplingEngine):
             for i in range(n):
                 gen = self.rng(epoch, update * n + i, "controller")
                 child, logp, entropy = self.controller.sample(gen)
-                r = self.reward(child, val(epoch, update * n + i))
+                # an illegal child (a combination that does not elaborate, or breaks a
+                # constraint) is rewarded 0: the controller learns to avoid it
+                r = self.reward(child, val(epoch, update * n + i)) \
+                    if self.space.legal(child) else 0.0
                 r += float(s["entropy_weight"]) * float(entropy.detach())
                 b = r if self.baseline is None else self.baseline
                 loss = loss - logp * (r - b)
@@ -224,13 +223,14 @@ def largest_child(space) -> dict[str, Any]:
     dilations), every optional input kept, otherwise the first label."""
     out: dict[str, Any] = {}
     for p in space.table:
-        if p.parent is not None and p.parent[1] not in out.get(p.parent[0], ()):
+        if not space.table.is_active(p, out):
             continue
         if p.kind == "inputs":
             out[p.id] = tuple(p.labels[: p.keep[1]])
             continue
+        ok = set(p.buildable_labels)
         numeric = [(float(v), lab) for v, lab in zip(p.domain, p.labels)
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                   if isinstance(v, (int, float)) and not isinstance(v, bool) and lab in ok]
         out[p.id] = max(numeric)[1] if numeric else p.labels[0]
     return out
 
