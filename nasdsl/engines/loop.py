@@ -233,7 +233,8 @@ def _log_epoch(run: RunDir, engine, space: SearchSpace, epoch: int, record: dict
     return patience
 
 
-def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool = True):
+def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool = True,
+                         checkpoint: str = "last"):
     """(space, engine, manifest, run) rebuilt from a run's manifest and its last
     checkpoint (restore=False: the engine as initialised, before any step)."""
     run = RunDir(run_dir, writer=False)
@@ -249,7 +250,10 @@ def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool
     seed_everything(int(manifest["settings"]["seed"]))
     engine = ENGINE_CLASSES[manifest["engine"]](space, manifest["settings"], precision, classes)
     if restore:
-        engine.load_state_dict(run.load()["engine"])
+        state = run.load(checkpoint)
+        if "engine" not in state:
+            raise RunError(f"{run.checkpoint_path(checkpoint)}: not a search checkpoint")
+        engine.load_state_dict(state["engine"])
     return space, engine, manifest, run
 
 
