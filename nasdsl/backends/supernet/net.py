@@ -177,6 +177,13 @@ class Supernet(nn.Module):
         self._children.move_to_end(key)
         return child
 
+    def materialize(self, assignments: list[dict[str, Any]]) -> list[nn.Parameter]:
+        """Create the bank modules of these children now (before wrapping the supernet in
+        DDP or building an optimizer); returns the parameters that were new."""
+        for a in assignments:
+            self.child_module(a)
+        return self.new_parameters()
+
     def child_state_dict(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor]:
         """The child's weights under the standalone module's keys (load strict=True)."""
         return self.child_module(assignment).state_dict()
