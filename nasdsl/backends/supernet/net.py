@@ -74,6 +74,20 @@ class ChildNet(nn.Module):
     def forward(self, *xs: torch.Tensor) -> Any:
         return run_graph(self.graph, xs, self._hooks)
 
+    @classmethod
+    def from_graph(cls, graph: Graph) -> "ChildNet":
+        """A frozen graph as a module with fresh weights, built through the registry
+        (no generated code runs); its state dict has the standalone module's keys."""
+        return cls(graph, fresh_modules(graph))
+
+
+def fresh_modules(graph: Graph) -> dict[int, nn.Module | None]:
+    """New modules for a frozen graph's ops, created in node order (as the emitted
+    module's __init__ creates them)."""
+    bank = WeightBank(graph.dims)
+    return {n.id: bank.fetch(n.op, dict(n.attrs), _in_types(graph, n), n.type, n.path)
+            for n in graph.nodes if n.op not in ("input", "mixed", "choose")}
+
 
 def _set(root: nn.Module, dotted: str, module: nn.Module | None) -> None:
     parent = root
