@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +27,7 @@ def _color() -> bool:
 def run_guarded(fn: Callable[[], int]) -> None:
     """Map the project's exceptions to exit codes; anything else is our bug."""
     from nasdsl.api import UsageError
+    from nasdsl.outputs import OutputError
 
     try:
         code = fn()
@@ -36,7 +36,7 @@ def run_guarded(fn: Callable[[], int]) -> None:
         n = sum(d.severity == "error" for d in err.diagnostics)
         click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
         code = EXIT_SPEC
-    except UsageError as err:
+    except (UsageError, OutputError) as err:
         click.echo(f"error: {err}", err=True)
         code = EXIT_USAGE
     except _backend_error() as err:
@@ -131,6 +131,7 @@ def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | No
 def fmt(files: tuple[str, ...], check_only: bool) -> None:
     """Format .nas files canonically (comments are kept)."""
     from nasdsl.api import read_unit
+    from nasdsl.outputs import write_atomic
     from nasdsl.syntax.fmt import format_unit
 
     def go() -> int:
@@ -140,7 +141,7 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
             unit = read_unit(path, sink)
             if unit is None:
                 continue
-            text = Path(path).read_text(encoding="utf-8")
+            text = unit.span.file.text
             formatted = format_unit(unit)
             if formatted == text:
                 continue
@@ -148,7 +149,7 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
                 unformatted.append(path)
                 click.echo(f"{path}: would reformat", err=True)
             else:
-                _write_atomic(Path(path), formatted)
+                write_atomic(Path(path), formatted)
                 click.echo(f"{path}: formatted", err=True)
         if sink.has_errors:
             raise NasError(sink.errors)
@@ -212,18 +213,6 @@ def show(file: str, output: str, defines: tuple[str, ...]) -> None:
         return 0
 
     run_guarded(go)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write beside the target and rename: a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,11 +6,13 @@ written (`-o arch.dot`) and any Graphviz viewer shows it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 from nasdsl.api import Compiled
+from nasdsl.outputs import check_output, temp_beside, write_atomic
 from nasdsl.ir.graph import Node
 
 
@@ -93,21 +95,25 @@ class RenderError(Exception):
 
 
 def write(c: Compiled, output: Path) -> str:
+    check_output(output, c.input_paths)
     dot = to_dot(c)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix == ".dot":
-        output.write_text(dot)
+        write_atomic(output, dot)
         return f"wrote {output}"
     exe = shutil.which("dot")
     if exe is None:
         fallback = output.with_suffix(".dot")
-        fallback.write_text(dot)
+        check_output(fallback, c.input_paths)
+        write_atomic(fallback, dot)
         raise RenderError(f"Graphviz `dot` is not installed, so no {output.suffix} was "
                           f"drawn; wrote {fallback} instead (install graphviz, or open "
                           "the .dot file in any Graphviz viewer)")
     fmt = output.suffix.lstrip(".") or "svg"
-    proc = subprocess.run([exe, f"-T{fmt}", "-o", str(output)], input=dot, text=True,
-                          capture_output=True)
-    if proc.returncode != 0:
-        raise RenderError(f"dot failed: {proc.stderr.strip()}")
+    with temp_beside(output) as tmp:
+        proc = subprocess.run([exe, f"-T{fmt}", "-o", str(tmp)], input=dot, text=True,
+                              capture_output=True)
+        if proc.returncode != 0:
+            raise RenderError(f"dot failed: {proc.stderr.strip()}")
+        os.replace(tmp, output)
     return f"wrote {output}"

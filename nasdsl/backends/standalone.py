@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from nasdsl.api import Compiled
 from nasdsl.diagnostics import Diagnostic, NasError
+from nasdsl.outputs import check_output, temp_beside, write_atomic
 from nasdsl.source import Span
 
 
@@ -31,6 +31,7 @@ def compile_to(c: Compiled, target: str, output: Path, verify: bool = False,
     from nasdsl.backends.torch_src import emit_torch
 
     require_frozen(c)
+    check_output(output, c.input_paths)
     output.parent.mkdir(parents=True, exist_ok=True)
     source = emit_torch(c, channels_last=channels_last)
     static = param_bounds(c.graph).lo
@@ -38,7 +39,7 @@ def compile_to(c: Compiled, target: str, output: Path, verify: bool = False,
         lines = [f"wrote {output} ({static:,} parameters)"]
         if verify:
             lines.append(_verify_torch(source, c, static))
-        _write_atomic(output, source.encode())
+        write_atomic(output, source)
         return "\n".join(lines)
     return _compile_onnx(c, source, output, verify, seed, static)
 
@@ -80,21 +81,16 @@ def _compile_onnx(c: Compiled, source: str, output: Path, verify: bool, seed: in
     torch.manual_seed(seed)
     model = load_emitted(source).Model().eval()
     x = example_input(_channels(c), c.input_size, batch=1, seed=seed)
-    fd, tmp = tempfile.mkstemp(dir=output.parent if str(output.parent) else ".",
-                               prefix=f".{output.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        export(model, x, Path(tmp), [name for name, _ in c.graph.outputs])
+    with temp_beside(output) as tmp:
+        export(model, x, tmp, [name for name, _ in c.graph.outputs])
         lines = [f"wrote {output} ({static:,} parameters, opset {_opset()})"]
         if verify:
-            result = run_verify(model, Path(tmp), example_input(_channels(c), c.input_size,
-                                                                batch=2, seed=seed + 1))
+            result = run_verify(model, tmp, example_input(_channels(c), c.input_size,
+                                                          batch=2, seed=seed + 1))
             lines.append(f"verified: onnx.checker ok; ONNX Runtime ({result.provider}) vs "
                          f"PyTorch max abs diff {result.max_abs_diff:.2e} on "
                          f"{result.shapes}")
         os.replace(tmp, output)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return "\n".join(lines)
 
 
@@ -102,15 +98,3 @@ def _opset() -> int:
     from nasdsl.backends.onnx_export import OPSET
 
     return OPSET
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -19,6 +19,7 @@ import jinja2
 from nasdsl import __version__
 from nasdsl.analysis.resources import param_bounds
 from nasdsl.api import Compiled
+from nasdsl.backends.emit_safety import check_emitted, provenance
 from nasdsl.diagnostics import InternalError
 from nasdsl.ir.graph import Graph, Node
 from nasdsl.ir.names import ModuleNamer, Namespace, module_path
@@ -60,7 +61,7 @@ def render_value(v: Any) -> str:
 
 def _src(node: Node) -> str:
     span = node.span
-    return f"{Path(span.file.path).name}:{span.line}"
+    return f"{provenance(Path(span.file.path).name)}:{span.line}"
 
 
 class _Builder:
@@ -104,9 +105,9 @@ def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
     impl_classes = sorted({m.cls for m in b.modules if m.cls != "nn.Module"})
     dims = graph.dims
     return {
-        "version": __version__, "source": Path(c.path).name, "kind": c.unit.kind,
-        "name": c.unit.name, "space": Path(c.space_path).name if c.unit.kind == "genotype"
-        else None, "genotype_hash": c.genotype_hash(), "dims": dims,
+        "version": __version__, "source": provenance(Path(c.path).name), "kind": c.unit.kind,
+        "name": c.unit.name, "space": provenance(Path(c.space_path).name)
+        if c.unit.kind == "genotype" else None, "genotype_hash": c.genotype_hash(), "dims": dims,
         "num_parameters": param_bounds(graph).lo,
         "input_channels": graph.node(graph.inputs[0]).type.channels,
         "imports": IMPL_IMPORTS, "impl_source": impl_source(impl_classes).strip(),
@@ -173,4 +174,7 @@ def _env() -> jinja2.Environment:
 
 
 def emit_torch(c: Compiled, channels_last: bool = False) -> str:
-    return _env().get_template("module.py.j2").render(**build_context(c, channels_last))
+    """The module's source, parsed and checked to run nothing on import but definitions."""
+    source = _env().get_template("module.py.j2").render(**build_context(c, channels_last))
+    check_emitted(source)
+    return source
