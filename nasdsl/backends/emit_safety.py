@@ -20,6 +20,7 @@ from nasdsl.diagnostics import InternalError
 
 _SAFE = frozenset(string.ascii_letters + string.digits + " ._-+()[]@,=~")
 MAX_PROVENANCE = 120
+_DECORATORS = {"staticmethod", "classmethod", "property"}
 _IMPORTS = {"torch", "torch.nn", "torch.nn.functional", "math"}
 
 
@@ -66,11 +67,14 @@ def _check_top(node: ast.stmt) -> None:
 def _check_definition(node: ast.FunctionDef | ast.ClassDef) -> None:
     """Definitions run their decorators, defaults, bases and (classes) bodies."""
     for part in node.decorator_list:
-        _no_calls(part, node)
+        if not (isinstance(part, ast.Name) and part.id in _DECORATORS):
+            _refuse(node, "has a decorator, which runs when imported")
     if isinstance(node, ast.FunctionDef):
         for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
             _no_calls(default, node)
         return
+    if node.keywords:
+        _refuse(node, "has class keywords (a metaclass runs when imported)")
     for base in node.bases:
         _no_calls(base, node)
     for i, stmt in enumerate(node.body):
