@@ -16,6 +16,7 @@ import click
 
 from nasdsl import __version__
 from nasdsl.diagnostics import DiagnosticSink, InternalError, NasError
+from nasdsl.outputs import write_atomic as _write_atomic  # also used by cli_data
 
 EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 
@@ -42,6 +43,9 @@ def run_guarded(fn: Callable[[], int]) -> None:
     except _backend_error() as err:
         click.echo(f"error: {err}", err=True)
         code = EXIT_SPEC
+    except _data_error() as err:
+        click.echo(f"error: {err}", err=True)
+        code = EXIT_USAGE
     except InternalError as err:
         click.echo(f"internal error: {err}\nthis is a bug in nasdsl {__version__}; please "
                    "report it with the spec that triggered it", err=True)
@@ -62,6 +66,12 @@ def _backend_error() -> type[Exception]:
     """BackendError without importing the backends (they import torch) when unused."""
     mod = sys.modules.get("nasdsl.backends.standalone")
     return getattr(mod, "BackendError", _Never)
+
+
+def _data_error() -> type[Exception]:
+    """nasdsl.data.DataError (bad data: exit 2), without importing nasdsl.data when unused."""
+    mod = sys.modules.get("nasdsl.data.errors")
+    return getattr(mod, "DataError", _Never)
 
 
 class _Never(Exception):
@@ -131,7 +141,6 @@ def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | No
 def fmt(files: tuple[str, ...], check_only: bool) -> None:
     """Format .nas files canonically (comments are kept)."""
     from nasdsl.api import read_unit
-    from nasdsl.outputs import write_atomic
     from nasdsl.syntax.fmt import format_unit
 
     def go() -> int:
@@ -149,7 +158,7 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
                 unformatted.append(path)
                 click.echo(f"{path}: would reformat", err=True)
             else:
-                write_atomic(Path(path), formatted)
+                _write_atomic(Path(path), formatted)
                 click.echo(f"{path}: formatted", err=True)
         if sink.has_errors:
             raise NasError(sink.errors)
@@ -195,10 +204,10 @@ def compile_(file: str, target: str, output: str, defines: tuple[str, ...],
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
-              help="arch.svg (needs Graphviz `dot`), arch.png, or arch.dot.")
+              help="arch.svg (drawn by nasdsl), arch.dot, or arch.png/.pdf (need Graphviz `dot`).")
 @define_option
 def show(file: str, output: str, defines: tuple[str, ...]) -> None:
-    """Draw the macro graph and the cells of a spec (Graphviz)."""
+    """Draw the macro graph and the cells of a spec (SVG, DOT)."""
 
     def go() -> int:
         from nasdsl.api import compile_spec
@@ -214,6 +223,14 @@ def show(file: str, output: str, defines: tuple[str, ...]) -> None:
 
     run_guarded(go)
 
+
+from nasdsl.cli_data import data as _data_group  # noqa: E402 - needs run_guarded above
+
+main.add_command(_data_group)
+
+from nasdsl.cli_train import add_commands  # noqa: E402 - train/eval/infer/export
+
+add_commands(main, run_guarded, define_option)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

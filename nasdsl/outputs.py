@@ -51,8 +51,20 @@ def temp_beside(path: Path) -> Iterator[Path]:
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write beside the target and rename: a crash never leaves half a file."""
+    """Write beside the target and rename: a crash never leaves half a file. The file
+    keeps the mode of the one it replaces (a new one gets the umask's default, not
+    mkstemp's 0600)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
     with temp_beside(path) as tmp:
         tmp.write_bytes(payload)
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
