@@ -31,8 +31,15 @@ class AugmentConfig:
 
 
 def build_augment(dims: int, cfg: AugmentConfig = AugmentConfig()) -> "object":
-    """A MONAI Compose over {"image", "label"} arrays (C x spatial)."""
+    """A MONAI Compose over {"image", "label"} arrays (C x spatial).
+
+    NOTE: switches MONAI's MetaTensor tracking off for the process (set_track_meta):
+    patches need no metadata, and tracking it makes each transform several times slower.
+    """
     from monai import transforms as T
+    from monai.data import set_track_meta
+
+    set_track_meta(False)
 
     keys = ("image", "label")
     rot = math.radians(cfg.rotation_deg)
