@@ -33,7 +33,8 @@ def _define(name: str, role: str, impl: str, params, flops, ctor, saved: float,
         name, 1, (AFFINE,) if has_norm else (),
         infer=lambda a, ins: f.by_role(ins[0], role),
         params=params, flops=flops, impl=impl, ctor=ctor, roles=(role,), doc=doc,
-        family="nas_unet", saved=saved))
+        family="nas_unet", saved=saved,
+        tags=frozenset({"pool"}) if impl == "Pool" else frozenset()))
 
 
 # ---- conv family: NasUnetConv (full 3x3, optionally dilated / strided / transposed) ----

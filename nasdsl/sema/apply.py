@@ -9,6 +9,7 @@ from nasdsl.ir.graph import CellInstance
 from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
+from nasdsl.sema.choices import Pending, force, force_all, has_pending, mixed_attr, mixed_call
 from nasdsl.sema.exprs import EvalError, Silent
 from nasdsl.sema.values import POISON, CellVal, OpRef, OpSetVal, Symbol, Tensor, kind_of, show
 from nasdsl.source import Span
@@ -24,14 +25,8 @@ FUNCTIONS = ("len", "min", "max", "sum")
 def eval_expr(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
     if isinstance(e, (A.IntLit, A.FloatLit, A.StrLit, A.BoolLit)):
         return e.value
-    if isinstance(e, A.Name):
-        return lookup(el, e, env)
-    if isinstance(e, A.Index):
-        base = eval_expr(el, e.base, env)
-        key = eval_expr(el, e.index, env)
-        if base is POISON or key is POISON:
-            raise Silent()
-        return X.index_value(base, key, e.span, fmt_expr(e.base))
+    if isinstance(e, (A.Name, A.Index)):
+        return force(eval_lazy(el, e, env))
     if isinstance(e, A.BinOp):
         left = eval_expr(el, e.left, env)
         right = eval_expr(el, e.right, env)
@@ -52,6 +47,21 @@ def eval_expr(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
     if isinstance(e, A.Call):
         return call(el, e, env)
     raise TypeError(f"no evaluation for {type(e).__name__}")
+
+
+def eval_lazy(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
+    """A name or index may evaluate to an undecided choice (`Pending`); see choices.py."""
+    if isinstance(e, A.Name):
+        return lookup(el, e, env)
+    if isinstance(e, A.Index):
+        base = eval_expr(el, e.base, env) if not isinstance(e.base, (A.Name, A.Index)) \
+            else eval_lazy(el, e.base, env)
+        key = eval_expr(el, e.index, env)
+        if base is POISON or key is POISON:
+            raise Silent()
+        force(base)
+        return X.index_value(base, key, e.span, fmt_expr(e.base))
+    return eval_expr(el, e, env)
 
 
 def lookup(el: "Elaborator", e: A.Name, env: "Env") -> Any:
@@ -92,17 +102,23 @@ _MISSING = object()
 
 
 def call(el: "Elaborator", e: A.Call, env: "Env") -> Any:
-    func = eval_expr(el, e.func, env)
-    args = [eval_expr(el, a, env) for a in e.args]
-    kwargs = {k.name: eval_expr(el, k.value, env) for k in e.kwargs}
-    if any(v is POISON for v in [*args, *kwargs.values()]):
+    func = eval_lazy(el, e.func, env)
+    args = [eval_lazy(el, a, env) for a in e.args]
+    kwargs = {k.name: eval_lazy(el, k.value, env) for k in e.kwargs}
+    if any(v is POISON for v in [func, *args, *kwargs.values()]):
         raise Silent()
+    if isinstance(func, Pending):
+        return _call_pending(el, func, args, kwargs, e)
     if isinstance(func, Symbol) and func.name in FUNCTIONS:
+        force_all(args)
+        force_all(kwargs)
         return builtin_function(el, func.name, args, kwargs, e)
     if isinstance(func, OpRef) and func.composite is not None:
         return call_composite(el, func, args, kwargs, e)
     if isinstance(func, OpRef):
         tensors, attrs = split_args(func, args, kwargs, e)
+        if has_pending(attrs):
+            return mixed_attr(el, func, tensors, attrs, e.span)
         return el.apply_op(func, tensors, attrs, e.span)
     if isinstance(func, CellVal):
         return call_cell(el, func, args, kwargs, e)
@@ -110,6 +126,16 @@ def call(el: "Elaborator", e: A.Call, env: "Env") -> Any:
         raise EvalError("E0200", f"unknown op `{func.name}`", e.func.span,
                         suggest(func.name, set(REGISTRY) | env.names()))
     raise EvalError("E0206", f"{kind_of(func)} cannot be called", e.func.span)
+
+
+def _call_pending(el: "Elaborator", func: Pending, args: list, kwargs: dict,
+                  e: A.Call) -> Any:
+    """Calling an undecided op-set choice: a mixed node when every op is a built-in."""
+    first = func.point.domain[0]
+    if not isinstance(first, OpRef) or first.composite is not None:
+        force(func)
+    tensors, attrs = split_args(OpRef(first.name), args, kwargs, e)
+    return mixed_call(el, func, tensors, attrs, e.span)
 
 
 def builtin_function(el: "Elaborator", name: str, args: list, kwargs: dict,
@@ -197,7 +223,7 @@ def apply_builtin(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dic
     if opdef.name == "identity":
         return tensors[0]
     if path is None:
-        path = el.fresh_op_path(op.name)
+        path = el.fresh_op_path(op.via or op.name)
     nid = el._node(op.name, tuple(sorted(norm.items())), tuple(t.node for t in tensors),
                    out, path, span)
     return Tensor(nid, out)
@@ -241,14 +267,15 @@ def _enter(el: "Elaborator", e: A.Call, name: str) -> tuple:
 
     if el.depth >= MAX_CALL_DEPTH:
         raise EvalError("E0234", f"`{name}` calls itself too deeply (recursion?)", e.span)
-    saved = (el.scope, el.hint, el.cell)
+    saved = (el.scope, el.hint, el.cell, el.loops)
+    el.loops = ()  # a body's loop indices qualify names within that body only
     el.depth += 1
     el.scope = el.fresh_path(el.hint or name)
     return saved
 
 
 def _leave(el: "Elaborator", saved: tuple) -> None:
-    el.scope, el.hint, el.cell = saved
+    el.scope, el.hint, el.cell, el.loops = saved
     el.depth -= 1
 
 
