@@ -158,7 +158,7 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
                 unformatted.append(path)
                 click.echo(f"{path}: would reformat", err=True)
             else:
-                _write_atomic(Path(path), formatted)
+                _write_atomic(Path(os.path.realpath(path)), formatted)  # keep links
                 click.echo(f"{path}: formatted", err=True)
         if sink.has_errors:
             raise NasError(sink.errors)

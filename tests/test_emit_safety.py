@@ -124,3 +124,22 @@ def test_onnx_export_keeps_dynamic_sizes_with_the_input_check(tmp_path):
     # a larger size than exported: the check did not freeze the size axes
     result = verify(model, tmp_path / "m.onnx", example_input(1, (32, 48), batch=2))
     assert result.shapes == [(2, 1, 32, 48)]
+
+
+def test_compile_runs_the_emitted_module_only_in_a_child_process(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import nasdsl.backends.onnx_export as onnx_export
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("emitted source was imported in the compiler's process")
+
+    monkeypatch.setattr(onnx_export, "load_emitted", refuse)
+    spec = tmp_path / "u.nas"
+    spec.write_bytes(SPEC)
+    small = ["-D", "base=4", "-D", "depth=2", "--input-size", "16x16", "--verify"]
+    r = CliRunner().invoke(main, ["compile", str(spec), "-o", str(tmp_path / "m.py"), *small])
+    assert r.exit_code == 0 and "parameters match the static count" in r.output, r.output
+    r = CliRunner().invoke(main, ["compile", str(spec), "--target", "onnx", "-o",
+                                  str(tmp_path / "m.onnx"), *small])
+    assert r.exit_code == 0 and "ONNX Runtime" in r.output, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.py", "u.nas"]

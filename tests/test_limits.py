@@ -33,11 +33,11 @@ def test_override_integers_respect_the_spec_limit():
 def test_override_of_the_wrong_kind_is_a_spec_error():
     r = run("check", str(SPECS / "unet.nas"), "-D", "dims=3.0")
     assert r.exit_code == 1, r.output
-    assert "error[E0416]: -D dims=3.0: parameter `dims` is an integer, found 3.0" in r.output
+    assert "error[E0417]: -D dims=3.0: parameter `dims` is an integer, found 3.0" in r.output
     assert "unet.nas:7:3: note: the parameter is declared here" in r.output
     for bad in ("base=relu", "base=true", "base=2.5", "depth=(1.5, 2)"):
         r = run("check", str(SPECS / "unet.nas"), "-D", bad)
-        assert r.exit_code == 1 and "E0416" in r.output, (bad, r.output)
+        assert r.exit_code == 1 and "E0417" in r.output, (bad, r.output)
     # an integer for a tuple of integers (a patch size) and back are both fine
     assert run("check", str(SPECS / "unet.nas"), "-D", "patch=128,128").exit_code == 0
 
@@ -50,7 +50,7 @@ def test_float_dims_in_a_spec_and_a_genotype(tmp_path):
     geno = tmp_path / "g.nas"
     geno.write_text(f'genotype G of "{SPECS / "nas_unet.nas"}" {{\n  param dims = 3.0\n}}\n')
     r = run("check", str(geno))
-    assert r.exit_code == 1 and f"{geno}:2:3: error[E0416]" in r.output, r.output
+    assert r.exit_code == 1 and f"{geno}:2:3: error[E0417]" in r.output, r.output
 
 
 def test_absurd_models_are_refused(tmp_path):

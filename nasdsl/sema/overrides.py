@@ -35,7 +35,7 @@ def check_override_kinds(unit: A.Unit, overrides: dict[str, Any],
         if not compatible(default, value):
             where = spans.get(stmt.name)
             given = "" if where is not None else f"-D {stmt.name}={show(value)}: "
-            sink.error("E0416", f"{given}parameter `{stmt.name}` is {_kind(default)}, "
+            sink.error("E0417", f"{given}parameter `{stmt.name}` is {_kind(default)}, "
                        f"found {show(value)}", where,
                        f"give {_kind(default)}, like the default `{show(default)}`",
                        (Note(stmt.span, "the parameter is declared here"),))

@@ -1,4 +1,4 @@
-# expect: E0416
+# expect: E0417
 # args: -D dims=3.0
 arch OverrideKind {
   param dims = 2
