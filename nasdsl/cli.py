@@ -243,5 +243,9 @@ from nasdsl.cli_train import add_commands  # noqa: E402 - train/eval/infer/expor
 
 add_commands(main, run_guarded, define_option)
 
+from nasdsl.cli_run import add_run_command  # noqa: E402 - the whole pipeline
+
+add_run_command(main, run_guarded, define_option)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
