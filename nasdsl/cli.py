@@ -245,5 +245,9 @@ from nasdsl.cli_search import derive as _derive, search as _search  # noqa: E402
 main.add_command(_search)
 main.add_command(_derive)
 
+from nasdsl.cli_run import add_run_command  # noqa: E402 - the whole pipeline
+
+add_run_command(main, run_guarded, define_option)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
