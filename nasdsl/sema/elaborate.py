@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from nasdsl.diagnostics import DiagnosticSink, InternalError, Note, suggest
+from nasdsl.engines.registry import ENGINES
 from nasdsl.ir.decisions import DecisionPoint, DecisionTable
 from nasdsl.ir.graph import Alternative, CellInstance, Graph, Node
 from nasdsl.ir.types import TensorType
@@ -29,7 +30,6 @@ from nasdsl.source import Span
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
 
-ENGINES = ("pc_darts", "darts", "proxyless", "enas", "random")
 MAX_NODES = 200_000
 MAX_CALL_DEPTH = 64
 
@@ -161,7 +161,7 @@ class Elaborator:
         self._declare(s.name, s.span, env)
         value = self.overrides[s.name] if s.name in self.overrides else self.eval(s.value, env)
         if s.name == "dims":
-            if value not in (2, 3) or isinstance(value, bool):
+            if type(value) is not int or value not in (2, 3):
                 raise EvalError("E0213", f"`dims` must be 2 or 3, found {show(value)}",
                                 s.value.span)
             self.dims = value
@@ -297,6 +297,16 @@ class Elaborator:
                                     or "engines: " + ", ".join(ENGINES))
                 value = name
             self.search[st.name] = value
+        self._check_settings(s)
+
+    def _check_settings(self, s: A.Search) -> None:
+        from nasdsl.engines.registry import check_settings
+
+        spans = {st.name: st for st in s.settings}
+        for p in check_settings(self.search.get("engine"), self.search):
+            st = spans[p.name]
+            self.sink.error("E0430" if not p.on_value else "E0431", p.message,
+                            st.value.span if p.on_value else st.span, p.hint)
 
     def s_Constraint(self, s: A.Constraint, env: Env, top: bool) -> None:
         if not top:
