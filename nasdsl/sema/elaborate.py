@@ -161,7 +161,7 @@ class Elaborator:
         self._declare(s.name, s.span, env)
         value = self.overrides[s.name] if s.name in self.overrides else self.eval(s.value, env)
         if s.name == "dims":
-            if value not in (2, 3) or isinstance(value, bool):
+            if type(value) is not int or value not in (2, 3):
                 raise EvalError("E0213", f"`dims` must be 2 or 3, found {show(value)}",
                                 s.value.span)
             self.dims = value
@@ -305,7 +305,7 @@ class Elaborator:
         spans = {st.name: st for st in s.settings}
         for p in check_settings(self.search.get("engine"), self.search):
             st = spans[p.name]
-            self.sink.error("E0430" if not p.on_value else "E0431", p.message,
+            self.sink.error("E0424" if not p.on_value else "E0425", p.message,
                             st.value.span if p.on_value else st.span, p.hint)
 
     def s_Constraint(self, s: A.Constraint, env: Env, top: bool) -> None:
