@@ -134,9 +134,9 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
                 all_overrides.setdefault(s.name, value)
     el = Elaborator(space_unit, sink, all_overrides, assignment, input_size, binder)
     result = el.run()
-    _unknown_overrides(all_overrides, result.params, override_spans, space_unit, sink)
+    _unknown_overrides(all_overrides, el.param_names, override_spans, space_unit, sink)
     if binder is not None and result.graph is not None:
-        binder.report({p.id for p in result.table}, _head(unit.span))
+        binder.report({p.id for p in result.table}, _head(unit.span), el.unsure_decision)
     if unit.kind == "genotype" and result.search:
         pass  # a genotype inherits nothing from `search`: it is a fixed network
     if result.graph is None or sink.has_errors:
@@ -178,7 +178,7 @@ def _load_space(unit: A.Unit, path: str, sink: DiagnosticSink) -> tuple[A.Unit, 
     return space, space_path
 
 
-def _unknown_overrides(overrides: dict[str, Any], declared: dict[str, Any],
+def _unknown_overrides(overrides: dict[str, Any], declared: list[str],
                        spans: dict[str, Span], unit: A.Unit, sink: DiagnosticSink) -> None:
     from nasdsl.diagnostics import suggest
 

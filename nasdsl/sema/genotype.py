@@ -10,7 +10,7 @@ decision point must be answered; both are checked after elaboration.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from nasdsl.diagnostics import DiagnosticSink, Note, suggest
 from nasdsl.ir.decisions import DecisionPoint
@@ -86,11 +86,13 @@ class GenotypeBinder:
         return result
 
     # ---- after elaboration ------------------------------------------------------------
-    def report(self, active_ids: set[str], head) -> None:
-        """Unknown entries and undecided active points, all in one run."""
+    def report(self, active_ids: set[str], head,
+               unsure: Callable[[str], bool] = lambda did: False) -> None:
+        """Unknown entries and undecided active points, all in one run. `unsure(id)`:
+        the space failed where that decision would be declared, so it is not unknown."""
         known = set(self.asked)
         for did, entry in self.entries.items():
-            if did not in self.used:
+            if did not in self.used and not unsure(did):
                 hint = suggest(did, known) or ("this space has no choices" if not known
                                               else "run `nasdsl check` on the space to "
                                               "list its choices")
