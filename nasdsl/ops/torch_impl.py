@@ -154,6 +154,28 @@ class ResizeTo(nn.Module):
                              align_corners=self.align_corners)
 
 
+class ResizeAdd(nn.Module):
+    """Sum after nearest-resizing each input to the largest size on every axis.
+
+    NAS-Unet's authors join a node's two edges this way (their up edges give 2H-1):
+    `interpolate(smaller, larger.shape)`, nearest. Resizing to the same size is skipped,
+    so inputs that already agree are summed exactly as `add`.
+    """
+
+    def __init__(self, dims, mode):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, *xs):
+        size = [max(sizes) for sizes in zip(*[x.shape[2:] for x in xs])]
+        out = None
+        for x in xs:
+            if list(x.shape[2:]) != size:
+                x = F.interpolate(x, size=size, mode=self.mode)
+            out = x if out is None else out + x
+        return out
+
+
 class Zero(nn.Module):
     """The zero op: zeros of the edge's output shape (DARTS's Zero: x.mul(0.))."""
 

@@ -84,7 +84,7 @@ def comprehension(el: "Elaborator", e: A.Comprehension, env: "Env") -> tuple:
     out = []
     el.budget.push(Frame("loop", e.var, e.span))
     try:
-        for i in _range(lo, hi, getattr(e, "reverse", False)):
+        for i in _range(lo, hi, e.reverse):
             el.budget.tick(e.span)
             el.budget.set_index(i)
             env.vars[e.var] = i
@@ -365,6 +365,40 @@ def call_cell(el: "Elaborator", cell: CellVal, args: list, kwargs: dict, e: A.Ca
     ins = tuple(a.node for a in _flatten(args) if isinstance(a, Tensor))
     el.cells.append(CellInstance(instance, defn.name, ins, value.node, e.span))
     return value
+
+
+FITS = {"exact": "add", "authors": "resize_add"}
+
+
+def node_join(el: "Elaborator", s: A.Nodes, env: "Env") -> OpRef:
+    """How a cell node sums its edges: `fit=exact` (default) adds edges of one size;
+    `fit=authors` nearest-resizes them to the largest first (NAS-Unet's code)."""
+    join = OpRef("add")
+    for opt in s.options:
+        if opt.name != "fit":
+            raise EvalError("E0250", f"a `nodes` block has no option `{opt.name}`", opt.span,
+                            "the option is `fit=exact` or `fit=authors`")
+        value = eval_expr(el, opt.value, env)
+        if value is POISON:
+            raise Silent()
+        name = getattr(value, "name", value)
+        if name not in FITS:
+            raise EvalError("E0250", f"`fit` is `exact` or `authors`, found {show(value)}",
+                            opt.value.span)
+        join = OpRef(FITS[name])
+    return join
+
+
+def join_path(join: OpRef, base: tuple[str, ...]) -> tuple[str, ...]:
+    """`add` is inline and named after the node; a join module sits below it."""
+    return base if join.name == "add" else base + ("join",)
+
+
+def check_mixed_join(join: OpRef, s: A.Nodes) -> None:
+    if join.name != "add":
+        raise EvalError("E0250", "`fit=authors` needs every node of the cell decided",
+                        s.span, "the supernet sums mixed edges of one size; use "
+                        "`fit=authors` (`-D up=authors`) with a genotype")
 
 
 def out_type(el: "Elaborator", op: OpRef, x: TensorType, role: str | None,

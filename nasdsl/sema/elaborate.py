@@ -290,7 +290,7 @@ class Elaborator:
                             f"loops are limited to {MAX_LIST} iterations")
         self.budget.push(Frame("loop", s.var, s.span))
         try:
-            for i in _range(lo, hi, getattr(s, "reverse", False)):
+            for i in _range(lo, hi, s.reverse):
                 self.budget.tick(s.span)
                 self.budget.set_index(i)
                 env.vars[s.var] = i
