@@ -42,6 +42,9 @@ def run_guarded(fn: Callable[[], int]) -> None:
     except _backend_error() as err:
         click.echo(f"error: {err}", err=True)
         code = EXIT_SPEC
+    except _data_error() as err:
+        click.echo(f"error: {err}", err=True)
+        code = EXIT_USAGE
     except InternalError as err:
         click.echo(f"internal error: {err}\nthis is a bug in nasdsl {__version__}; please "
                    "report it with the spec that triggered it", err=True)
@@ -62,6 +65,12 @@ def _backend_error() -> type[Exception]:
     """BackendError without importing the backends (they import torch) when unused."""
     mod = sys.modules.get("nasdsl.backends.standalone")
     return getattr(mod, "BackendError", _Never)
+
+
+def _data_error() -> type[Exception]:
+    """nasdsl.data.DataError (bad data: exit 2), without importing nasdsl.data when unused."""
+    mod = sys.modules.get("nasdsl.data.errors")
+    return getattr(mod, "DataError", _Never)
 
 
 class _Never(Exception):
@@ -194,10 +203,10 @@ def compile_(file: str, target: str, output: str, defines: tuple[str, ...],
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
-              help="arch.svg (needs Graphviz `dot`), arch.png, or arch.dot.")
+              help="arch.svg (drawn by nasdsl), arch.dot, or arch.png/.pdf (need Graphviz `dot`).")
 @define_option
 def show(file: str, output: str, defines: tuple[str, ...]) -> None:
-    """Draw the macro graph and the cells of a spec (Graphviz)."""
+    """Draw the macro graph and the cells of a spec (SVG, DOT)."""
 
     def go() -> int:
         from nasdsl.api import compile_spec
@@ -225,6 +234,10 @@ def _write_atomic(path: Path, text: str) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
 
+
+from nasdsl.cli_data import data as _data_group  # noqa: E402 - needs run_guarded above
+
+main.add_command(_data_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -10,11 +10,16 @@ space RONASMIS {
   param classes = 2
   param base = 16
 
-  # Patch candidates floor(max / 16) * 16 - 16 * {0..4} (16 = the largest total stride).
-  # Through-plane choices (patch_d, stride_d) are declared in 2D too, where they have no
-  # effect, so that one genotype compiles in 2D and 3D.
-  choice patch_hw in [160, 144, 128, 112, 96]
-  choice patch_d in [48, 32, 16]
+  # Patch candidates floor(max / 16) * 16 - 16 * {0..4} (paper Eq. 1-2; 16 = the largest
+  # total stride), from the median image size: `nasdsl data inspect DIR` prints the -D
+  # values of these four params for a dataset. Through-plane choices (patch_d, stride_d)
+  # are declared in 2D too, where they have no effect, so one genotype compiles in 2D and 3D.
+  param patch_hw_max = 160
+  param patch_hw_n = 5
+  param patch_d_max = 48
+  param patch_d_n = 3
+  choice patch_hw in [patch_hw_max - 16 * k for k in 0..patch_hw_n]
+  choice patch_d in [patch_d_max - 16 * k for k in 0..patch_d_n]
   if dims == 3 {
     input x(channels=in_channels, size=(patch_hw, patch_hw, patch_d))
   } else {

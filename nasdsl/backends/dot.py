@@ -1,88 +1,45 @@
-"""`nasdsl show`: the macro graph (cells collapsed) and each cell type's inside, as DOT.
+"""`nasdsl show`: render the drawing (`drawing.py`) as DOT, SVG, or via Graphviz.
 
-Rendering to SVG needs Graphviz's `dot` program; without it the DOT text is still
-written (`-o arch.dot`) and any Graphviz viewer shows it.
+SVG is drawn by nasdsl itself (`svg.py`), so it works on a fresh machine; other image
+formats (PNG, PDF) go through Graphviz's `dot` program when it is installed.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from nasdsl.api import Compiled
-from nasdsl.ir.graph import Node
+from nasdsl.backends import drawing
 
 
 def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _label(n: Node) -> str:
-    if n.op == "input":
-        return f"{n.path[0]}\\n{n.type.channels} ch"
-    extra = ""
-    if n.op in ("act", "norm", "pool") and n.attr("kind"):
-        extra = f" {n.attr('kind')}"
-    if n.op == "mixed":
-        extra = " {" + ", ".join(a.label for a in n.attr("alternatives")) + "}"
-    stride = ",".join(str(s) for s in n.type.stride)
-    return f"{'.'.join(n.path[-2:])}\\n{n.op}{extra}\\n{n.type.channels} ch /{stride}"
+def _label(lines: tuple[str, ...]) -> str:
+    """DOT's line break inside a label is the two characters backslash-n."""
+    return '"' + "\\n".join(_q(line)[1:-1] for line in lines) + '"'
 
 
-def _instance_of(n: Node, instances: dict[str, str]) -> str | None:
-    if n.cell is None:
-        return None
-    for comp in n.path:
-        if comp in instances:
-            return comp
-    return None
+_STYLE = {"op": "", "cell": ", style=filled, fillcolor=lightblue",
+          "input": ", shape=ellipse"}
 
 
 def to_dot(c: Compiled) -> str:
-    g = c.graph
-    instances = {ci.path: ci.cell for ci in g.cells}
+    panels = drawing.build(c)
     lines = [f"digraph {_q(c.unit.name)} {{", "  rankdir=TB;",
-             '  node [shape=box, fontname="Helvetica", fontsize=10];',
-             '  subgraph cluster_macro {', f"    label={_q(c.unit.name + ' (macro)')};"]
-    owner = {n.id: _instance_of(n, instances) for n in g.nodes}
-    for ci in g.cells:
-        label = _q(ci.path + "\\n" + ci.cell)
-        lines.append(f"    {_q('cell:' + ci.path)} [label={label}, "
-                     "style=filled, fillcolor=lightblue];")
-    for n in g.nodes:
-        if owner[n.id] is None:
-            lines.append(f"    n{n.id} [label={_q(_label(n))}];")
-    seen: set[tuple[str, str]] = set()
-
-    def ref(nid: int) -> str:
-        inst = owner[nid]
-        return _q("cell:" + inst) if inst else f"n{nid}"
-
-    for n in g.nodes:
-        for i in n.inputs:
-            a, b = ref(i), ref(n.id)
-            if a != b and (a, b) not in seen:
-                seen.add((a, b))
-                lines.append(f"    {a} -> {b};")
-    lines.append("  }")
-    drawn: set[str] = set()
-    for ci in g.cells:
-        if ci.cell in drawn:
-            continue
-        drawn.add(ci.cell)
-        members = [n for n in g.nodes if owner[n.id] == ci.path]
-        ids = {n.id for n in members}
-        lines.append(f"  subgraph {_q('cluster_' + ci.cell)} {{")
-        lines.append(f"    label={_q('cell ' + ci.cell + ' (as ' + ci.path + ')')};")
-        for n in members:
-            lines.append(f"    c{n.id} [label={_q(_label(n))}];")
-        for n in members:
-            for i in n.inputs:
-                src = f"c{i}" if i in ids else f"x{ci.cell}{i}"
-                if i not in ids:
-                    lines.append(f"    {src} [label=\"input\", shape=ellipse];")
-                lines.append(f"    {src} -> c{n.id};")
+             '  node [shape=box, fontname="Helvetica", fontsize=10];']
+    for p in panels:
+        lines.append(f"  subgraph {_q('cluster_macro' if p.key == 'macro' else p.key)} {{")
+        lines.append(f"    label={_q(p.title)};")
+        for b in p.boxes:
+            lines.append(f"    {_q(b.key)} [label={_label(b.lines)}{_STYLE[b.style]}];")
+        for a, b in p.edges:
+            lines.append(f"    {_q(a)} -> {_q(b)};")
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -92,22 +49,43 @@ class RenderError(Exception):
     pass
 
 
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a drawing is not secret
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write(c: Compiled, output: Path) -> str:
-    dot = to_dot(c)
     output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix == ".dot":
-        output.write_text(dot)
-        return f"wrote {output}"
+    suffix = output.suffix.lower()
+    if suffix == ".dot":
+        _write_atomic(output, to_dot(c).encode())
+    elif suffix == ".svg":
+        from nasdsl.backends.svg import to_svg
+
+        _write_atomic(output, to_svg(drawing.build(c)).encode())
+    else:
+        _render_with_graphviz(c, output)
+    return f"wrote {output}"
+
+
+def _render_with_graphviz(c: Compiled, output: Path) -> None:
     exe = shutil.which("dot")
     if exe is None:
-        fallback = output.with_suffix(".dot")
-        fallback.write_text(dot)
-        raise RenderError(f"Graphviz `dot` is not installed, so no {output.suffix} was "
-                          f"drawn; wrote {fallback} instead (install graphviz, or open "
-                          "the .dot file in any Graphviz viewer)")
+        raise RenderError(f"drawing {output.suffix or 'this format'} needs Graphviz's "
+                          "`dot` program, which is not installed; write `.svg` (drawn "
+                          "by nasdsl) or `.dot` instead")
     fmt = output.suffix.lstrip(".") or "svg"
-    proc = subprocess.run([exe, f"-T{fmt}", "-o", str(output)], input=dot, text=True,
+    proc = subprocess.run([exe, f"-T{fmt}"], input=to_dot(c).encode(),
                           capture_output=True)
     if proc.returncode != 0:
-        raise RenderError(f"dot failed: {proc.stderr.strip()}")
-    return f"wrote {output}"
+        raise RenderError(f"dot failed: {proc.stderr.decode(errors='replace').strip()}")
+    _write_atomic(output, proc.stdout)

@@ -1,0 +1,1 @@
+"""Inference: sliding window / one-shot, TTA, ONNX Runtime, export with its sidecar."""

@@ -1,0 +1,116 @@
+"""The training loop in-process: resume replays exactly, NaN stops, checkpoints load
+with weights_only (the CLI-level SIGKILL and DDP tests are in test_train_cli.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import SPECS  # noqa: E402
+from nasdsl.api import compile_spec  # noqa: E402
+from nasdsl.runs import RunDir, load_checkpoint  # noqa: E402
+from nasdsl.train import (BatchPlan, GenotypeNet, InferShape, NonFiniteLoss,  # noqa: E402
+                          Precision, SegLoss, TrainConfig, TrainingStopped, fit, net_info,
+                          train_step)
+
+
+class Blobs:
+    """In-memory items whose content depends on the item seed (like augmentation)."""
+
+    def __init__(self, n: int = 6, size: int = 16):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(n, 1, size, size, generator=g)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def item(self, index: int, seed: int) -> dict:
+        g = torch.Generator().manual_seed(seed)
+        x = self.x[index] + 0.1 * torch.randn(self.x[index].shape, generator=g)
+        return {"image": x, "label": ((x > 0.3).long() + (x > 1.0).long())}
+
+
+def _net():
+    c = compile_spec(str(SPECS / "unet.nas"), {"base": 4, "depth": 2, "classes": 3,
+                                               "patch": 16})
+    return c, net_info(c)
+
+
+def _fit(run, cfg, resume=False, loss=None):
+    c, info = _net()
+    shape = InferShape(2, 3, (16, 16), info.stride_multiple)
+    val = [Blobs(1, 20).item(0, 1)]
+    return fit(lambda: GenotypeNet(c), loss or SegLoss(3), Blobs(), val, cfg, run,
+               Precision.for_device("cpu"), shape, resume=resume)
+
+
+def _cfg(**kw):
+    base = dict(epochs=2, steps_per_epoch=3, batch_size=2, checkpoint_every=2,
+                progress=False)
+    return TrainConfig(**{**base, **kw})
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_interruption_gives_same_weights(tmp_path):
+    whole = _fit(RunDir.create(tmp_path / "a", {}), _cfg())
+    calls = {"n": 0}
+
+    def dies_at_step_6(outputs, label):  # epoch 1, after the step-4 checkpoint
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise Killed
+        return SegLoss(3)(outputs, label)
+
+    run = RunDir.create(tmp_path / "b", {})
+    with pytest.raises(Killed):
+        _fit(run, _cfg(), loss=dies_at_step_6)
+    assert run.load("last")["position"] == {**run.load("last")["position"],
+                                             "epoch": 1, "step": 1, "global_step": 4}
+    resumed = _fit(run, _cfg(), resume=True)
+    for (k, a), (_, b) in zip(whole.model.state_dict().items(),
+                              resumed.model.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert resumed.position.global_step == whole.position.global_step == 6
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    calls = {"n": 0}
+
+    def poisoned(outputs, label):
+        calls["n"] += 1
+        value = SegLoss(3)(outputs, label)
+        return value * math.nan if calls["n"] == 5 else value
+
+    run = RunDir.create(tmp_path / "r", {})
+    with pytest.raises(TrainingStopped, match="the loss became nan at step 5"):
+        _fit(run, _cfg(epochs=3), loss=poisoned)
+    kept = run.load("last")
+    assert kept["position"]["global_step"] == 4
+    assert all(torch.isfinite(t).all() for t in kept["model"].values())
+    assert any(r.get("event") == "nonfinite_loss" for r in run.records())
+
+
+def test_train_step_refuses_nonfinite_before_touching_weights():
+    c, _ = _net()
+    model = GenotypeNet(c)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    batch = Blobs().item(0, 0)
+    batch = {k: v[None] for k, v in batch.items()}
+    with pytest.raises(NonFiniteLoss):
+        train_step(model, batch, lambda o, y: o.sum() * math.inf, opt,
+                   Precision.for_device("cpu"))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_ddp_shards_are_slices_of_the_global_batch():
+    one = BatchPlan(10, 4, 5, seed=3)
+    two = [BatchPlan(10, 4, 5, seed=3, world=2, rank=r) for r in range(2)]
+    for step in range(5):
+        assert one.batch(1, step) == two[0].batch(1, step) + two[1].batch(1, step)
