@@ -369,6 +369,41 @@ class FactorizedReduce(nn.Module):
         return self.norm(torch.cat([self.conv_1(x), self.conv_2(x[self.shift])], dim=1))
 
 
+class DartsReLUConvBN(nn.Module):
+    """ReLUConvBN: ReLU -> conv (no bias) -> norm; DARTS's cell preprocessing."""
+
+    def __init__(self, dims, in_channels, out_channels, kernel, stride, padding, norm, groups,
+                 affine):
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(),
+            _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
+                        bias=False),
+            _norm(dims, norm, out_channels, groups, affine),
+        )
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class DartsFactorizedReduce(nn.Module):
+    """FactorizedReduce C_in -> C_out: ReLU, two 1x1 stride-2 convs (the second on x
+    shifted by one per axis), concat, norm. State-dict keys as DARTS's (conv_1, conv_2, bn)."""
+
+    def __init__(self, dims, in_channels, out_channels, norm, groups, affine):
+        super().__init__()
+        conv = _conv(dims)
+        self.shift = _spatial_slice(dims, 1, 1)
+        self.relu = nn.ReLU()
+        self.conv_1 = conv(in_channels, out_channels // 2, 1, stride=2, bias=False)
+        self.conv_2 = conv(in_channels, out_channels // 2, 1, stride=2, bias=False)
+        self.bn = _norm(dims, norm, out_channels, groups, affine)
+
+    def forward(self, x):
+        x = self.relu(x)
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[self.shift])], dim=1))
+
+
 class DartsSkip(nn.Module):
     """skip_connect: identity (normal), FactorizedReduce (down), nearest x2 (up)."""
 
