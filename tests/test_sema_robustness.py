@@ -212,3 +212,13 @@ def test_darts_preprocessing_ops_in_a_cell():
     pre = (2 * 16 * 4 + 2 * 8) + (12 * 8)   # FactorizedReduce + BN; 1x1 conv, BN without affine
     head = 16 * 2
     assert param_bounds(c.graph).lo == stems + pre + head
+
+
+@pytest.mark.parametrize("name,note", [
+    ("call_site.nas", "in `block`, called here (i = 2)"),
+    ("choice_note.nas", "in `block`, called here (g[1] = 3)"),
+    ("cascade_cell.nas", "in `Cell`, called here"),
+])
+def test_errors_in_bodies_name_the_call(name, note):
+    (d,) = _errors(str(CORPUS / name))
+    assert any(n.message == note and n.span is not None for n in d.notes), d.render()

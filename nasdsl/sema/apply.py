@@ -108,6 +108,7 @@ def call(el: "Elaborator", e: A.Call, env: "Env") -> Any:
     if any(v is POISON for v in [*args, *kwargs.values()]):
         raise Silent()
     el.budget.tick(e.span)
+    el.call_choices = _choices_in(el, e, env)
     if isinstance(func, Symbol) and func.name in FUNCTIONS:
         return builtin_function(el, func.name, args, kwargs, e)
     if isinstance(func, OpRef) and not args and kwargs:
@@ -135,6 +136,22 @@ def bind_attributes(op: OpRef, kwargs: dict, e: A.Call) -> OpRef:
                                 suggest(k, [a.name for a in opdef.attrs if a.name != "role"]))
     bound = {**dict(op.kwargs), **kwargs}
     return OpRef(op.name, tuple(sorted(bound.items())), op.composite)
+
+
+def _choices_in(el: "Elaborator", e: A.Call, env: "Env") -> str:
+    """`dil[2] = 3` for arguments that name a value choice (for call-site notes)."""
+    if not el.choice_values:
+        return ""
+    out = []
+    for arg in [*e.args, *(k.value for k in e.kwargs)]:
+        if isinstance(arg, (A.Name, A.Index)):
+            try:
+                text = el._candidate_label(arg, env)
+            except (EvalError, Silent):
+                continue
+            if text in el.choice_values:
+                out.append(f"{text} = {el.choice_values[text]}")
+    return ", ".join(out)
 
 
 def builtin_function(el: "Elaborator", name: str, args: list, kwargs: dict,
@@ -289,7 +306,7 @@ def _bind_formals(defn: A.OpDef | A.CellDef, args: list, kwargs: dict, e: A.Call
             raise EvalError("E0208", f"`{defn.name}` needs argument `{f.name}`", e.span)
 
 
-def _enter(el: "Elaborator", e: A.Call, name: str) -> tuple:
+def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
     from nasdsl.sema.budget import Frame
     from nasdsl.sema.elaborate import MAX_CALL_DEPTH
 
@@ -299,7 +316,7 @@ def _enter(el: "Elaborator", e: A.Call, name: str) -> tuple:
     saved = (el.scope, el.hint, el.cell)
     el.depth += 1
     el.scope = el.fresh_path(el.hint or name)
-    el.budget.push(Frame("call", name, e.span))
+    el.budget.push(Frame("call", name, e.span, choices=choices))
     return saved
 
 
@@ -334,9 +351,9 @@ def call_composite(el: "Elaborator", op: OpRef, args: list, kwargs: dict,
 
     defn = op.composite
     assert defn is not None
-    env = Env(el.root_env)
+    choices, env = el.call_choices, Env(el.root_env)
     _bind_formals(defn, args, {**dict(op.kwargs), **kwargs}, e, el, env)
-    saved = _enter(el, e, defn.name)
+    saved = _enter(el, e, defn.name, choices)
     try:
         return _run_body(el, defn, env)
     finally:
@@ -349,9 +366,9 @@ def call_cell(el: "Elaborator", cell: CellVal, args: list, kwargs: dict, e: A.Ca
     defn = cell.defn
     if el.cell is not None:
         raise EvalError("E0236", "cells cannot be nested inside cells", e.span)
-    env = Env(el.root_env)
+    choices, env = el.call_choices, Env(el.root_env)
     _bind_formals(defn, args, kwargs, e, el, env)
-    saved = _enter(el, e, defn.name)
+    saved = _enter(el, e, defn.name, choices)
     instance = el.scope[-1]
     el.cell = defn.name
     try:

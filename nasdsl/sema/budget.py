@@ -29,6 +29,7 @@ class Frame:
     name: str                 # callee, or loop variable
     span: Span
     loops: list[tuple[str, int]] = field(default_factory=list)  # loop indices inside
+    choices: str = ""         # choice values passed to the call: "k = 5"
 
 
 class Exhausted(Exception):
@@ -122,7 +123,8 @@ def _describe(frame: Frame, outside: str) -> str:
     if frame.kind == "loop":
         return f"in the loop over `{frame.name}`"
     text = f"in `{frame.name}`, called here"
-    return f"{text} ({outside})" if outside else text
+    context = ", ".join(c for c in (outside, frame.choices) if c)
+    return f"{text} ({context})" if context else text
 
 
 def _collapse(notes: list[Note]) -> tuple[Note, ...]:

@@ -112,6 +112,8 @@ class Elaborator:
         self.stride_issue: tuple[Span, tuple[Note, ...]] | None = None  # first op whose
         # stride does not divide the patch size, and the call stack there
         self.failures = 0                  # statements that failed (their effects unknown)
+        self.choice_values: dict[str, str] = {}  # value choice target -> chosen value
+        self.call_choices = ""
 
     # ---- driver ---------------------------------------------------------------------
     def run(self) -> Result:
@@ -356,6 +358,7 @@ class Elaborator:
         self.record(point)
         chosen = self.decide(point)
         value = values[0] if chosen is None else values[labels.index(chosen)]
+        self.choice_values[self.target_text(s.target, env)] = show(value)
         self.bind(s.target, value, env)
 
     def s_InputChoice(self, s: A.InputChoice, env: Env, top: bool) -> None:
