@@ -239,5 +239,9 @@ from nasdsl.cli_data import data as _data_group  # noqa: E402 - needs run_guarde
 
 main.add_command(_data_group)
 
+from nasdsl.cli_train import add_commands  # noqa: E402 - train/eval/infer/export
+
+add_commands(main, run_guarded, define_option)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

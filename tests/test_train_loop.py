@@ -12,9 +12,19 @@ torch = pytest.importorskip("torch")
 from conftest import SPECS  # noqa: E402
 from nasdsl.api import compile_spec  # noqa: E402
 from nasdsl.runs import RunDir, load_checkpoint  # noqa: E402
+from nasdsl.train.batches import PlannedBatches  # noqa: E402
 from nasdsl.train import (BatchPlan, GenotypeNet, InferShape, NonFiniteLoss,  # noqa: E402
                           Precision, SegLoss, TrainConfig, TrainingStopped, fit, net_info,
                           train_step)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One thread: on a shared 2-core machine 2 threads spin-wait 100x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 class Blobs:
@@ -43,7 +53,8 @@ def _fit(run, cfg, resume=False, loss=None):
     c, info = _net()
     shape = InferShape(2, 3, (16, 16), info.stride_multiple)
     val = [Blobs(1, 20).item(0, 1)]
-    return fit(lambda: GenotypeNet(c), loss or SegLoss(3), Blobs(), val, cfg, run,
+    batches = PlannedBatches(Blobs(), cfg.batch_size, cfg.steps_per_epoch, cfg.seed)
+    return fit(lambda: GenotypeNet(c), loss or SegLoss(3), batches, val, cfg, run,
                Precision.for_device("cpu"), shape, resume=resume)
 
 
@@ -114,3 +125,33 @@ def test_ddp_shards_are_slices_of_the_global_batch():
     two = [BatchPlan(10, 4, 5, seed=3, world=2, rank=r) for r in range(2)]
     for step in range(5):
         assert one.batch(1, step) == two[0].batch(1, step) + two[1].batch(1, step)
+
+
+DEEP = """arch DS {
+  param dims = 2
+  param classes = 3
+  input x(channels=1, size=32)
+  e0 = act(conv(x, 8, 3), relu)
+  e1 = act(conv(pool(e0, max), 16, 3), relu)
+  d0 = act(conv(concat(e0, conv_transpose(e1, 8)), 8, 3), relu)
+  output y = conv(d0, classes, 1)
+  output aux = conv(e1, classes, 1)
+}
+"""
+
+
+def test_deep_supervision_weights_heads_and_resizes_labels(tmp_path):
+    from monai.losses import DiceCELoss
+
+    spec = tmp_path / "ds.nas"
+    spec.write_text(DEEP)
+    c = compile_spec(str(spec))
+    info = net_info(c)
+    assert info.outputs == ("y", "aux") and info.main_output == 0
+    assert info.stride_multiple == (2, 2)
+    torch.manual_seed(0)
+    out = GenotypeNet(c)(torch.randn(2, 1, 32, 32))
+    label = torch.randint(0, 3, (2, 1, 32, 32))
+    plain = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False)
+    expected = (2 / 3) * plain(out[0], label) + (1 / 3) * plain(out[1], label[:, :, ::2, ::2])
+    torch.testing.assert_close(SegLoss(3, 0)(out, label), expected)

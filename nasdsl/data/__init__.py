@@ -17,8 +17,8 @@ Inference: `pre = Preprocessor(plan)`; `x, props = pre.preprocess_image(*read_im
 predict; `seg = pre.restore(pred, props)`; `write_image(out, seg[0], geometry)`.
 """
 
-from nasdsl.data.augment import AugmentConfig, build_augment
-from nasdsl.data.dataset import DataModule, PatchDataset, ShardSampler
+from typing import Any
+
 from nasdsl.data.errors import DataError
 from nasdsl.data.fingerprint import (fingerprint, ronasmis_candidates, ronasmis_patch,
                                      suggest_patch, target_spacing)
@@ -31,6 +31,20 @@ from nasdsl.data.preprocess import (ChannelNorm, Plan, Preprocessed, Preprocesso
                                     crop_to_nonzero, make_plan)
 from nasdsl.data.split import load_split, make_split, save_split
 from nasdsl.data.builtin import make_mni_dataset, make_synthetic_dataset
+
+# NOTE: the torch side (sampling, augmentation, loaders) loads on first use, so that
+# `nasdsl data inspect` and the readers do not pay for importing torch and MONAI.
+_LAZY = {"AugmentConfig": "augment", "build_augment": "augment", "DataModule": "dataset",
+         "PatchDataset": "dataset", "ShardSampler": "dataset"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"nasdsl.data.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'nasdsl.data' has no attribute {name!r}")
+
 
 __all__ = [
     "AugmentConfig", "Case", "CaseData", "ChannelNorm", "DataError", "DataModule",

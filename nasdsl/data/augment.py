@@ -7,8 +7,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -27,8 +31,15 @@ class AugmentConfig:
 
 
 def build_augment(dims: int, cfg: AugmentConfig = AugmentConfig()) -> "object":
-    """A MONAI Compose over {"image", "label"} arrays (C x spatial)."""
+    """A MONAI Compose over {"image", "label"} arrays (C x spatial).
+
+    NOTE: switches MONAI's MetaTensor tracking off for the process (set_track_meta):
+    patches need no metadata, and tracking it makes each transform several times slower.
+    """
     from monai import transforms as T
+    from monai.data import set_track_meta
+
+    set_track_meta(False)
 
     keys = ("image", "label")
     rot = math.radians(cfg.rotation_deg)
@@ -54,8 +65,10 @@ def build_augment(dims: int, cfg: AugmentConfig = AugmentConfig()) -> "object":
 
 
 def apply_augment(compose: "object", image: np.ndarray, label: np.ndarray, seed: int
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+                  ) -> "tuple[torch.Tensor, torch.Tensor]":
     """Run `compose` with its random state set from `seed`; plain tensors out."""
+    import torch
+
     compose.set_random_state(seed=seed % (2 ** 32))  # type: ignore[attr-defined]
     out = compose({"image": torch.from_numpy(image), "label": torch.from_numpy(label).float()})
     img = torch.as_tensor(out["image"]).as_subclass(torch.Tensor).float().contiguous()

@@ -41,8 +41,12 @@ def load_dataset(root: str | Path, layout: str | None = None) -> DatasetIndex:
 
 def detect_layout(root: Path) -> str:
     meta = root / "dataset.json"
-    if meta.is_file() and (root / "imagesTr").is_dir():
-        return "nnunet" if "file_ending" in _read_json(meta) else "msd"
+    if meta.is_file():
+        keys = _read_json(meta).keys()
+        if keys & {"file_ending", "channel_names"}:
+            return "nnunet"
+        if keys & {"modality", "training"} or (root / "imagesTr").is_dir():
+            return "msd"
     if _find_dir(root, _IMAGE_DIRS) and _find_dir(root, _MASK_DIRS):
         return "pairs2d"
     if any(root.glob("*.mhd")) or any(root.glob("*.mha")):
@@ -115,12 +119,14 @@ def _index_msd(root: Path) -> DatasetIndex:
     channels = parse_channels(meta, meta_path, "modality")
     training = meta.get("training")
     if training is None:
+        if not (root / "imagesTr").is_dir():
+            raise DataError(meta_path, "no `training` list and no imagesTr/ folder")
         files = sorted(f for f in (root / "imagesTr").iterdir() if _is_nifti(f))
         training = [{"image": f"./imagesTr/{f.name}", "label": f"./labelsTr/{f.name}"}
                     for f in files]
     cases = tuple(_msd_case(root, meta_path, e) for e in training)
-    tests = tuple(Case(_stem(Path(t)), (_resolve(root, meta_path, t),))
-                  for t in meta.get("test", []) if isinstance(t, str))
+    tests = tuple(_msd_test_case(root, meta_path, t) for t in meta.get("test", [])
+                  if isinstance(t, str))
     return DatasetIndex(root, "msd", str(meta.get("name", root.name)), _nifti_dims(cases),
                         channels, channels, names, values, cases, tests, meta_path)
 
@@ -130,6 +136,13 @@ def _msd_case(root: Path, meta_path: Path, entry: Any) -> Case:
         raise DataError(meta_path, f"`training` entries need \"image\" and \"label\": {entry!r}")
     image = _resolve(root, meta_path, entry["image"])
     return Case(_stem(image), (image,), _resolve(root, meta_path, entry["label"]))
+
+
+def _msd_test_case(root: Path, meta_path: Path, rel: str) -> Case:
+    """A test case; its label from labelsTs/ when present (nasdsl's built-in data has one)."""
+    image = _resolve(root, meta_path, rel)
+    label = root / "labelsTs" / image.name
+    return Case(_stem(image), (image,), label if label.is_file() else None)
 
 
 def _resolve(root: Path, meta_path: Path, rel: str) -> Path:

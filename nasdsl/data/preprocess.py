@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from nasdsl.data.errors import DataError
 from nasdsl.data.geometry import Geometry
 from nasdsl.data.index import CaseData, DatasetIndex
 
@@ -69,6 +70,9 @@ def make_plan(index: DatasetIndex, fp: dict[str, Any], dims: int | None = None,
     """nnU-Net-style plan from a fingerprint. dims=2 on a 3D dataset trains on slices."""
     slices = dims == 2 and index.dims == 3
     net_dims = dims or index.dims
+    if net_dims == 3 and index.dims == 2:
+        raise DataError(index.describe_file(), "a 3D network cannot train on this 2D dataset; "
+                                               "use a 2D spec (-D dims=2)")
     spacing = list(target_spacing or fp["target_spacing"])
     if patch_size is None:
         patch_size = list(fp["suggested_patch_size"])

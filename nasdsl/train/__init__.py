@@ -10,7 +10,7 @@ Public API (see docs/TRAINING.md):
   case_scores, mean_scores                    Dice/IoU/HD95/surface Dice (metrics.py)
 """
 
-from nasdsl.train.batches import BatchPlan, item_seed
+from nasdsl.train.batches import BatchPlan, BatchSource, PlannedBatches, item_seed
 from nasdsl.train.loop import FitResult, Position, TrainConfig, TrainingStopped, fit
 from nasdsl.train.loss import SegLoss
 from nasdsl.train.metrics import case_scores, mean_scores
@@ -18,7 +18,7 @@ from nasdsl.train.model import GenotypeNet, NetInfo, net_info
 from nasdsl.train.step import NonFiniteLoss, Precision, StepResult, train_step
 from nasdsl.train.validate import InferShape, predict_case, validate
 
-__all__ = ["BatchPlan", "item_seed", "FitResult", "Position", "TrainConfig",
+__all__ = ["BatchPlan", "BatchSource", "PlannedBatches", "item_seed", "FitResult", "Position", "TrainConfig",
            "TrainingStopped", "fit", "SegLoss", "case_scores", "mean_scores", "GenotypeNet",
            "NetInfo", "net_info", "NonFiniteLoss", "Precision", "StepResult", "train_step",
            "InferShape", "predict_case", "validate"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -116,10 +116,32 @@ def loader(dataset: Any, plan: BatchPlan, epoch: int, start: int = 0,
         persistent_workers=False, multiprocessing_context="fork" if workers else None)
 
 
+class BatchSource(Protocol):
+    """What `fit` draws training batches from: this rank's share of the global batches
+    of `epoch`, from global batch `start` on (a resumed run's position)."""
+
+    def loader(self, epoch: int, start: int) -> Iterable[dict[str, Any]]: ...
+
+
+class PlannedBatches:
+    """A BatchSource over an in-memory or `item(index, seed)` dataset (BatchPlan order)."""
+
+    def __init__(self, dataset: Any, global_batch: int, steps: int, seed: int,
+                 workers: int = 0, world: int = 1, rank: int = 0):
+        self.dataset = dataset
+        self.plan = BatchPlan(len(dataset), global_batch, steps, seed, world, rank)
+        self.workers = workers
+
+    def loader(self, epoch: int, start: int) -> Iterable[dict[str, Any]]:
+        gen = torch.Generator().manual_seed(item_seed(self.plan.seed, epoch, -2))
+        return loader(self.dataset, self.plan, epoch, start, self.workers,
+                      pin_memory=torch.cuda.is_available(), generator=gen)
+
+
 def shard(items: Sequence[Any], world: int, rank: int) -> list[Any]:
     """Rank r's share of validation cases (r, r + W, ...)."""
     return list(items)[rank::world]
 
 
-__all__ = ["BatchPlan", "EpochSampler", "KeyedDataset", "SeededItems", "item_seed", "loader",
+__all__ = ["BatchSource", "PlannedBatches", "BatchPlan", "EpochSampler", "KeyedDataset", "SeededItems", "item_seed", "loader",
            "shard"]

@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from nasdsl.runs import RunDir, rng_state, seed_everything, set_rng_state
 from nasdsl.train import distributed as dist
-from nasdsl.train.batches import BatchPlan, item_seed, loader, shard
+from nasdsl.train.batches import BatchSource, shard
 from nasdsl.train.optim import make_optimizer, make_schedule
 from nasdsl.train.step import LossFn, NonFiniteLoss, Precision, train_step
 from nasdsl.train.validate import InferShape, validate
@@ -81,23 +81,20 @@ class _Parts:
     schedule: torch.optim.lr_scheduler.LambdaLR
 
 
-def fit(model_factory: Callable[[], nn.Module], loss_fn: LossFn, train_data: Any,
+def fit(model_factory: Callable[[], nn.Module], loss_fn: LossFn, batches: BatchSource,
         val_cases: Sequence[dict[str, Any]], config: TrainConfig, run: RunDir,
         precision: Precision, shape: InferShape, resume: bool = False,
         init_state: dict[str, torch.Tensor] | None = None) -> FitResult:
     """Train from scratch (or `init_state`), or continue `run` with resume=True."""
-    info = dist.from_env()
     seed_everything(config.seed)
     parts = _build(model_factory, config, precision, shape.dims, init_state)
     pos = _restore(run, parts, resume) if resume else Position()
-    plan = BatchPlan(len(train_data), config.batch_size, config.steps_per_epoch,
-                     config.seed, info.world, info.rank)
     stopped = "epochs"
     history: list[dict[str, Any]] = []
     while pos.epoch < config.epochs:
         try:
-            out_of_time = _train_epoch(parts, loss_fn, train_data, plan, config, run,
-                                       precision, pos)
+            out_of_time = _train_epoch(parts, loss_fn, batches, config, run, precision,
+                                       pos)
         except NonFiniteLoss as err:
             raise _nonfinite(err, run, pos) from None
         record = _end_epoch(parts, val_cases, config, run, precision, shape, pos,
@@ -144,36 +141,46 @@ def _restore(run: RunDir, parts: _Parts, resume: bool) -> Position:
     return pos
 
 
-def _train_epoch(parts: _Parts, loss_fn: LossFn, data: Any, plan: BatchPlan,
-                 config: TrainConfig, run: RunDir, precision: Precision,
-                 pos: Position) -> bool:
+def _train_epoch(parts: _Parts, loss_fn: LossFn, batches: BatchSource, config: TrainConfig,
+                 run: RunDir, precision: Precision, pos: Position) -> bool:
     """Steps from pos.step to the end of the epoch; True if the time budget ran out."""
-    gen = torch.Generator().manual_seed(item_seed(config.seed, pos.epoch, -2))
-    batches = loader(data, plan, pos.epoch, pos.step, config.workers,
-                     pin_memory=precision.device.type == "cuda", generator=gen)
-    bar = _progress(config, run, len(batches), pos.epoch)
-    for batch in batches:
-        started = time.perf_counter()
-        try:
-            result = train_step(parts.ddp, batch, loss_fn, parts.optimizer, precision,
-                                clip_grad=config.clip_grad)
-        except NonFiniteLoss as err:
-            err.step = pos.global_step
-            raise
-        parts.schedule.step()
-        pos.step += 1
-        pos.global_step += 1
-        pos.elapsed += time.perf_counter() - started
-        run.log({"epoch": pos.epoch, "step": pos.global_step, "loss": result.loss,
-                 "lr": parts.optimizer.param_groups[0]["lr"]})
-        _advance(bar, result.loss)
-        if config.checkpoint_every and pos.global_step % config.checkpoint_every == 0:
-            run.save(checkpoint_state(parts, pos))
-        if _out_of_time(config, pos):
-            _close(bar)
-            return True
-    _close(bar)
+    # NOTE: making a DataLoader iterator draws a seed from the global RNG; fork_rng keeps
+    # that draw from shifting a resumed run's RNG stream against an uninterrupted one
+    with torch.random.fork_rng(devices=[]):
+        iterator = iter(batches.loader(pos.epoch, pos.step))
+    bar = _progress(config, run, config.steps_per_epoch - pos.step, pos.epoch)
+    try:
+        for batch in iterator:
+            if _one_step(parts, loss_fn, batch, config, run, precision, pos, bar):
+                return True
+    finally:
+        if bar is not None:
+            bar.close()
     return False
+
+
+def _one_step(parts: _Parts, loss_fn: LossFn, batch: dict[str, Any], config: TrainConfig,
+              run: RunDir, precision: Precision, pos: Position, bar: Any) -> bool:
+    """One logged, checkpointed step; True when the time budget has run out."""
+    started = time.perf_counter()
+    try:
+        result = train_step(parts.ddp, batch, loss_fn, parts.optimizer, precision,
+                            clip_grad=config.clip_grad)
+    except NonFiniteLoss as err:
+        err.step = pos.global_step
+        raise
+    parts.schedule.step()
+    pos.step += 1
+    pos.global_step += 1
+    pos.elapsed += time.perf_counter() - started
+    run.log({"epoch": pos.epoch, "step": pos.global_step, "loss": result.loss,
+             "lr": parts.optimizer.param_groups[0]["lr"]})
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{result.loss:.4f}")
+    if config.checkpoint_every and pos.global_step % config.checkpoint_every == 0:
+        run.save(checkpoint_state(parts, pos))
+    return _out_of_time(config, pos)
 
 
 def _out_of_time(config: TrainConfig, pos: Position) -> bool:
@@ -226,17 +233,6 @@ def _progress(config: TrainConfig, run: RunDir, total: int, epoch: int) -> Any:
 
     return tqdm(total=total, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
                 leave=False, dynamic_ncols=True)
-
-
-def _advance(bar: Any, loss: float) -> None:
-    if bar is not None:
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}")
-
-
-def _close(bar: Any) -> None:
-    if bar is not None:
-        bar.close()
 
 
 __all__ = ["fit", "TrainConfig", "Position", "FitResult", "TrainingStopped",

@@ -2,7 +2,8 @@
 
 Conventions (nnU-Net's): background (class 0) is not scored; a class absent from both
 prediction and reference scores NaN and is left out of means; distances are in mm
-(the case's spacing). Surface Dice uses a tolerance in mm (default 1 mm).
+(the case's spacing); HD95 is inf where the class is in only one of the two. Surface
+Dice uses a tolerance in mm (default 1 mm).
 """
 
 from __future__ import annotations
@@ -64,10 +65,14 @@ def case_scores(case: str, pred: np.ndarray | torch.Tensor, label: np.ndarray | 
         }
     scores: dict[str, dict[int, float]] = {m: {} for m in METRICS}
     for c in range(1, classes):
-        empty = not bool(p[0, c].any()) and not bool(y[0, c].any())
+        in_pred, in_ref = bool(p[0, c].any()), bool(y[0, c].any())
         for m in METRICS:
             value = float(raw[m][0, c - 1])
-            scores[m][c] = math.nan if empty or not math.isfinite(value) else value
+            if not (in_pred or in_ref):
+                value = math.nan          # nothing to score
+            elif m == "hd95" and not (in_pred and in_ref):
+                value = math.inf          # a structure missed or invented: no distance
+            scores[m][c] = value
     return CaseScores(case, scores)
 
 

@@ -53,11 +53,29 @@ def predict_case(model: nn.Module, image: torch.Tensor, precision: Precision,
                  shape: InferShape, tta: bool = False) -> torch.Tensor:
     """Integer segmentation (spatial) of one C x spatial image."""
     with evaluating(model):
-        probs = predict_probabilities(torch_predictor(model, precision, shape.main_output),
-                                      image[None].float(), mode=shape.mode,
-                                      window=shape.window, multiple=shape.multiple,
-                                      overlap=shape.overlap, tta=tta)
-    return probs[0].argmax(0).cpu()
+        probs = case_probabilities(torch_predictor(model, precision, shape.main_output),
+                                   image, shape, tta)
+    return probs.argmax(0).cpu()
+
+
+def case_probabilities(predictor: Any, image: torch.Tensor, shape: InferShape,
+                       tta: bool = False) -> torch.Tensor:
+    """classes x spatial probabilities of one C x spatial image. A 2D network on a 3D
+    volume (trained on slices) predicts every slice along the last axis."""
+    image = torch.as_tensor(image).float()
+    slices = image.dim() - 1 == shape.dims + 1
+    batch = image.movedim(-1, 0) if slices else image[None]
+    probs = predict_probabilities(predictor, batch, mode=shape.mode, window=shape.window,
+                                  multiple=shape.multiple, overlap=shape.overlap, tta=tta,
+                                  batch=4 if slices else 1)
+    return probs.movedim(0, -1) if slices else probs[0]
+
+
+def case_arrays(case: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image, label) of a validation case: a dict or a data.Preprocessed."""
+    if isinstance(case, dict):
+        return torch.as_tensor(case["image"]), torch.as_tensor(case["label"])
+    return torch.as_tensor(case.image), torch.as_tensor(case.label)
 
 
 def validate(model: nn.Module, cases: Sequence[dict[str, Any]], precision: Precision,
@@ -66,8 +84,9 @@ def validate(model: nn.Module, cases: Sequence[dict[str, Any]], precision: Preci
     sums = torch.zeros(k, dtype=torch.float64)
     counts = torch.zeros(k, dtype=torch.float64)
     for case in cases:
-        pred = predict_case(model, torch.as_tensor(case["image"]), precision, shape)
-        label = torch.as_tensor(case["label"]).reshape(pred.shape)
+        image, label = case_arrays(case)
+        pred = predict_case(model, image, precision, shape)
+        label = label.reshape(pred.shape)
         d = dice_per_class(pred, label, shape.classes).double()
         ok = ~torch.isnan(d)
         sums += torch.where(ok, d, torch.zeros_like(d))
@@ -78,4 +97,4 @@ def validate(model: nn.Module, cases: Sequence[dict[str, Any]], precision: Preci
     return DiceResult(sum(defined) / len(defined) if defined else 0.0, per_class)
 
 
-__all__ = ["InferShape", "DiceResult", "validate", "predict_case", "torch_predictor"]
+__all__ = ["InferShape", "DiceResult", "validate", "predict_case", "case_probabilities", "case_arrays", "torch_predictor"]

@@ -1,0 +1,103 @@
+"""`nasdsl export RUN -o model.onnx`: trained weights in the standalone ONNX graph.
+
+The graph is the emitted standalone module's (ast-checked, then imported) with the run's
+checkpoint loaded strictly; ONNX Runtime is compared with the network the run trained
+(the registry-built GenotypeNet) before the file is renamed into place. The sidecar
+`model.onnx.json` carries what inference must repeat: the preprocessing plan (spacing,
+normalisation, patch), classes and label names, window/stride/mode, and the hashes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasdsl import __version__
+from nasdsl.api import UsageError
+from nasdsl.runs import RunDir, atomic_write_json
+from nasdsl.train.model import GenotypeNet, net_info
+from nasdsl.train.spec_ref import recompile
+
+SIDECAR_FORMAT = 1
+
+
+def sidecar_path(onnx_path: Path) -> Path:
+    return onnx_path.with_name(onnx_path.name + ".json")
+
+
+def load_run_model(run: RunDir, checkpoint: str = "best") -> tuple[GenotypeNet, dict, dict]:
+    """(trained GenotypeNet in eval mode, manifest, checkpoint position)."""
+    manifest = run.manifest()
+    name = checkpoint if run.has_checkpoint(checkpoint) else "last"
+    if not run.has_checkpoint(name):
+        raise UsageError(f"{run.path}: the run has no checkpoint yet")
+    state = run.load(name)
+    compiled = recompile(manifest["spec"])
+    net = GenotypeNet(compiled)
+    net.load_state_dict(state["model"], strict=True)
+    return net.eval(), manifest, {"checkpoint": name, **state["position"]}
+
+
+def export_run(run_path: Path, output: Path, checkpoint: str = "best") -> str:
+    from nasdsl.backends.onnx_export import OPSET, export, verify
+    from nasdsl.backends.torch_src import emit_torch
+    from nasdsl.infer.safe_source import load_checked
+
+    run = RunDir(run_path)
+    net, manifest, position = load_run_model(run, checkpoint)
+    compiled = recompile(manifest["spec"])
+    standalone = load_checked(emit_torch(compiled)).Model()
+    standalone.load_state_dict(net.state_dict(), strict=True)
+    standalone.eval()
+    infer = manifest["infer"]
+    window = tuple(infer["window"])
+    example = torch.randn((1, infer["in_channels"], *window),
+                          generator=torch.Generator().manual_seed(0))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        export(standalone, example, Path(tmp), [n for n, _ in compiled.graph.outputs])
+        check = verify(net, Path(tmp), torch.randn((2, *example.shape[1:]),
+                                                   generator=torch.Generator().manual_seed(1)))
+        os.replace(tmp, output)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    atomic_write_json(sidecar_path(output), sidecar(manifest, position, OPSET))
+    return (f"wrote {output} (checkpoint {position['checkpoint']}, epoch "
+            f"{position['epoch']}, opset {OPSET}); ONNX Runtime ({check.provider}) vs the "
+            f"trained PyTorch network: max abs diff {check.max_abs_diff:.2e}\n"
+            f"wrote {sidecar_path(output)}")
+
+
+def sidecar(manifest: dict[str, Any], position: dict[str, Any], opset: int) -> dict[str, Any]:
+    info = net_info(recompile(manifest["spec"]))
+    return {"format": SIDECAR_FORMAT, "nasdsl": __version__, "opset": opset,
+            "input_name": "input", "spec": manifest["spec"],
+            "genotype_hash": manifest["spec"]["genotype_hash"],
+            "plan": manifest["plan"], "infer": manifest["infer"],
+            "outputs": list(info.outputs), "main_output": info.main_output,
+            "checkpoint": position, "run": manifest.get("run_id")}
+
+
+def read_sidecar(onnx_path: Path) -> dict[str, Any]:
+    path = sidecar_path(onnx_path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: missing; `nasdsl export` writes it beside the .onnx "
+                         "(inference needs its preprocessing)") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: damaged ({exc})") from None
+    if data.get("format") != SIDECAR_FORMAT:
+        raise UsageError(f"{path}: sidecar format {data.get('format')} is not "
+                         f"{SIDECAR_FORMAT}")
+    return data
+
+
+__all__ = ["export_run", "load_run_model", "read_sidecar", "sidecar_path", "SIDECAR_FORMAT"]

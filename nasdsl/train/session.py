@@ -1,0 +1,177 @@
+"""`nasdsl train` as a function: spec + dataset + options -> a finished run directory.
+
+Everything a resumed run needs is written to the manifest on the first start, and
+`--resume` rebuilds the request from it, so a resumed run cannot silently differ.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasdsl.api import UsageError
+from nasdsl.runs import RunDir, load_checkpoint
+from nasdsl.train import distributed as dist
+from nasdsl.train.batches import BatchSource
+from nasdsl.train.loop import FitResult, TrainConfig, fit
+from nasdsl.train.loss import SegLoss
+from nasdsl.train.model import GenotypeNet, NetInfo, net_info
+from nasdsl.train.spec_ref import compile_defines, recompile, spec_record
+from nasdsl.train.step import Precision
+from nasdsl.train.validate import InferShape
+
+
+@dataclass
+class TrainRequest:
+    spec: str
+    data: str
+    out: str
+    defines: list[str] = field(default_factory=list)
+    config: TrainConfig = field(default_factory=TrainConfig)
+    patch: list[int] | None = None       # None: the dataset's suggestion
+    dims: int | None = None              # None: the spec's dims
+    fold: int = 0
+    folds: int = 5
+    augment: bool = True
+    mode: str = "sliding"                # validation/inference: sliding | whole
+    overlap: float = 0.5
+    precision: str = "auto"
+    device: str | None = None
+    init_from: str | None = None
+    cache: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["config"] = self.config.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainRequest:
+        d = dict(d)
+        d["config"] = TrainConfig(**d["config"])
+        return cls(**d)
+
+
+@dataclass
+class Prepared:
+    request: TrainRequest
+    compiled: Any
+    info: NetInfo
+    shape: InferShape
+    plan: Any
+    split: dict[str, Any]
+    batches: BatchSource
+    val_cases: list[Any]
+
+
+def train(request: TrainRequest, resume: bool = False) -> FitResult:
+    info, device = dist.setup(request.device)
+    try:
+        if resume:
+            run = RunDir.create(request.out, {}, resume=True, writer=info.is_main)
+            request = _resumed_request(run, request)
+        elif info.is_main and RunDir(request.out).manifest_path.exists():
+            RunDir.create(request.out, {})  # raises: the folder already holds a run
+        prepared = prepare(request, info.world, info.rank)
+        if not resume:
+            run = (RunDir.create(request.out, manifest(prepared)) if info.is_main
+                   else RunDir(request.out, writer=False))
+        precision = Precision.for_device(device, request.precision)
+        init = _init_state(request.init_from) if request.init_from and not resume else None
+        return fit(lambda: GenotypeNet(prepared.compiled),
+                   SegLoss(prepared.info.classes, prepared.info.main_output),
+                   prepared.batches, prepared.val_cases, request.config, run, precision,
+                   prepared.shape, resume=resume, init_state=init)
+    finally:
+        dist.teardown()
+
+
+def _resumed_request(run: RunDir, given: TrainRequest) -> TrainRequest:
+    recorded = TrainRequest.from_dict(run.manifest()["request"])
+    recompile(run.manifest()["spec"])  # refuses if the spec changed since
+    return replace(recorded, out=given.out)
+
+
+def prepare(request: TrainRequest, world: int = 1, rank: int = 0) -> Prepared:
+    """Compile the spec, index and check the data, plan, split, and the data module."""
+    from nasdsl import data as D
+
+    compiled = compile_defines(request.spec, request.defines)
+    info = net_info(compiled)
+    index = D.load_dataset(request.data)
+    D.check_channels(index, info.in_channels, request.spec)
+    D.check_classes(index, info.classes, request.spec)
+    if request.config.batch_size % world:
+        raise UsageError(f"--batch {request.config.batch_size} is not divisible by the "
+                         f"{world} processes")
+    dims = request.dims or info.dims
+    if dims != info.dims:
+        raise UsageError(f"{request.spec} builds a {info.dims}D network; pass -D dims={dims}")
+    fp = D.fingerprint(index)
+    plan = D.make_plan(index, fp, dims=dims, patch_size=_patch(request, fp, info))
+    split = D.make_split(index, request.config.seed, request.folds, request.fold)
+    dm = D.DataModule(index, plan, split, seed=request.config.seed,
+                      batch_size=request.config.batch_size // world,
+                      batches_per_epoch=request.config.steps_per_epoch,
+                      augment=request.augment, num_workers=request.config.workers,
+                      cache_dir=Path(request.out) / "cache" if request.cache else None)
+    shape = InferShape(dims, info.classes, tuple(plan.patch_size), info.stride_multiple,
+                       request.mode, request.overlap, info.main_output)
+    return Prepared(request, compiled, info, shape, plan, split,
+                    ModuleBatches(dm, world, rank), dm.val_cases())
+
+
+def _patch(request: TrainRequest, fp: dict[str, Any], info: NetInfo) -> list[int]:
+    """The requested (or suggested) patch, rounded up to the network's stride multiple."""
+    from nasdsl.infer.sliding import fit_window
+
+    patch = request.patch
+    if patch is None:
+        patch = list(fp["suggested_patch_size"])[: info.dims]
+    if len(patch) != info.dims:
+        raise UsageError(f"--patch has {len(patch)} axes, the network is {info.dims}D")
+    return list(fit_window(patch, info.stride_multiple))
+
+
+class ModuleBatches:
+    """The data module's loaders as a BatchSource (this rank's share of each batch)."""
+
+    def __init__(self, dm: Any, world: int, rank: int):
+        self.dm, self.world, self.rank = dm, world, rank
+
+    def loader(self, epoch: int, start: int):
+        return self.dm.train_loader(epoch, start_batch=start, rank=self.rank,
+                                    world_size=self.world)
+
+
+def manifest(p: Prepared) -> dict[str, Any]:
+    r = p.request
+    return {"run_id": uuid.uuid4().hex[:12], "kind": "train", "seed": r.config.seed,
+            "request": r.to_dict(), "spec": spec_record(r.spec, r.defines, p.compiled),
+            "data": {"root": str(Path(r.data).resolve())}, "plan": p.plan.to_dict(),
+            "split": p.split, "world_size": dist.from_env().world,
+            "infer": {**asdict(p.shape), "in_channels": p.info.in_channels,
+                      "window": list(p.shape.window), "multiple": list(p.shape.multiple)}}
+
+
+def _init_state(source: str) -> dict[str, torch.Tensor]:
+    """--init-from: a state dict file, a checkpoint, or a run directory (its best)."""
+    path = Path(source)
+    if path.is_dir():
+        run = RunDir(path)
+        name = "best" if run.has_checkpoint("best") else "last"
+        path = run.checkpoint_path(name)
+    state = load_checkpoint(path)
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in state.values()):
+        raise UsageError(f"{path}: not a state dict of tensors")
+    return state
+
+
+__all__ = ["TrainRequest", "train", "prepare", "manifest", "ModuleBatches"]
