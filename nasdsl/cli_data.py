@@ -83,7 +83,7 @@ def render(fp: dict[str, Any]) -> str:
     r = fp["ronasmis"]
     lines += [
         f"  suggested patch: {'x'.join(map(str, fp['suggested_patch_size']))} "
-        "(median shape at target spacing within a voxel budget, multiples of 16)",
+        "(median shape at target spacing, up to multiples of 16, within a voxel budget)",
         f"  RONASMIS patch:  H/W {r['patch_hw']}" + (f", D {r['patch_d']}" if "patch_d" in r else "")
         + " (Eq. 1-2 from the median size)",
         f"  for specs/ronasmis.nas: {r['defines']}",
@@ -135,7 +135,8 @@ def synth(out: str, dims: str, cases: int, tests: int, size: int, seed: int) -> 
     def go() -> int:
         from nasdsl.data import make_synthetic_dataset
 
-        path = make_synthetic_dataset(out, int(dims), cases, tests, seed, size)
+        with _progress("phantoms") as tick:
+            path = make_synthetic_dataset(out, int(dims), cases, tests, seed, size, tick)
         click.echo(f"wrote {cases} training + {tests} test phantoms: {path}")
         return 0
 
@@ -160,7 +161,8 @@ def mni(out: str, cases: int, tests: int, resolution: float, dims: str, seed: in
     def go() -> int:
         from nasdsl.data import make_mni_dataset
 
-        path = make_mni_dataset(out, cases, tests, seed, resolution, int(dims))
+        with _progress("MNI cases") as tick:
+            path = make_mni_dataset(out, cases, tests, seed, resolution, int(dims), tick)
         click.echo(f"wrote {cases} training + {tests} test cases derived from the MNI "
                    f"ICBM152 template (one subject, deformed): {path}")
         return 0

@@ -149,8 +149,9 @@ def _eval_command(run_guarded: Callable) -> click.Command:
     @click.argument("source", type=click.Path(exists=True))
     @click.option("--data", type=click.Path(), required=True, help="Dataset with labels.")
     @click.option("--cases", default="auto", show_default=True,
-                  help="val (a run's validation split), all, or comma-separated ids; auto: "
-                       "val for a run directory, all otherwise.")
+                  help="val (a run's validation split), all (training cases), test "
+                       "(labelled test cases), or comma-separated ids; auto: val for a run "
+                       "directory, all otherwise.")
     @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
                   help="Write per-case rows and the mean (default: SOURCE/eval.csv for a "
                        "run, else eval.csv).")

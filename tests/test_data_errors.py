@@ -134,3 +134,12 @@ def test_cli_maps_data_error_to_exit_2(tmp_path):
     assert proc.stderr.startswith(f"error: {tmp_path / 'labelsTr' / 'case_0.nii.gz'}: "
                                   "unreadable or truncated image")
     assert "Traceback" not in proc.stderr
+
+
+def test_nnunet_image_without_label_is_not_skipped(tmp_path):
+    nnunet(tmp_path)
+    (tmp_path / "labelsTr" / "tiny_000.nii.gz").unlink()
+    with pytest.raises(DataError) as info:
+        load_dataset(tmp_path)
+    assert info.value.path.endswith("imagesTr/tiny_000_0000.nii.gz")
+    assert "no label file labelsTr/tiny_000.nii.gz" in info.value.what

@@ -181,3 +181,11 @@ def test_mni_task_offline_small(tmp_path):
         assert c.geometry.spacing == pytest.approx((8.0, 8.0, 8.0))
         assert c.image.shape == (1, 25, 30, 24)                # the 1 mm template's FOV
     assert not np.array_equal(cases[0].image, cases[1].image)  # deformed differently
+
+
+def test_suggested_patch_rounds_up_then_fits_the_budget():
+    from nasdsl.data import suggest_patch
+
+    assert suggest_patch([40, 30, 12]) == [48, 32, 16]        # whole image in one patch
+    assert suggest_patch([300, 300, 200]) == [128, 128, 128]  # 128^3 voxel budget
+    assert suggest_patch([1000, 800]) == [512, 512]

@@ -102,10 +102,11 @@ def test_dicom_series_with_mask(tmp_path):
 def test_write_keeps_geometry(tmp_path, suffix):
     rot = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     geom = Geometry((0.7, 0.9, 3.0), (1.5, -2.0, 40.0), tuple(rot.ravel()))
-    arr = np.arange(5 * 4 * 3, dtype=np.int16).reshape(5, 4, 3)
+    arr = np.arange(5 * 4 * 3, dtype=np.int64).reshape(5, 4, 3)   # a prediction's dtype
     path = write_image(tmp_path / f"seg{suffix}", arr, geom)
     back, g = read_image(path)
     np.testing.assert_array_equal(back[0], arr)
+    assert back.dtype == np.uint8                             # label maps written compactly
     assert g.matches(geom), (g, geom)
     assert not list(tmp_path.glob(".*"))                      # no temp files left behind
 
@@ -118,3 +119,23 @@ def test_nifti_single_slices_are_a_2d_dataset(tmp_path):
     data = load_case(index, index.cases[0])
     assert index.dims == 2 and data.image.ndim == 3
     assert data.geometry.spacing == pytest.approx((0.8, 1.2))
+
+
+def test_nnunet_v2_png_dataset_is_2d(tmp_path):
+    from PIL import Image
+
+    for d in ("imagesTr", "labelsTr"):
+        (tmp_path / d).mkdir()
+    for k in range(2):
+        img = np.full((6, 8), 50 + k, np.uint8)
+        lab = np.zeros((6, 8), np.uint8)
+        lab[1:3, 2:6] = 1
+        Image.fromarray(img).save(tmp_path / "imagesTr" / f"c_{k:03d}_0000.png")
+        Image.fromarray(lab).save(tmp_path / "labelsTr" / f"c_{k:03d}.png")
+    (tmp_path / "dataset.json").write_text(
+        '{"channel_names": {"0": "rescale_to_0_1"}, "labels": {"background": 0, "x": 1}, '
+        '"numTraining": 2, "file_ending": ".png"}')
+    index = load_dataset(tmp_path)
+    data = load_case(index, index.cases[1])
+    assert (index.layout, index.dims, data.image.shape) == ("nnunet", 2, (1, 8, 6))
+    assert data.label.sum() == 8 and data.image.max() == 51

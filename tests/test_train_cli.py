@@ -203,3 +203,18 @@ def test_nan_loss_stops_with_message_and_keeps_good_checkpoint(dataset, tmp_path
     if (out / "checkpoints" / "last.pt").exists():
         state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
         assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_init_from_loads_weights_and_refuses_misfits(dataset, reference_run, tmp_path):
+    best = torch.load(reference_run / "checkpoints" / "best.pt", weights_only=True)["model"]
+    code, output = cli("train", *TRAIN, "--epochs", "1", "--steps-per-epoch", "1",
+                       "--lr", "0", "--init-from", str(reference_run), "--data",
+                       str(dataset), "--out", str(tmp_path / "init"))
+    assert code == 0, output
+    got = _weights(tmp_path / "init")
+    assert all(torch.equal(got[k], best[k]) for k in best)  # lr 0: the weights it started from
+    bad = tmp_path / "bad.pt"
+    torch.save({"nope": torch.zeros(1)}, bad)
+    code, output = cli("train", *TRAIN, "--init-from", str(bad), "--data", str(dataset),
+                       "--out", str(tmp_path / "bad"))
+    assert code == 2 and "do not fit the network" in output and "Traceback" not in output

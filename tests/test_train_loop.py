@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from conftest import SPECS  # noqa: E402
 from nasdsl.api import compile_spec  # noqa: E402
-from nasdsl.runs import RunDir, load_checkpoint  # noqa: E402
+from nasdsl.runs import RunDir  # noqa: E402
 from nasdsl.train.batches import PlannedBatches  # noqa: E402
 from nasdsl.train import (BatchPlan, GenotypeNet, InferShape, NonFiniteLoss,  # noqa: E402
                           Precision, SegLoss, TrainConfig, TrainingStopped, fit, net_info,

@@ -154,8 +154,7 @@ class DataModule:
 
     def train_dataset(self) -> PatchDataset:
         if self._train is None:
-            world = 1
-            n = self.batches_per_epoch * self.batch_size * world
+            n = self.batches_per_epoch * self.batch_size   # train_loader resizes per world
             self._train = PatchDataset(self.preprocessed(self.split["train"]), self.plan, n,
                                        self.seed, self.augment, self.augment_config)
         return self._train

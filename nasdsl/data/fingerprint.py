@@ -133,12 +133,13 @@ def ronasmis_patch(median_shape: list[float]) -> dict[str, Any]:
 
 def suggest_patch(median_shape: np.ndarray, max_voxels: int | None = None,
                   divisor: int = 16) -> list[int]:
-    """A patch as nnU-Net's planner starts one: the median shape at the target spacing,
-    shrunk along its longest axis until it fits a voxel budget (128^3 in 3D, 512^2 in
-    2D: a fixed stand-in for nnU-Net's GPU-memory estimate), in multiples of `divisor`."""
-    shape = np.maximum(np.asarray(median_shape, float), divisor)
+    """A patch as nnU-Net's planner makes one: the median shape at the target spacing,
+    rounded up to multiples of `divisor` (so a small image fits in one patch), then shrunk
+    along its longest axis until it fits a voxel budget (128^3 in 3D, 512^2 in 2D: a
+    fixed stand-in for nnU-Net's GPU-memory estimate)."""
+    shape = np.ceil(np.maximum(np.asarray(median_shape, float), 1) / divisor) * divisor
     budget = max_voxels or (128 ** 3 if len(shape) == 3 else 512 ** 2)
-    while np.prod(shape) > budget:
+    while np.prod(shape) > budget and shape.max() > divisor:
         axis = int(np.argmax(shape))
-        shape[axis] = max(divisor, shape[axis] - divisor)
-    return [int(max(divisor, (s // divisor) * divisor)) for s in shape]
+        shape[axis] -= divisor
+    return [int(s) for s in shape]

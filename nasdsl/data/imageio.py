@@ -150,7 +150,7 @@ _READERS: dict[str, Callable[[Path], tuple[np.ndarray, Geometry]]] = {
 def write_image(path: str | Path, array: np.ndarray, geometry: Geometry) -> Path:
     """Write `array` (spatial, or C x spatial) with `geometry`; the format follows the suffix."""
     p = Path(path)
-    arr = np.asarray(array)
+    arr = _compact(np.asarray(array))
     if arr.ndim == geometry.ndim + 1:
         channels = arr
     elif arr.ndim == geometry.ndim:
@@ -171,6 +171,20 @@ def write_image(path: str | Path, array: np.ndarray, geometry: Geometry) -> Path
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return p
+
+
+def _compact(arr: np.ndarray) -> np.ndarray:
+    """Label maps in the smallest integer type that holds them (int64 NIfTI is deprecated
+    in nibabel and unreadable by some tools)."""
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer) and arr.dtype.itemsize > 4:
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        for t in (np.uint8, np.int16, np.int32):
+            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+                return arr.astype(t)
+        raise ValueError(f"integer values {lo}..{hi} do not fit 32 bits")
+    return arr
 
 
 def _write_nifti(p: Path, channels: np.ndarray, geom: Geometry) -> None:

@@ -81,6 +81,8 @@ def parse_labels(meta: dict[str, Any], path: Path) -> tuple[tuple[str, ...], tup
         raise DataError(path, "dataset.json has no `labels` object")
     pairs: list[tuple[int, str]] = []
     for key, val in labels.items():
+        if key == "ignore" or val == "ignore":
+            raise DataError(path, "nnU-Net's `ignore` label (sparse annotation) is not supported")
         if isinstance(val, str) and re.fullmatch(r"-?\d+", key):
             pairs.append((int(key), val))
         elif isinstance(val, int) and not isinstance(val, bool):
@@ -92,6 +94,9 @@ def parse_labels(meta: dict[str, Any], path: Path) -> tuple[tuple[str, ...], tup
             raise DataError(path, f"label entry `{key}`: {val!r} is neither \"value\": \"name\" "
                                   "nor \"name\": value")
     pairs.sort()
+    dup = sorted({v for v, _ in pairs if sum(w == v for w, _ in pairs) > 1})
+    if dup:
+        raise DataError(path, f"label value(s) {dup} named more than once")
     if pairs[0][0] != 0:
         raise DataError(path, "labels must include the background value 0")
     return tuple(n for _, n in pairs), tuple(v for v, _ in pairs)
@@ -193,10 +198,25 @@ def _index_nnunet(root: Path) -> DatasetIndex:
                  if f.name.endswith(ending) and not f.name.startswith("."))
     cases = tuple(Case(i, _nnunet_channels(root / "imagesTr", i, ending, len(channels)),
                        labels_dir / f"{i}{ending}") for i in ids)
+    _no_orphans(root / "imagesTr", ending, set(ids), len(channels))
     tests = _nnunet_tests(root / "imagesTs", ending, len(channels))
     dims = 2 if ending.lower() in _2D else _nifti_dims(cases)
     return DatasetIndex(root, "nnunet", str(meta.get("name", root.name)), dims, channels,
                         channels, names, values, cases, tests, meta_path)
+
+
+def _no_orphans(images: Path, ending: str, labelled: set[str], n: int) -> None:
+    """Every file in imagesTr/ belongs to a labelled case (nothing is skipped silently)."""
+    pattern = re.compile(r"(.+)_(\d{4})" + re.escape(ending) + "$")
+    for f in sorted(images.iterdir()) if images.is_dir() else []:
+        if f.name.startswith("."):
+            continue
+        m = pattern.match(f.name)
+        if m is None or int(m.group(2)) >= n:
+            raise DataError(f, f"not a channel file CASE_XXXX{ending} of the "
+                               f"{n} declared channel(s)")
+        if m.group(1) not in labelled:
+            raise DataError(f, f"no label file labelsTr/{m.group(1)}{ending} for this image")
 
 
 def _nnunet_channels(folder: Path, case_id: str, ending: str, n: int) -> tuple[Path, ...]:
@@ -222,7 +242,7 @@ def _index_pairs2d(root: Path) -> DatasetIndex:
     img_dir, mask_dir = _find_dir(root, _IMAGE_DIRS), _find_dir(root, _MASK_DIRS)
     assert img_dir is not None and mask_dir is not None
     masks = {_stem(f): f for f in _files(mask_dir, _2D)}
-    cases = []
+    cases, used = [], set()
     for img in _files(img_dir, _2D):
         stem = _stem(img)
         mask = next((masks[stem + t] for t in ("",) + _MASK_TAGS if stem + t in masks), None)
@@ -230,6 +250,9 @@ def _index_pairs2d(root: Path) -> DatasetIndex:
             raise DataError(img, f"no mask for this image in {mask_dir.name}/ (expected "
                                  f"{stem}{suffix_of(img)} or {stem}_mask{suffix_of(img)})")
         cases.append(Case(stem, (img,), mask))
+        used.add(mask)
+    for mask in sorted(set(masks.values()) - used):
+        raise DataError(mask, f"no image for this mask in {img_dir.name}/")
     return _undeclared(root, "pairs2d", 2, tuple(cases), ())
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from scipy import ndimage
@@ -52,7 +53,8 @@ def load_template() -> Template:
 
 
 def make_mni_dataset(out: str | Path, cases: int = 12, tests: int = 4, seed: int = 0,
-                     resolution: float = 2.0, dims: int = 3) -> Path:
+                     resolution: float = 2.0, dims: int = 3,
+                     progress: Callable[[int, int], None] | None = None) -> Path:
     """Write the task in the MSD layout. resolution: in-plane mm (larger = smaller volumes);
     every third case is anisotropic (1.75 x coarser through-plane). dims=2 writes the
     central axial slice of each case instead of the volume."""
@@ -76,6 +78,8 @@ def make_mni_dataset(out: str | Path, cases: int = 12, tests: int = 4, seed: int
             z = label.shape[2] // 2 + int(rng.integers(-2, 3))
             image, label = image[:, :, z:z + 1], label[:, :, z:z + 1]
         writer.add(f"mni_{k:03d}", image, label, geom, test=k >= cases)
+        if progress:
+            progress(k + 1, cases + tests)
     return writer.finish()
 
 

@@ -9,6 +9,7 @@ multiplicative bias field and Gaussian noise; anisotropic spacing (3D: 1 x 1 x 3
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -20,7 +21,8 @@ _INTENSITY = {"body": 100.0, 1: 160.0, 2: 60.0, 3: 230.0}
 
 
 def make_synthetic_dataset(out: str | Path, dims: int = 3, cases: int = 8, tests: int = 2,
-                           seed: int = 0, size: int = 64) -> Path:
+                           seed: int = 0, size: int = 64,
+                           progress: Callable[[int, int], None] | None = None) -> Path:
     """Write `cases` training and `tests` test phantoms under `out`; returns dataset.json."""
     if dims not in (2, 3):
         raise ValueError("dims must be 2 or 3")
@@ -37,6 +39,8 @@ def make_synthetic_dataset(out: str | Path, dims: int = 3, cases: int = 8, tests
             geom = Geometry.identity(spacing + (1.0,))
         test = k >= cases
         writer.add(f"synth_{k:03d}", image, label, geom, test=test)
+        if progress:
+            progress(k + 1, cases + tests)
     return writer.finish()
 
 

@@ -18,7 +18,7 @@ from nasdsl.train.model import GenotypeNet, NetInfo, net_info
 from nasdsl.train.step import NonFiniteLoss, Precision, StepResult, train_step
 from nasdsl.train.validate import InferShape, predict_case, validate
 
-__all__ = ["BatchPlan", "BatchSource", "PlannedBatches", "item_seed", "FitResult", "Position", "TrainConfig",
-           "TrainingStopped", "fit", "SegLoss", "case_scores", "mean_scores", "GenotypeNet",
-           "NetInfo", "net_info", "NonFiniteLoss", "Precision", "StepResult", "train_step",
-           "InferShape", "predict_case", "validate"]
+__all__ = ["BatchPlan", "BatchSource", "PlannedBatches", "item_seed", "FitResult",
+           "Position", "TrainConfig", "TrainingStopped", "fit", "SegLoss", "case_scores",
+           "mean_scores", "GenotypeNet", "NetInfo", "net_info", "NonFiniteLoss", "Precision",
+           "StepResult", "train_step", "InferShape", "predict_case", "validate"]

@@ -143,5 +143,5 @@ def shard(items: Sequence[Any], world: int, rank: int) -> list[Any]:
     return list(items)[rank::world]
 
 
-__all__ = ["BatchSource", "PlannedBatches", "BatchPlan", "EpochSampler", "KeyedDataset", "SeededItems", "item_seed", "loader",
-           "shard"]
+__all__ = ["BatchSource", "PlannedBatches", "BatchPlan", "EpochSampler", "KeyedDataset",
+           "SeededItems", "item_seed", "loader", "shard"]

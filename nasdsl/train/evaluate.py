@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 
 from nasdsl.api import UsageError
 from nasdsl.train.metrics import METRICS, CaseScores, case_scores, mean_scores
@@ -38,6 +37,8 @@ def evaluate(source: str | Path, data: str | Path, cases: str = "auto", tta: boo
 
 def _cases(index: Any, src: Path, which: str) -> list[Any]:
     labelled = [c for c in index.cases if c.label is not None]
+    if which == "test":
+        return [c for c in index.test_cases if c.label is not None]
     if which == "all" or which == "auto" and not (src / "manifest.json").is_file():
         return labelled
     if which in ("auto", "val"):
@@ -48,6 +49,7 @@ def _cases(index: Any, src: Path, which: str) -> list[Any]:
         val = set(RunDir(src).manifest()["split"]["val"])
         return [c for c in labelled if c.id in val]
     wanted = set(which.split(","))
+    labelled += [c for c in index.test_cases if c.label is not None]
     missing = wanted - {c.id for c in labelled}
     if missing:
         raise UsageError(f"--cases: no labelled case {sorted(missing)[0]!r} in the dataset")

@@ -174,7 +174,7 @@ def _one_step(parts: _Parts, loss_fn: LossFn, batch: dict[str, Any], config: Tra
     pos.global_step += 1
     pos.elapsed += time.perf_counter() - started
     run.log({"epoch": pos.epoch, "step": pos.global_step, "loss": result.loss,
-             "lr": parts.optimizer.param_groups[0]["lr"]})
+             "lr": parts.optimizer.param_groups[0]["lr"], "time": round(time.time(), 4)})
     if bar is not None:
         bar.update(1)
         bar.set_postfix(loss=f"{result.loss:.4f}")

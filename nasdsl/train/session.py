@@ -81,7 +81,10 @@ def train(request: TrainRequest, resume: bool = False) -> FitResult:
             run = (RunDir.create(request.out, manifest(prepared)) if info.is_main
                    else RunDir(request.out, writer=False))
         precision = Precision.for_device(device, request.precision)
-        init = _init_state(request.init_from) if request.init_from and not resume else None
+        init = None
+        if request.init_from and not resume:
+            init = _init_state(request.init_from)
+            _check_init(init, GenotypeNet(prepared.compiled), request.init_from)
         return fit(lambda: GenotypeNet(prepared.compiled),
                    SegLoss(prepared.info.classes, prepared.info.main_output),
                    prepared.batches, prepared.val_cases, request.config, run, precision,
@@ -172,6 +175,22 @@ def _init_state(source: str) -> dict[str, torch.Tensor]:
                                               for v in state.values()):
         raise UsageError(f"{path}: not a state dict of tensors")
     return state
+
+
+def _check_init(state: dict[str, torch.Tensor], model: torch.nn.Module, source: str) -> None:
+    """The state must fit the network exactly (strict load), else a clear usage error."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    problems = [f"{len(missing)} missing (e.g. `{missing[0]}`)" if missing else "",
+                f"{len(extra)} unexpected (e.g. `{extra[0]}`)" if extra else "",
+                f"{len(shapes)} of another shape (e.g. `{shapes[0]}`)" if shapes else ""]
+    problems = [p for p in problems if p]
+    if problems:
+        raise UsageError(f"{source}: these weights do not fit the network: "
+                         + "; ".join(problems) + " (a supernet checkpoint must be "
+                         "restricted to the genotype first: restrict_state_dict)")
 
 
 __all__ = ["TrainRequest", "train", "prepare", "manifest", "ModuleBatches"]

@@ -97,4 +97,5 @@ def validate(model: nn.Module, cases: Sequence[dict[str, Any]], precision: Preci
     return DiceResult(sum(defined) / len(defined) if defined else 0.0, per_class)
 
 
-__all__ = ["InferShape", "DiceResult", "validate", "predict_case", "case_probabilities", "case_arrays", "torch_predictor"]
+__all__ = ["InferShape", "DiceResult", "validate", "predict_case", "case_probabilities",
+           "case_arrays", "torch_predictor"]

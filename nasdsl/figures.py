@@ -1,0 +1,128 @@
+"""Pictures a user looks at after a run: training curves and a prediction overlay.
+
+matplotlib with the Agg backend (no display needed); files written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Records of a metrics stream; a torn last line (killed writer) is ignored."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def _series(records: Iterable[dict], x_key: str) -> dict[str, tuple[list, list]]:
+    series: dict[str, tuple[list, list]] = {}
+    for i, rec in enumerate(records):
+        x = rec.get(x_key, i)
+        for key, value in rec.items():
+            if key == x_key or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if not math.isfinite(value):
+                continue
+            xs, ys = series.setdefault(key, ([], []))
+            xs.append(x)
+            ys.append(value)
+    return series
+
+
+def training_curves(metrics: Path, out: Path, keys: tuple[str, ...] = (),
+                    x_key: str = "epoch", title: str = "") -> Path:
+    """One panel per metric (losses, Dice, ...) against `x_key`; `keys` picks a subset."""
+    records = read_jsonl(metrics)
+    series = _series(records, x_key)
+    skip = {"step", "epoch", "time", "lr_step", "rank", "seed"}
+    names = [k for k in (keys or sorted(series)) if k in series and k not in skip
+             and len(series[k][0]) > 1]
+    plt = _pyplot()
+    cols = min(3, max(1, len(names)))
+    rows = max(1, math.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        xs, ys = series[name]
+        ax.plot(xs, ys, marker="." if len(xs) < 50 else None)
+        ax.set_title(name)
+        ax.set_xlabel(x_key)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    if not names:
+        axes.flat[0].text(0.5, 0.5, "no metric with more than one point",
+                          ha="center", va="center")
+    if title:
+        fig.suptitle(title)
+    _save(fig, out)
+    plt.close(fig)
+    return out
+
+
+def overlay(image: np.ndarray, label: np.ndarray | None, prediction: np.ndarray,
+            out: Path, title: str = "") -> Path:
+    """The axial slice with the most foreground: image, reference and prediction.
+
+    `image` is (C, *spatial) or (*spatial); labels are integer maps of the same spatial
+    shape. 3D volumes are cut on their last axis.
+    """
+    img = image[0] if image.ndim == prediction.ndim + 1 else image
+    fg = (prediction > 0) if label is None else (label > 0) | (prediction > 0)
+    if img.ndim == 3:
+        k = int(np.argmax(fg.reshape(-1, fg.shape[-1]).sum(0)))
+        img, prediction = img[..., k], prediction[..., k]
+        label = None if label is None else label[..., k]
+    plt = _pyplot()
+    panels = [("image", None), ("prediction", prediction)]
+    if label is not None:
+        panels.insert(1, ("reference", label))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8))
+    lo, hi = np.percentile(img, [1, 99]) if img.size else (0, 1)
+    classes = int(max(prediction.max(), 0 if label is None else label.max()))
+    for ax, (name, seg) in zip(np.atleast_1d(axes), panels):
+        ax.imshow(np.rot90(img), cmap="gray", vmin=lo, vmax=hi)
+        if seg is not None:
+            masked = np.ma.masked_equal(np.rot90(seg), 0)
+            ax.imshow(masked, cmap="tab10", vmin=0, vmax=max(classes, 9), alpha=0.45,
+                      interpolation="nearest")
+        ax.set_title(name)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    _save(fig, out)
+    plt.close(fig)
+    return out
