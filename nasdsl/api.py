@@ -18,7 +18,9 @@ from nasdsl.ir.decisions import DecisionTable
 from nasdsl.ir.graph import Graph, live_nodes
 from nasdsl.sema.elaborate import Elaborator, Env
 from nasdsl.sema.exprs import EvalError, Silent
-from nasdsl.sema.genotype import GenotypeBinder, literal
+from nasdsl.ir.decisions import validate_assignment
+from nasdsl.sema.explore import Relaxed, cached_table, elaborate_relaxed
+from nasdsl.sema.genotype import literal, read_genotype, report_issues
 from nasdsl.sema.genotype import _Bad as _BadLiteral
 from nasdsl.sema.values import Symbol, show
 from nasdsl.source import SourceFile, Span
@@ -44,6 +46,7 @@ class Compiled:
     decided: dict[str, Any]         # decision id -> label / tuple of labels
     input_size: tuple[int, ...] | None
     assigned: bool = False          # an engine's assignment decided the space
+    size_override: tuple[int, ...] | None = None  # --input-size, kept for children
     warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -113,16 +116,16 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
     unit = parse_text(path, data, sink) if data is not None else read_unit(path, sink)
     if unit is None:
         return None
-    space_unit, space_path, binder = unit, path, None
+    space_unit, space_path = unit, path
     all_overrides = dict(overrides)
     override_spans: dict[str, Span] = {}
+    decisions: list[A.Decision] = []
     if unit.kind == "genotype":
         loaded = _load_space(unit, path, sink)
         if loaded is None:
             return None
         space_unit, space_path = loaded
         decisions = [s for s in unit.body if isinstance(s, A.Decision)]
-        binder = GenotypeBinder(decisions, sink)
         for s in unit.body:
             if isinstance(s, A.Param):
                 try:
@@ -132,22 +135,87 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
                     continue
                 override_spans[s.name] = s.span
                 all_overrides.setdefault(s.name, value)
-    el = Elaborator(space_unit, sink, all_overrides, assignment, input_size, binder)
-    result = el.run()
-    _unknown_overrides(all_overrides, el.param_names, override_spans, space_unit, sink)
-    if binder is not None and result.graph is not None:
-        binder.report({p.id for p in result.table}, _head(unit.span), el.unsure_decision)
-    if unit.kind == "genotype" and result.search:
-        pass  # a genotype inherits nothing from `search`: it is a fixed network
+    space = _space(space_unit, all_overrides, input_size, sink)
+    if space is None:
+        _unknown_overrides(all_overrides, {}, override_spans, space_unit, sink,
+                           only_if_errors=True)
+        return None
+    base, table = space
+    _unknown_overrides(all_overrides, base.result.params, override_spans, space_unit, sink)
+    if unit.kind == "genotype" or assignment is not None:
+        spans: dict[str, Span] = {}
+        given = dict(assignment or {})
+        if unit.kind == "genotype":
+            given, spans = read_genotype(decisions, table, sink)
+        head = _head(unit.span) if unit.kind == "genotype" else None
+        chosen = _elaborate_assignment(space_unit, all_overrides, input_size, table,
+                                       given, spans, head, sink)
+        if chosen is None:
+            return None
+        el, result = chosen
+    else:
+        el, result = base.elaborator, base.result
+        sink.extend(d for d in base.diagnostics if d.severity != "error")
     if result.graph is None or sink.has_errors:
         return None
     graph = live_nodes(result.graph)
-    compiled = Compiled(path, unit, space_unit, space_path, graph, result.table,
+    compiled = Compiled(path, unit, space_unit, space_path, graph, table,
                         result.params, result.search, result.used_decisions,
-                        el.input_size, assigned=assignment is not None)
+                        el.input_size, assigned=assignment is not None,
+                        size_override=input_size)
     _check_search(compiled, sink)
     _check_constraints(el, result.constraints, compiled, sink)
     return compiled
+
+
+def compile_assignment(space: Compiled, assignment: dict[str, Any]) -> Compiled:
+    """One architecture of a compiled space (an engine's assignment), without reading
+    the file again; raises NasError with E0411/E0412/E0413/E0416 as a genotype would."""
+    sink = DiagnosticSink()
+    chosen = _elaborate_assignment(space.space_unit, dict(space.params),
+                                   space.size_override, space.table, dict(assignment), {},
+                                   None, sink)
+    if chosen is None or chosen[1].graph is None:
+        raise NasError(sorted(sink.errors, key=_order))
+    el, result = chosen
+    return Compiled(space.path, space.unit, space.space_unit, space.space_path,
+                    live_nodes(result.graph), space.table, result.params, result.search,
+                    result.used_decisions, el.input_size, assigned=True,
+                    size_override=space.size_override)
+
+
+def _space(unit: A.Unit, overrides: dict[str, Any], input_size,
+           sink: DiagnosticSink) -> tuple[Relaxed, DecisionTable] | None:
+    """The relaxed elaboration of the space (its defaults) and its complete table."""
+    base = elaborate_relaxed(unit, overrides, None, input_size)
+    if not base.ok:
+        sink.extend(base.diagnostics)
+        if not sink.has_errors:
+            raise InternalError("elaboration failed without a diagnostic")
+        return None
+    table, _ = cached_table(unit, overrides, input_size, base, sink)
+    if sink.has_errors:
+        return None
+    return base, table
+
+
+def _elaborate_assignment(unit: A.Unit, overrides: dict[str, Any], input_size,
+                          table: DecisionTable, given: dict[str, Any],
+                          spans: dict[str, Span], head: Span | None, sink: DiagnosticSink):
+    """Elaborate one architecture; every problem of the assignment is reported with the
+    codes of `validate_assignment`, for genotype files and engines alike."""
+    normal = table.normalise(given)
+    valid = {k: v for k, v in normal.items() if (p := table.get(k)) is not None
+             and p.accepts(v)}
+    run = elaborate_relaxed(unit, overrides, valid, input_size, relax=False)
+    issues = validate_assignment(table, normal, {p.id for p in run.result.table})
+    # a genotype entry that did not parse was reported already: it is not also missing
+    report_issues([i for i in issues if not (i.code == "E0413" and i.decision in spans)],
+                  table, spans, head, sink)
+    if sink.has_errors:
+        return None
+    sink.extend(run.diagnostics)
+    return run.elaborator, run.result
 
 
 def _head(span: Span) -> Span:
@@ -178,16 +246,23 @@ def _load_space(unit: A.Unit, path: str, sink: DiagnosticSink) -> tuple[A.Unit, 
     return space, space_path
 
 
-def _unknown_overrides(overrides: dict[str, Any], declared: list[str],
-                       spans: dict[str, Span], unit: A.Unit, sink: DiagnosticSink) -> None:
+def _unknown_overrides(overrides: dict[str, Any], declared: dict[str, Any],
+                       spans: dict[str, Span], unit: A.Unit, sink: DiagnosticSink,
+                       only_if_errors: bool = False) -> None:
     from nasdsl.diagnostics import suggest
 
+    if only_if_errors:
+        declared = _declared_params(unit)
     for name in overrides:
         if name not in declared:
             hint = suggest(name, declared) or ("parameters: " + ", ".join(declared)
                                                if declared else None)
             sink.error("E0415", f"`{unit.name}` has no parameter `{name}`",
                        spans.get(name), hint)
+
+
+def _declared_params(unit: A.Unit) -> dict[str, Any]:
+    return {s.name: None for s in unit.body if isinstance(s, A.Param)}
 
 
 def _check_search(c: Compiled, sink: DiagnosticSink) -> None:
@@ -218,27 +293,73 @@ def _setting_span(unit: A.Unit, name: str) -> Span | None:
 
 
 def _check_constraints(el: Elaborator, constraints, c: Compiled, sink: DiagnosticSink) -> None:
-    """Constraints hold for every frozen network; a space is checked by its engines."""
-    if not constraints or not c.graph.is_frozen:
+    """Constraints hold for every architecture; a space is not judged by its default
+    network (engines evaluate each architecture: `space.constraints(a)`)."""
+    if not constraints or not c.is_frozen:
         return
-    env = Env(el.root_env)
-    env.vars["params"] = param_bounds(c.graph).lo
+    values = _cost_values(c)
+    for con, ok in _eval_constraints(el, constraints, values, sink):
+        if ok is False:
+            sink.error("E0423", "constraint does not hold for this network", con.span,
+                       f"params = {values['params']:,}")
+
+
+def _cost_values(c: Compiled) -> dict[str, int]:
+    values = {"params": param_bounds(c.graph).lo}
     if c.input_size is not None:
-        env.vars["flops"] = flop_bounds(c.graph, c.input_size).lo
+        values["flops"] = flop_bounds(c.graph, c.input_size).lo
+    return values
+
+
+def _eval_constraints(el: Elaborator, constraints, values: dict[str, int],
+                      sink: DiagnosticSink) -> list[tuple[A.Constraint, bool | None]]:
+    """Each constraint's truth on one architecture (None: it could not be evaluated)."""
+    env = Env(el.root_env)
+    env.vars.update(values)
+    out: list[tuple[A.Constraint, bool | None]] = []
     for con in constraints:
         try:
             ok = el.eval(con.expr, env)
         except EvalError as err:
             sink.error(err.code, err.message, err.span, err.hint)
-            continue
+            ok = None
         except Silent:
-            continue
-        if not isinstance(ok, bool):
+            ok = None
+        if ok is not None and not isinstance(ok, bool):
             sink.error("E0422", f"a constraint must be true or false, found {show(ok)}",
                        con.expr.span)
-        elif not ok:
-            sink.error("E0423", "constraint does not hold for this network", con.span,
-                       f"params = {env.vars['params']:,}")
+            ok = None
+        out.append((con, ok))
+    return out
+
+
+@dataclass
+class ConstraintResult:
+    ok: bool
+    values: dict[str, int]          # params, flops (when the input size is known)
+    failed: list[str]               # the source text of each constraint that fails
+
+
+def check_architecture(space: Compiled, assignment: dict[str, Any]) -> ConstraintResult:
+    """The spec's constraints evaluated on one architecture of the space."""
+    from nasdsl.syntax.fmt import expr as fmt_expr
+
+    sink = DiagnosticSink()
+    chosen = _elaborate_assignment(space.space_unit, dict(space.params),
+                                   space.size_override, space.table, dict(assignment), {},
+                                   None, sink)
+    if chosen is None or chosen[1].graph is None:
+        raise NasError(sorted(sink.errors, key=_order))
+    el, result = chosen
+    child = Compiled(space.path, space.unit, space.space_unit, space.space_path,
+                     live_nodes(result.graph), space.table, result.params, result.search,
+                     result.used_decisions, el.input_size, assigned=True)
+    values = _cost_values(child)
+    checked = _eval_constraints(el, result.constraints, values, sink)
+    if sink.has_errors:
+        raise NasError(sorted(sink.errors, key=_order))
+    failed = [fmt_expr(con.expr) for con, ok in checked if ok is False]
+    return ConstraintResult(not failed, values, failed)
 
 
 # ---- summaries --------------------------------------------------------------------------
@@ -273,9 +394,7 @@ def _space_bounds(c: Compiled) -> tuple[Bounds, Bounds | None]:
     base = c.graph
     size = c.input_size
     p0 = param_bounds(base)
-    points = [p for p in c.table if p.parent is None and p.kind != "inputs"
-              or p.kind == "inputs" and p.parent is None and "." not in p.id
-              and p.size <= 32]
+    points = [p for p in c.table if p.structural and not p.condition and p.size <= 32]
     lo_pick: dict[str, Any] = {}
     hi_pick: dict[str, Any] = {}
     for p in points:
@@ -318,15 +437,14 @@ def _labels(p) -> list[Any]:
 
 
 def _elaborate(c: Compiled, assignment: dict[str, Any]) -> Graph | None:
-    sink = DiagnosticSink()
-    el = Elaborator(c.space_unit, sink, dict(c.params), assignment, c.input_size)
+    """The relaxed graph with some structural choices decided (None: does not build)."""
     try:
-        result = el.run()
+        run = elaborate_relaxed(c.space_unit, dict(c.params), assignment, c.input_size)
     except (EvalError, InternalError):
         return None
-    if sink.has_errors or result.graph is None:
+    if not run.ok or run.result.graph is None:
         return None  # that choice is illegal at this configuration (e.g. a stride)
-    return live_nodes(result.graph)
+    return live_nodes(run.result.graph)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -173,6 +173,7 @@ register(OpDef(
     params=no_params, flops=per_output, impl="Pool",
     ctor=lambda a, ins, out: dict(kind=a["kind"], kernel=a["kernel"], stride=a["stride"],
                                   padding=_pool_padding(a)),
+    tags=frozenset({"pool"}),
     doc="max or average pooling (padding (kernel-1)/2 for odd kernels, excluded from "
         "averages); output = input / stride exactly",
     saved=4.8))
@@ -267,12 +268,14 @@ register(OpDef(
 
 register(OpDef(
     "identity", 1, (), infer=same_type, params=no_params, flops=no_flops, impl=None,
-    ctor=no_ctor, roles=("normal",), doc="the input itself (inline)", saved=0.0))
+    ctor=no_ctor, roles=("normal",), doc="the input itself (inline)", saved=0.0,
+    tags=frozenset({"identity"})))
 
 register(OpDef(
     "none", 1, (ROLE,), infer=lambda a, ins: f.by_role(ins[0], a["role"]),
     params=no_params, flops=no_flops, impl="Zero",
     ctor=lambda a, ins, out: dict(role=a["role"]), roles=("normal", "down", "up"),
+    tags=frozenset({"zero"}),
     doc="the zero op: zeros of the edge's output shape (x.mul(0.), strided or upsampled)",
     saved=0.0))
 

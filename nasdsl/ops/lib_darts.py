@@ -77,6 +77,7 @@ def _pool_op(name: str, kind: str) -> None:
                                              + f.elementwise_flops(out.channels, osz)),
         impl="DartsPool", ctor=lambda a, ins, out: dict(kind=kind, role=a["role"]),
         roles=("normal", "down", "up"), family="darts", saved=3.0,
+        tags=frozenset({"pool"}),
         doc=f"DARTS 3x3 {kind} pooling, padding 1 (stride 2 on down edges), no norm"))
 
 
@@ -116,6 +117,7 @@ register(OpDef(
     ctor=lambda a, ins, out: dict(channels=out.channels, role=a["role"],
                                   **_norm_ctor(a, out.channels)),
     roles=("normal", "down", "up"), family="darts", saved=0.0,
+    tags=frozenset({"identity"}),
     doc="DARTS skip: identity (normal), FactorizedReduce (down: ReLU, two 1x1 stride-2 "
         "convs, the second on x shifted by one, concat, norm), nearest x2 (up)"))
 

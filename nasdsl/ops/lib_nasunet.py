@@ -36,7 +36,8 @@ def _define(name: str, role: str, impl: str, params, flops, ctor, saved: float,
     register(OpDef(
         name, 1, attrs, infer=lambda a, ins: f.by_role(ins[0], role),
         params=params, flops=flops, impl=impl, ctor=ctor, roles=(role,), doc=doc,
-        family="nas_unet", saved=saved))
+        family="nas_unet", saved=saved,
+        tags=frozenset({"pool"}) if impl == "Pool" else frozenset()))
 
 
 def _out_pad(a, role: str) -> int:

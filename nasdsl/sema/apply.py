@@ -9,6 +9,7 @@ from nasdsl.ir.graph import CellInstance
 from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
+from nasdsl.sema.choices import Pending, force, force_all, has_pending, mixed_attr, mixed_call
 from nasdsl.sema.exprs import EvalError, Silent
 from nasdsl.sema.values import POISON, CellVal, OpRef, OpSetVal, Symbol, Tensor, kind_of, show
 from nasdsl.source import Span
@@ -24,14 +25,8 @@ FUNCTIONS = ("len", "min", "max", "sum", "int", "round", "channels")
 def eval_expr(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
     if isinstance(e, (A.IntLit, A.FloatLit, A.StrLit, A.BoolLit)):
         return e.value
-    if isinstance(e, A.Name):
-        return lookup(el, e, env)
-    if isinstance(e, A.Index):
-        base = eval_expr(el, e.base, env)
-        key = eval_expr(el, e.index, env)
-        if base is POISON or key is POISON:
-            raise Silent()
-        return X.index_value(base, key, e.span, fmt_expr(e.base))
+    if isinstance(e, (A.Name, A.Index)):
+        return force(eval_lazy(el, e, env))
     if isinstance(e, A.BinOp):
         left = eval_expr(el, e.left, env)
         right = eval_expr(el, e.right, env)
@@ -52,6 +47,21 @@ def eval_expr(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
     if isinstance(e, A.Call):
         return call(el, e, env)
     raise TypeError(f"no evaluation for {type(e).__name__}")
+
+
+def eval_lazy(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
+    """A name or index may evaluate to an undecided choice (`Pending`); see choices.py."""
+    if isinstance(e, A.Name):
+        return lookup(el, e, env)
+    if isinstance(e, A.Index):
+        base = eval_expr(el, e.base, env) if not isinstance(e.base, (A.Name, A.Index)) \
+            else eval_lazy(el, e.base, env)
+        key = eval_expr(el, e.index, env)
+        if base is POISON or key is POISON:
+            raise Silent()
+        force(base)
+        return X.index_value(base, key, e.span, fmt_expr(e.base))
+    return eval_expr(el, e, env)
 
 
 def lookup(el: "Elaborator", e: A.Name, env: "Env") -> Any:
@@ -102,14 +112,18 @@ _MISSING = object()
 
 
 def call(el: "Elaborator", e: A.Call, env: "Env") -> Any:
-    func = eval_expr(el, e.func, env)
-    args = [eval_expr(el, a, env) for a in e.args]
-    kwargs = {k.name: eval_expr(el, k.value, env) for k in e.kwargs}
-    if any(v is POISON for v in [*args, *kwargs.values()]):
+    func = eval_lazy(el, e.func, env)
+    args = [eval_lazy(el, a, env) for a in e.args]
+    kwargs = {k.name: eval_lazy(el, k.value, env) for k in e.kwargs}
+    if any(v is POISON for v in [func, *args, *kwargs.values()]):
         raise Silent()
     el.budget.tick(e.span)
     el.call_choices = _choices_in(el, e, env)
+    if isinstance(func, Pending):
+        return _call_pending(el, func, args, kwargs, e)
     if isinstance(func, Symbol) and func.name in FUNCTIONS:
+        force_all(args)
+        force_all(kwargs)
         return builtin_function(el, func.name, args, kwargs, e)
     if isinstance(func, OpRef) and not args and kwargs:
         return bind_attributes(func, kwargs, e)
@@ -117,6 +131,8 @@ def call(el: "Elaborator", e: A.Call, env: "Env") -> Any:
         return call_composite(el, func, args, kwargs, e)
     if isinstance(func, OpRef):
         tensors, attrs = split_args(func, args, kwargs, e)
+        if has_pending(attrs):
+            return mixed_attr(el, func, tensors, attrs, e.span)
         return el.apply_op(func, tensors, attrs, e.span)
     if isinstance(func, CellVal):
         return call_cell(el, func, args, kwargs, e)
@@ -134,6 +150,7 @@ def bind_attributes(op: OpRef, kwargs: dict, e: A.Call) -> OpRef:
             if opdef.attr(k) is None or k == "role":
                 raise EvalError("E0208", f"op `{op.name}` has no attribute `{k}`", e.span,
                                 suggest(k, [a.name for a in opdef.attrs if a.name != "role"]))
+    force_all(kwargs)   # a bound attribute is a decided value
     bound = {**dict(op.kwargs), **kwargs}
     return OpRef(op.name, tuple(sorted(bound.items())), op.composite)
 
@@ -152,6 +169,16 @@ def _choices_in(el: "Elaborator", e: A.Call, env: "Env") -> str:
             if text in el.choice_values:
                 out.append(f"{text} = {el.choice_values[text]}")
     return ", ".join(out)
+
+
+def _call_pending(el: "Elaborator", func: Pending, args: list, kwargs: dict,
+                  e: A.Call) -> Any:
+    """Calling an undecided op-set choice: a mixed node when every op is a built-in."""
+    first = func.point.domain[0]
+    if not isinstance(first, OpRef) or first.composite is not None:
+        force(func)
+    tensors, attrs = split_args(OpRef(first.name), args, kwargs, e)
+    return mixed_call(el, func, tensors, attrs, e.span)
 
 
 def builtin_function(el: "Elaborator", name: str, args: list, kwargs: dict,
@@ -267,7 +294,7 @@ def apply_builtin(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dic
     if opdef.name == "identity":
         return tensors[0]
     if path is None:
-        path = el.fresh_op_path(op.name)
+        path = el.fresh_op_path(op.via or op.name)
     nid = el._node(op.name, tuple(sorted(norm.items())), tuple(t.node for t in tensors),
                    out, path, span)
     return Tensor(nid, out)
@@ -313,7 +340,8 @@ def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
     if el.depth >= MAX_CALL_DEPTH:
         raise EvalError("E0234", f"`{name}` calls itself too deeply (recursion?)", e.span,
                         f"calls nest at most {MAX_CALL_DEPTH} levels")
-    saved = (el.scope, el.hint, el.cell)
+    saved = (el.scope, el.hint, el.cell, el.loops)
+    el.loops = ()  # a body's loop indices qualify names within that body only
     el.depth += 1
     el.scope = el.fresh_path(el.hint or name)
     el.budget.push(Frame("call", name, e.span, choices=choices))
@@ -321,7 +349,7 @@ def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
 
 
 def _leave(el: "Elaborator", saved: tuple) -> None:
-    el.scope, el.hint, el.cell = saved
+    el.scope, el.hint, el.cell, el.loops = saved
     el.depth -= 1
     el.budget.pop()
 
@@ -375,7 +403,6 @@ def call_cell(el: "Elaborator", cell: CellVal, args: list, kwargs: dict, e: A.Ca
         value = _run_body(el, defn, env)
     finally:
         _leave(el, saved)
-    el.cells_ok.add(defn.name)
     if not isinstance(value, Tensor):
         raise EvalError("E0237", f"cell `{defn.name}` must return a tensor, found "
                         f"{show(value)}", defn.span)
@@ -411,11 +438,16 @@ def join_path(join: OpRef, base: tuple[str, ...]) -> tuple[str, ...]:
     return base if join.name == "add" else base + ("join",)
 
 
-def check_mixed_join(join: OpRef, s: A.Nodes) -> None:
-    if join.name != "add":
-        raise EvalError("E0250", "`fit=authors` needs every node of the cell decided",
-                        s.span, "the supernet sums mixed edges of one size; use "
-                        "`fit=authors` (`-D up=authors`) with a genotype")
+def check_mixed_join(el: "Elaborator", join: OpRef, s: A.Nodes) -> None:
+    """`fit=authors` reproduces a derived network; a supernet's mixed edges must agree in
+    size, so a space elaborated with it gets a warning (once) instead of a supernet that
+    fails at its first step."""
+    if join.name == "add" or any(d.code == "W0250" for d in el.sink.items):
+        return
+    el.sink.warning("W0250", "`fit=authors` applies to decided nodes (genotypes); a "
+                    "supernet of this space would sum edges of different sizes", s.span,
+                    "search with `fit=exact` (for NAS-Unet: without `-D up=authors`), then "
+                    "build the genotype with it")
 
 
 def out_type(el: "Elaborator", op: OpRef, x: TensorType, role: str | None,

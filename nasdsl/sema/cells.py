@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nasdsl.diagnostics import Note
-from nasdsl.ir.decisions import DecisionPoint
+from nasdsl.ir.decisions import Cond, DecisionPoint, LabelInfo
 from nasdsl.ir.graph import Alternative
 from nasdsl.ops import REGISTRY
 from nasdsl.sema import exprs as X
@@ -113,19 +113,21 @@ def _node(el: "Elaborator", s: A.Nodes, j: int, cands: list[_Source], keep: int,
     node_id = f"{el.cell}.{s.name}[{j}]"
     labels = tuple(c.label for c in cands)
     inputs = DecisionPoint(node_id, "inputs", labels, labels, s.span, keep=(keep, keep),
-                           default=labels[:keep])
+                           default=labels[:keep], role="node")
     el.record(inputs)
     edge_points = {}
     for c in cands:
         point = DecisionPoint(f"{node_id}.{c.label}", "op", c.opset.labels, c.opset.labels,
                               c.clause.span, parent=(node_id, c.label),
-                              default=c.opset.labels[0])
+                              default=c.opset.labels[0], role=c.role,
+                              condition=(Cond(node_id, (c.label,), "has"),),
+                              info=_edge_info(c))
         el.record(point)
         edge_points[c.label] = point
     decided = el.decide_node(inputs, edge_points)
     base = el.scope + (f"{s.name}[{j}]",)
     if decided is None:
-        check_mixed_join(join, s)
+        check_mixed_join(el, join, s)
         return _mixed_node(el, s, node_id, cands, keep, base)
     chosen, ops = decided
     edges = []
@@ -140,6 +142,12 @@ def _node(el: "Elaborator", s: A.Nodes, j: int, cands: list[_Source], keep: int,
     if len(edges) == 1:
         return edges[0]
     return el.apply_op(join, edges, {}, s.span, join_path(join, base))
+
+
+def _edge_info(c: _Source) -> tuple[LabelInfo, ...]:
+    """Per label: the op, the edge's role and the op's tags (zero, pool, identity)."""
+    return tuple(LabelInfo(label, op.name, c.role, REGISTRY[op.name].tags)
+                 for label, op in c.opset.entries)
 
 
 def _mixed_node(el: "Elaborator", s: A.Nodes, node_id: str, cands: list[_Source],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nasdsl.diagnostics import DiagnosticSink, InternalError, Note, suggest
 from nasdsl.ir.decisions import DecisionPoint, DecisionTable
@@ -22,6 +22,7 @@ from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
 from nasdsl.sema import strides
 from nasdsl.sema.budget import MAX_CHANNELS, MAX_LIST, NODE_COST, Budget, Exhausted, Frame
+from nasdsl.sema.choices import Pending
 from nasdsl.sema.exprs import EvalError, Indexed, Silent
 from nasdsl.sema.names import check_identifier
 from nasdsl.sema.values import (POISON, CellVal, OpRef, OpSetVal, Symbol, Tensor, show,
@@ -29,9 +30,6 @@ from nasdsl.sema.values import (POISON, CellVal, OpRef, OpSetVal, Symbol, Tensor
 from nasdsl.source import Span
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
-
-if TYPE_CHECKING:
-    from nasdsl.sema.genotype import GenotypeBinder
 
 ENGINES = ("pc_darts", "darts", "proxyless", "enas", "random")
 MAX_NODES = 200_000
@@ -81,12 +79,17 @@ class Elaborator:
     def __init__(self, unit: A.Unit, sink: DiagnosticSink, overrides: dict[str, Any],
                  assignment: dict[str, Any] | None = None,
                  input_size: tuple[int, ...] | None = None,
-                 binder: "GenotypeBinder | None" = None):
+                 relax: bool = False,
+                 structural: frozenset[str] = frozenset()):
         self.unit = unit
+        # relax: undecided value/op choices bind Pending (lowered to mixed nodes) unless
+        # they are in `structural`, which are decided (see sema/choices.py)
+        self.relax = relax
+        self.structural = structural
+        self.loops: tuple[int, ...] = ()  # indices of the enclosing `for` loops of a body
         self.sink = sink
         self.overrides = overrides
         self.assignment = assignment or {}
-        self.binder = binder
         self.made: dict[str, Any] = {}   # id -> label(s) actually decided
         self.size_override = input_size
         self.dims: int | None = None
@@ -108,7 +111,6 @@ class Elaborator:
         self.budget = Budget()
         self.param_names: list[str] = []   # declared, even when the value failed
         self.dims_failed = False
-        self.cells_ok: set[str] = set()    # cells whose body elaborated without error
         self.stride_issue: tuple[Span, tuple[Note, ...]] | None = None  # first op whose
         # stride does not divide the patch size, and the call stack there
         self.failures = 0                  # statements that failed (their effects unknown)
@@ -170,14 +172,6 @@ class Elaborator:
         except (EvalError, Silent):
             env.vars[target.name] = POISON
 
-    def unsure_decision(self, did: str) -> bool:
-        """A genotype entry the space never asked for may still exist: the statements
-        that would declare it failed. Cell decisions are sure once the cell ran cleanly."""
-        if not self.failures:
-            return False
-        cell = did.split(".", 1)[0] if "." in did else None
-        return cell is None or cell not in self.cells_ok
-
     # ---- statements -----------------------------------------------------------------
     def stmt(self, s: A.Stmt, env: Env, top: bool) -> None:
         method = getattr(self, "s_" + type(s).__name__)
@@ -204,8 +198,8 @@ class Elaborator:
         env.vars[s.name] = value
 
     def s_Let(self, s: A.Let, env: Env, top: bool) -> None:
-        self.hint = self.target_text(s.target, env)
-        self.bind(s.target, self.eval(s.value, env), env)
+        self.hint = self.path_hint(s.target, env)
+        self.bind(s.target, self.eval_lazy(s.value, env), env)
 
     def s_OpSet(self, s: A.OpSet, env: Env, top: bool) -> None:
         self._declare(s.name, s.span, env)
@@ -280,8 +274,8 @@ class Elaborator:
         self.outputs.append((name, value.node))
 
     def s_Assign(self, s: A.Assign, env: Env, top: bool) -> None:
-        self.hint = self.target_text(s.target, env)
-        self.bind(s.target, self.eval(s.value, env), env)
+        self.hint = self.path_hint(s.target, env)
+        self.bind(s.target, self.eval_lazy(s.value, env), env)
 
     def s_For(self, s: A.For, env: Env, top: bool) -> None:
         lo = X.as_int(self.eval(s.lo, env), s.lo.span, "a loop bound")
@@ -290,14 +284,17 @@ class Elaborator:
         if hi - lo > MAX_LIST:
             raise EvalError("E0220", f"loop runs {hi - lo} times", s.span,
                             f"loops are limited to {MAX_LIST} iterations")
+        outer = self.loops
         self.budget.push(Frame("loop", s.var, s.span))
         try:
             for i in _range(lo, hi, s.reverse):
                 self.budget.tick(s.span)
                 self.budget.set_index(i)
                 env.vars[s.var] = i
+                self.loops = outer + (i,)
                 self.block(s.body, env, top)
         finally:
+            self.loops = outer
             self.budget.pop()
 
     def s_If(self, s: A.If, env: Env, top: bool) -> None:
@@ -344,9 +341,15 @@ class Elaborator:
         self._no_choice_in_arch(s.span)
         did = self.decision_id(s.target, env)
         dom = self.eval(s.domain, env)
+        kind, role = "value", "value"
+        text = self.target_text(s.target, env)
         if isinstance(dom, OpSetVal):
-            values: tuple = tuple(op for _, op in dom.entries)
+            # NOTE: a chosen op is named after the choice (`blk[2]`), not the op, so that
+            # its module path is the same for every label (stable paths)
+            values: tuple = tuple(OpRef(op.name, op.kwargs, op.composite, via=text)
+                                  for _, op in dom.entries)
             labels = dom.labels
+            kind, role = "op", "macro"
         elif isinstance(dom, tuple) and dom:
             values, labels = dom, tuple(show(v) for v in dom)
         else:
@@ -354,11 +357,15 @@ class Elaborator:
                             s.domain.span, "write `choice name in [a, b, c]`")
         if len({value_key(v) for v in values}) != len(values):
             raise EvalError("E0225", "a choice lists the same value twice", s.domain.span)
-        point = DecisionPoint(did, "value", values, labels, s.span, default=labels[0])
+        point = DecisionPoint(did, kind, values, labels, s.span, default=labels[0],
+                              role=role)
         self.record(point)
         chosen = self.decide(point)
-        value = values[0] if chosen is None else values[labels.index(chosen)]
-        self.choice_values[self.target_text(s.target, env)] = show(value)
+        if chosen is None and self.relax and did not in self.structural:
+            value: Any = Pending(point, text)
+        else:
+            value = values[0] if chosen is None else values[labels.index(chosen)]
+            self.choice_values[self.target_text(s.target, env)] = show(value)
         self.bind(s.target, value, env)
 
     def s_InputChoice(self, s: A.InputChoice, env: Env, top: bool) -> None:
@@ -379,7 +386,7 @@ class Elaborator:
         n = len(labels)
         keep = self._keep(s.keep, n, env)
         point = DecisionPoint(did, "inputs", labels, labels, s.span, keep=keep,
-                              default=labels[: keep[1]])
+                              default=labels[: keep[1]], role="inputs")
         self.record(point)
         chosen = self.decide(point)
         if chosen is None:
@@ -435,6 +442,15 @@ class Elaborator:
             raise EvalError("E0231", "an `arch` is a fixed network and cannot declare "
                             "choices", span, "declare a `space` instead")
 
+    def path_hint(self, t: A.Target, env: Env) -> str:
+        """The path component of a statement's modules: its target text, qualified by
+        the enclosing loop indices when the target is not indexed (`h[2]`), so that a
+        module's path never depends on how many modules earlier iterations made."""
+        text = self.target_text(t, env)
+        if self.loops and not t.indices:
+            text += "".join(f"[{i}]" for i in self.loops)
+        return text
+
     def target_text(self, t: A.Target, env: Env) -> str:
         idx = [X.as_int(self.eval(i, env), i.span, "an index") for i in t.indices]
         return t.name + "".join(f"[{i}]" for i in idx)
@@ -470,7 +486,8 @@ class Elaborator:
         if old is None:
             self.decisions[point.id] = point
             return
-        if old.labels != point.labels or old.keep != point.keep or old.kind != point.kind:
+        if old.labels != point.labels or old.keep != point.keep or old.kind != point.kind \
+                or old.condition != point.condition:
             raise EvalError("E0232", f"choice `{point.id}` is declared again with another "
                             "domain", point.span,
                             notes=(Note(old.span, "first declared here"),))
@@ -490,8 +507,6 @@ class Elaborator:
                 raise InternalError(f"assignment gives {chosen!r} for `{point.id}`, "
                                     f"outside {point.describe_domain()}")
             chosen = tuple(chosen) if point.kind == "inputs" else chosen
-        elif self.binder is not None:
-            chosen = self.binder.resolve(point)
         else:
             chosen = None
         if chosen is not None:
@@ -505,13 +520,6 @@ class Elaborator:
             chosen = self.decide(inputs)
             return chosen, {lab: self.decide(edges[lab]) or edges[lab].labels[0]
                             for lab in chosen}
-        if self.binder is not None:
-            decided = self.binder.resolve_node(inputs, edges)
-            if decided is not None:
-                self.made[inputs.id] = decided[0]
-                for lab, op in decided[1].items():
-                    self.made[f"{inputs.id}.{lab}"] = op
-            return decided
         return None
 
     # ---- graph building -------------------------------------------------------------
@@ -568,6 +576,12 @@ class Elaborator:
         from nasdsl.sema.apply import eval_expr
 
         return eval_expr(self, e, env)
+
+    def eval_lazy(self, e: A.Expr, env: Env) -> Any:
+        """As `eval`, but an undecided choice (`Pending`) may be the result."""
+        from nasdsl.sema.apply import eval_lazy
+
+        return eval_lazy(self, e, env)
 
 
 def _head(span: Span) -> Span:
