@@ -393,19 +393,33 @@ def _space_bounds(c: Compiled) -> tuple[Bounds, Bounds | None]:
     """
     base = c.graph
     size = c.input_size
-    p0 = param_bounds(base)
     points = [p for p in c.table if p.structural and not p.condition and p.size <= 32]
+    measures = [lambda g: param_bounds(g)]
+    if size is not None:
+        measures.append(lambda g: flop_bounds(g, _graph_size(c, g)))
+    picks = [_extremes(c, points, m) for m in measures]
+    out: list[Bounds | None] = []
+    for measure, (lo_pick, hi_pick) in zip(measures, picks):
+        g_lo = (_elaborate(c, lo_pick) if lo_pick else base) or base
+        g_hi = (_elaborate(c, hi_pick) if hi_pick else base) or base
+        out.append(Bounds(measure(g_lo).lo, measure(g_hi).hi))
+    return out[0], (out[1] if len(out) > 1 else None)  # type: ignore[return-value]
+
+
+def _extremes(c: Compiled, points, measure) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per structural choice, the label giving the lowest and the highest figure."""
+    b0 = measure(c.graph)
     lo_pick: dict[str, Any] = {}
     hi_pick: dict[str, Any] = {}
     for p in points:
-        best_lo, best_hi = (p0.lo, None), (p0.hi, None)
+        best_lo, best_hi = (b0.lo, None), (b0.hi, None)
         for label in _labels(p):
             if label == p.default:
                 continue
             g = _elaborate(c, {p.id: label})
             if g is None:
                 continue
-            b = param_bounds(g)
+            b = measure(g)
             if b.lo < best_lo[0]:
                 best_lo = (b.lo, label)
             if b.hi > best_hi[0]:
@@ -414,15 +428,12 @@ def _space_bounds(c: Compiled) -> tuple[Bounds, Bounds | None]:
             lo_pick[p.id] = best_lo[1]
         if best_hi[1] is not None:
             hi_pick[p.id] = best_hi[1]
-    g_lo = _elaborate(c, lo_pick) if lo_pick else base
-    g_hi = _elaborate(c, hi_pick) if hi_pick else base
-    g_lo = g_lo or base
-    g_hi = g_hi or base
-    params = Bounds(param_bounds(g_lo).lo, param_bounds(g_hi).hi)
-    flops = None
-    if size is not None:
-        flops = Bounds(flop_bounds(g_lo, size).lo, flop_bounds(g_hi, size).hi)
-    return params, flops
+    return lo_pick, hi_pick
+
+
+def _graph_size(c: Compiled, g: Graph) -> tuple[int, ...]:
+    """The input size of a re-elaborated graph (a patch-size choice changes it)."""
+    return g.input_size or c.input_size  # type: ignore[return-value]
 
 
 def _labels(p) -> list[Any]:
@@ -437,9 +448,18 @@ def _labels(p) -> list[Any]:
 
 
 def _elaborate(c: Compiled, assignment: dict[str, Any]) -> Graph | None:
-    """The relaxed graph with some structural choices decided (None: does not build)."""
+    """The relaxed graph with some structural choices decided (None: does not build);
+    memoised on the compiled space, as the bounds ask for each variant twice."""
+    memo = c.__dict__.setdefault("_variants", {})
+    key = frozenset(assignment.items())
+    if key not in memo:
+        memo[key] = _elaborate_variant(c, assignment)
+    return memo[key]
+
+
+def _elaborate_variant(c: Compiled, assignment: dict[str, Any]) -> Graph | None:
     try:
-        run = elaborate_relaxed(c.space_unit, dict(c.params), assignment, c.input_size)
+        run = elaborate_relaxed(c.space_unit, dict(c.params), assignment, c.size_override)
     except (EvalError, InternalError):
         return None
     if not run.ok or run.result.graph is None:

@@ -106,8 +106,9 @@ size_option = click.option(
               help="Batch size for the training-memory estimate (genotypes and archs).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the headline per file.")
+@click.option("--engine", default=None, help="Also say whether this search engine applies.")
 def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | None,
-          batch: int | None, as_json: bool, quiet: bool) -> None:
+          batch: int | None, as_json: bool, quiet: bool, engine: str | None) -> None:
     """Check .nas files and print their choices, space size and parameter figures."""
     from nasdsl import report
     from nasdsl.api import compile_spec, parse_size
@@ -116,6 +117,7 @@ def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | No
         overrides = _overrides(defines)
         size = parse_size(input_size) if input_size else None
         failures: list[NasError] = []
+        blocked = False
         for path in files:
             try:
                 compiled = compile_spec(path, overrides, size)
@@ -128,9 +130,15 @@ def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | No
                 click.echo(json.dumps(report.as_dict(compiled, batch)))
             else:
                 click.echo(report.render(compiled, batch, quiet))
+            if engine is not None:
+                from nasdsl.cli_search import engine_report
+
+                ok, text = engine_report(compiled, engine)
+                click.echo(text)
+                blocked = blocked or not ok
         if failures:
             raise NasError([d for f in failures for d in f.diagnostics])
-        return 0
+        return EXIT_SPEC if blocked else 0
 
     run_guarded(go)
 
@@ -244,6 +252,11 @@ main.add_command(_data_group)
 from nasdsl.cli_train import add_commands  # noqa: E402 - train/eval/infer/export
 
 add_commands(main, run_guarded, define_option)
+
+from nasdsl.cli_search import derive as _derive, search as _search  # noqa: E402
+
+main.add_command(_search)
+main.add_command(_derive)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

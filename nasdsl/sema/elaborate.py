@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from nasdsl.diagnostics import DiagnosticSink, InternalError, Note, suggest
+from nasdsl.engines.registry import ENGINES
 from nasdsl.ir.decisions import DecisionPoint, DecisionTable
 from nasdsl.ir.graph import Alternative, CellInstance, Graph, Node
 from nasdsl.ir.types import TensorType
@@ -31,7 +32,6 @@ from nasdsl.source import Span
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
 
-ENGINES = ("pc_darts", "darts", "proxyless", "enas", "random")
 MAX_NODES = 200_000
 MAX_CALL_DEPTH = 64
 
@@ -330,6 +330,16 @@ class Elaborator:
                                     or "engines: " + ", ".join(ENGINES))
                 value = name
             self.search[st.name] = value
+        self._check_settings(s)
+
+    def _check_settings(self, s: A.Search) -> None:
+        from nasdsl.engines.registry import check_settings
+
+        spans = {st.name: st for st in s.settings}
+        for p in check_settings(self.search.get("engine"), self.search):
+            st = spans[p.name]
+            self.sink.error("E0430" if not p.on_value else "E0431", p.message,
+                            st.value.span if p.on_value else st.span, p.hint)
 
     def s_Constraint(self, s: A.Constraint, env: Env, top: bool) -> None:
         if not top:

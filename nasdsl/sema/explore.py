@@ -190,7 +190,7 @@ def _finish(points: dict[str, DecisionPoint], conds: dict[str, tuple[Cond, ...]]
         out.append(dataclasses.replace(p, condition=conds.get(p.id, p.condition),
                                        structural=_is_structural(p, ex.structural),
                                        info=info))
-    ordered = _parents_first(sorted(enumerate(out), key=lambda t: (t[1].span.start, t[0])))
+    ordered = _parents_first(_source_order(out, {p.id for p in base.result.table}))
     return DecisionTable(tuple(dataclasses.replace(p, index=i) for i, p in enumerate(ordered)))
 
 
@@ -225,10 +225,22 @@ def _param_free_labels(graphs: list[Graph]) -> dict[tuple[str, str], bool]:
     return out
 
 
-def _parents_first(items: list[tuple[int, DecisionPoint]]) -> list[DecisionPoint]:
+def _source_order(points: list[DecisionPoint], base: set[str]) -> list[DecisionPoint]:
+    """The default network's points in elaboration order; each point met only under
+    other assignments right after the last point declared at or before it."""
+    out = [p for p in points if p.id in base]
+    for p in points:
+        if p.id in base:
+            continue
+        at = max((i for i, q in enumerate(out) if q.span.start <= p.span.start),
+                 default=len(out) - 1)
+        out.insert(at + 1, p)
+    return out
+
+
+def _parents_first(pending: list[DecisionPoint]) -> list[DecisionPoint]:
     placed: set[str] = set()
     out: list[DecisionPoint] = []
-    pending = [p for _, p in items]
     while pending:
         rest = []
         for p in pending:
