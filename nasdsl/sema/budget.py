@@ -9,17 +9,22 @@ op and cell bodies a traceback of the spec (the calls and loop indices in effect
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from nasdsl.diagnostics import Note
 from nasdsl.sema.exprs import MAX_LIST
 from nasdsl.source import Span
 
-MAX_WORK = 200_000      # steps: under a second; the shipped specs use < 400
+MAX_WORK = 200_000      # steps: about a second; the shipped specs use < 4,000
+MAX_TOTAL_WORK = 500_000  # steps of all elaborations of one check (shipped: < 25,000)
 NODE_COST = 5           # an op added to the network costs more than a loop step
+CHOICE_COST = 10        # so does a choice (a decision point, recorded and decided)
 MAX_CHANNELS = 1 << 20  # channels of one tensor
 MAX_NOTES = 6           # call-stack notes shown per diagnostic
-__all__ = ["MAX_WORK", "MAX_LIST", "MAX_CHANNELS", "NODE_COST", "Budget", "Frame", "Exhausted"]
+__all__ = ["MAX_WORK", "MAX_TOTAL_WORK", "Total", "total_budget", "MAX_LIST", "MAX_CHANNELS", "NODE_COST", "CHOICE_COST", "Budget", "Frame", "Exhausted"]
 
 
 @dataclass
@@ -42,6 +47,35 @@ class Exhausted(Exception):
             code, message, span, hint, notes
 
 
+class Total:
+    """Work of a whole check: a space may be elaborated many times (structural choices
+    restart it, the decision table explores it), so the steps add up across them."""
+
+    def __init__(self, limit: int = MAX_TOTAL_WORK):
+        self.limit = limit
+        self.used = 0
+        self.elaborations = 0
+        self.exhausted: Exhausted | None = None
+
+
+_TOTAL: ContextVar[Total | None] = ContextVar("nasdsl_total_work", default=None)
+
+
+@contextmanager
+def total_budget(limit: int = MAX_TOTAL_WORK) -> Iterator[Total]:
+    """Count the work of every elaboration inside (one `compile_spec`)."""
+    outer = _TOTAL.get()
+    if outer is not None:   # nested: the outer check's budget applies
+        yield outer
+        return
+    total = Total(limit)
+    token = _TOTAL.set(total)
+    try:
+        yield total
+    finally:
+        _TOTAL.reset(token)
+
+
 class Budget:
     """Counts steps and keeps the stack of running calls and loops."""
 
@@ -49,11 +83,30 @@ class Budget:
         self.limit = limit
         self.used = 0
         self.frames: list[Frame] = []
+        self.total = _TOTAL.get()
+        if self.total is not None:
+            self.total.elaborations += 1
 
     def tick(self, span: Span | None, n: int = 1) -> None:
         self.used += n
         if self.used > self.limit:
             self._exhausted(span)
+        if self.total is not None:
+            self.total.used += n
+            if self.total.used > self.total.limit:
+                self._total_exhausted(span)
+
+    def _total_exhausted(self, span: Span | None) -> None:
+        total = self.total
+        assert total is not None
+        if total.exhausted is None:
+            total.exhausted = Exhausted(
+                "E0238", f"checking stopped after {total.limit:,} steps in "
+                f"{total.elaborations} elaborations of the spec", span,
+                "choices used in arithmetic, conditions or loop bounds make the space "
+                "be elaborated once per value (structural choices); use fewer of them, "
+                "or fewer values", self.notes())
+        raise total.exhausted
 
     def _exhausted(self, span: Span | None) -> None:
         inner = self.frames[-1] if self.frames else None
@@ -65,7 +118,8 @@ class Budget:
         raise Exhausted("E0238", f"elaboration stopped after {self.limit:,} steps",
                         where, f"{what} too much work: specs are limited to "
                         f"{self.limit:,} steps (loop iterations, list items, statements, "
-                        f"calls; an op added to the network costs {NODE_COST})", self.notes(skip_last=True))
+                        f"calls; an op added to the network costs {NODE_COST}, a choice "
+                        f"{CHOICE_COST})", self.notes(skip_last=True))
 
     # ---- the stack ---------------------------------------------------------------------
     def push(self, frame: Frame) -> None:

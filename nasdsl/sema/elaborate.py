@@ -22,7 +22,8 @@ from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
 from nasdsl.sema import strides
-from nasdsl.sema.budget import MAX_CHANNELS, MAX_LIST, NODE_COST, Budget, Exhausted, Frame
+from nasdsl.sema.budget import (CHOICE_COST, MAX_CHANNELS, MAX_LIST, NODE_COST, Budget,
+                                 Exhausted, Frame)
 from nasdsl.sema.choices import Pending
 from nasdsl.sema.exprs import EvalError, Indexed, Silent
 from nasdsl.sema.names import check_identifier
@@ -492,6 +493,7 @@ class Elaborator:
         holder.items[keys[-1]] = value
 
     def record(self, point: DecisionPoint) -> None:
+        self.budget.tick(point.span, CHOICE_COST)
         old = self.decisions.get(point.id)
         if old is None:
             self.decisions[point.id] = point
