@@ -189,7 +189,7 @@ class Elaborator:
         value = self.overrides[s.name] if s.name in self.overrides else self.eval(s.value, env)
         value = _as_declared(value, s.value)
         if s.name == "dims":
-            if value not in (2, 3) or isinstance(value, bool):
+            if type(value) is not int or value not in (2, 3):
                 raise EvalError("E0213", f"`dims` must be 2 or 3, found {show(value)}",
                                 s.value.span, "the value comes from `-D dims=...` or the "
                                 "genotype" if s.name in self.overrides else None)

@@ -188,7 +188,7 @@ def formals(fs: tuple[A.Formal, ...]) -> str:
 def _wrapped(head: str, items: list[str], tail: str, indent: int) -> str:
     """`head a, b, c tail`, continued under the first item when it would pass WIDTH."""
     one_line = head + ", ".join(items) + tail
-    if indent + len(one_line) <= WIDTH:
+    if indent + len(one_line) <= WIDTH or not items:  # nothing to wrap: keep the tail
         return one_line
     pad = " " * (indent + len(head))
     lines, current = [], head

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 MEMORY_FORMAT = torch.channels_last
 NUM_PARAMETERS = 485742
 INPUT_CHANNELS = 1
+SIZE_MULTIPLE = (64, 64)  # each spatial input size is a multiple of this
 
 
 def _conv(dims):
@@ -170,6 +171,21 @@ class CWeightConv(nn.Module):
 
     def forward(self, x):
         return self.norm(self.conv(x * self.gate(x)))
+
+
+def _check_input(x, name, channels, multiple):
+    """Refuse an input the network cannot take, naming what it needs (each spatial
+    axis a multiple of the network's total stride), before any layer runs."""
+    if torch.jit.is_tracing():
+        return  # ONNX export traces one example; its size axes stay dynamic
+    if x.dim() != 2 + len(multiple) or x.shape[1] != channels:
+        raise ValueError(f"input `{name}`: expected shape (batch, {channels}, "
+                         f"{len(multiple)} spatial sizes), got {tuple(x.shape)}")
+    for axis, (n, m) in enumerate(zip(x.shape[2:], multiple)):
+        if n % m:
+            raise ValueError(f"input `{name}`: spatial size {tuple(x.shape[2:])} is not "
+                             f"a multiple of {multiple}, the network's total stride "
+                             f"(axis {axis}: {n} is not a multiple of {m})")
 
 
 class NasUnetV2(nn.Module):
@@ -373,6 +389,7 @@ class NasUnetV2(nn.Module):
         self.y.conv = Conv(2, in_channels=96, out_channels=2, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:61
 
     def forward(self, x):
+        _check_input(x, 'x', 1, (64, 64))
         enc_0_conv = self.enc_0.conv(x)
         enc_0_norm = self.enc_0.norm(enc_0_conv)
         del enc_0_conv
