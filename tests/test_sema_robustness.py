@@ -234,3 +234,18 @@ def test_decisions_in_a_cell_that_failed_are_not_unused(tmp_path):
     (d,) = _errors(str(path))
     assert d.code == "E0300" and "kernel 4" in d.message
     assert any("in `Cell`, called here" in n.message for n in d.notes)
+
+
+def test_authors_network_takes_any_input_size():
+    torch = pytest.importorskip("torch")
+    from nasdsl.analysis.strides import size_multiple
+    from nasdsl.backends.onnx_export import load_emitted
+    from nasdsl.backends.torch_src import emit_torch
+
+    c = compile_spec(V2, {"up": "authors", "C": 16, "depth": 2})
+    assert size_multiple(c.graph) == (1, 1)
+    assert size_multiple(compile_spec(V2, {"C": 16, "depth": 2}).graph) == (8, 8)
+    model = load_emitted(emit_torch(c)).Model().eval()
+    with torch.no_grad():
+        y = model(torch.randn(1, 1, 37, 50))
+    assert tuple(y.shape) == (1, 2, 37, 50)
