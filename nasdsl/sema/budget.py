@@ -22,9 +22,8 @@ MAX_WORK = 200_000      # steps: about a second; the shipped specs use < 4,000
 MAX_TOTAL_WORK = 500_000  # steps of all elaborations of one check (shipped: < 25,000)
 NODE_COST = 5           # an op added to the network costs more than a loop step
 CHOICE_COST = 10        # so does a choice (a decision point, recorded and decided)
-MAX_CHANNELS = 1 << 20  # channels of one tensor
 MAX_NOTES = 6           # call-stack notes shown per diagnostic
-__all__ = ["MAX_WORK", "MAX_TOTAL_WORK", "Total", "total_budget", "MAX_LIST", "MAX_CHANNELS", "NODE_COST", "CHOICE_COST", "Budget", "Frame", "Exhausted"]
+__all__ = ["MAX_WORK", "MAX_TOTAL_WORK", "Total", "total_budget", "MAX_LIST", "NODE_COST", "CHOICE_COST", "Budget", "Frame", "Exhausted"]
 
 
 @dataclass

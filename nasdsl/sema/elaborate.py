@@ -22,7 +22,7 @@ from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
 from nasdsl.sema import strides
-from nasdsl.sema.budget import (CHOICE_COST, MAX_CHANNELS, MAX_LIST, NODE_COST, Budget,
+from nasdsl.sema.budget import (CHOICE_COST, MAX_LIST, NODE_COST, Budget,
                                  Exhausted, Frame)
 from nasdsl.sema.choices import Pending
 from nasdsl.sema.exprs import EvalError, Indexed, Silent
@@ -539,9 +539,6 @@ class Elaborator:
               path: tuple[str, ...], span: Span) -> int:
         if len(self.nodes) >= MAX_NODES:
             raise EvalError("E0233", f"the network has more than {MAX_NODES} ops", span)
-        if ttype.channels > MAX_CHANNELS:
-            raise EvalError("E0202", f"this op gives {ttype.channels:,} channels", span,
-                            f"tensors are limited to {MAX_CHANNELS:,} channels")
         self.budget.tick(span, NODE_COST)
         nid = len(self.nodes)
         self.nodes.append(Node(nid, op, attrs, inputs, ttype, path, span, self.cell))
