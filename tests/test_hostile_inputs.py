@@ -224,3 +224,20 @@ def test_compile_refuses_to_write_over_its_inputs(tmp_path):
     assert r.exit_code == 2 and "is not a regular file" in r.output
     r = CliRunner().invoke(main, ["compile", str(spec), "-o", str(tmp_path)])
     assert r.exit_code == 2 and "directory" in r.output
+
+
+def test_fmt_rewrites_through_a_link_and_keeps_the_mode(tmp_path):
+    from click.testing import CliRunner
+
+    from nasdsl.cli import main
+
+    real = tmp_path / "real.nas"
+    real.write_text("space S {\n  param dims=2\n}\n")
+    real.chmod(0o640)
+    link = tmp_path / "link.nas"
+    link.symlink_to(real.name)
+    r = CliRunner().invoke(main, ["fmt", str(link)])
+    assert r.exit_code == 0, r.output
+    assert link.is_symlink() and "param dims = 2" in real.read_text()
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.nas", "real.nas"]
