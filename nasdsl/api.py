@@ -16,16 +16,23 @@ from nasdsl.analysis.resources import Bounds, flop_bounds, param_bounds, superne
 from nasdsl.diagnostics import DiagnosticSink, Diagnostic, InternalError, NasError
 from nasdsl.ir.decisions import DecisionTable
 from nasdsl.ir.graph import Graph, live_nodes
+from nasdsl.sema.budget import total_budget
 from nasdsl.sema.elaborate import Elaborator, Env
-from nasdsl.sema.exprs import EvalError, Silent
+from nasdsl.sema.exprs import MAX_INT, EvalError, Silent, is_int
 from nasdsl.ir.decisions import validate_assignment
 from nasdsl.sema.explore import Relaxed, cached_table, elaborate_relaxed
 from nasdsl.sema.genotype import literal, read_genotype, report_issues
+from nasdsl.sema.overrides import check_override_kinds
 from nasdsl.sema.genotype import _Bad as _BadLiteral
 from nasdsl.sema.values import Symbol, show
 from nasdsl.source import SourceFile, Span
+from nasdsl.spec_files import MAX_SPEC_BYTES, SPEC_SUFFIX, SpecFileError, printable, \
+    read_spec_bytes
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.parse import load_source, parse
+
+
+MAX_PARAMETERS = 10 ** 10  # 40 GB of float32 weights: far beyond any segmentation net
 
 
 class UsageError(Exception):
@@ -54,6 +61,11 @@ class Compiled:
         return self.unit.kind
 
     @property
+    def input_paths(self) -> tuple[str, ...]:
+        """Every spec file read for this result (outputs must not overwrite them)."""
+        return (self.path,) if self.space_path == self.path else (self.path, self.space_path)
+
+    @property
     def is_frozen(self) -> bool:
         return self.graph.is_frozen and (self.unit.kind != "space" or self.assigned
                                           or len(self.table) == 0)
@@ -68,14 +80,11 @@ class Compiled:
 
 
 def read_unit(path: str, sink: DiagnosticSink) -> A.Unit | None:
+    """A spec named on the command line: a regular `.nas` file of bounded size."""
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+        data = read_spec_bytes(path, require_suffix=True)
+    except SpecFileError as err:
+        raise UsageError(str(err)) from None
     return parse_text(path, data, sink)
 
 
@@ -93,12 +102,16 @@ def compile_spec(path: str, overrides: dict[str, Any] | None = None,
     """Check one .nas file (space, arch or genotype); raises NasError on spec errors."""
     sink = DiagnosticSink()
     try:
-        result = _compile(path, overrides or {}, input_size, assignment, data, sink)
+        with total_budget() as total:
+            result = _compile(path, overrides or {}, input_size, assignment, data, sink)
     except (NasError, UsageError, InternalError):
         raise
     except RecursionError:
         sink.error("E0004", "spec is too deeply nested", None)
         raise NasError(sink.errors) from None
+    if total.exhausted is not None and not any(d.code == "E0238" for d in sink.errors):
+        ex = total.exhausted   # it stopped an elaboration whose errors were not shown
+        sink.error(ex.code, ex.message, ex.span, ex.hint, ex.notes)
     if sink.has_errors or result is None:
         if not sink.has_errors:
             raise InternalError("compilation failed without a diagnostic")
@@ -135,6 +148,8 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
                     continue
                 override_spans[s.name] = s.span
                 all_overrides.setdefault(s.name, value)
+    if not check_override_kinds(space_unit, all_overrides, override_spans, sink):
+        return None
     space = _space(space_unit, all_overrides, input_size, sink)
     if space is None:
         _unknown_overrides(all_overrides, {}, override_spans, space_unit, sink,
@@ -163,6 +178,8 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
                         result.params, result.search, result.used_decisions,
                         el.input_size, assigned=assignment is not None,
                         size_override=input_size)
+    if not _check_magnitude(compiled, sink):
+        return None
     _check_search(compiled, sink)
     _check_constraints(el, result.constraints, compiled, sink)
     return compiled
@@ -209,6 +226,8 @@ def _elaborate_assignment(unit: A.Unit, overrides: dict[str, Any], input_size,
              and p.accepts(v)}
     run = elaborate_relaxed(unit, overrides, valid, input_size, relax=False)
     issues = validate_assignment(table, normal, {p.id for p in run.result.table})
+    if not run.ok:   # a failed architecture did not reach some choices: not "unused"
+        issues = [i for i in issues if i.code != "E0416"]
     # a genotype entry that did not parse was reported already: it is not also missing
     report_issues([i for i in issues if not (i.code == "E0413" and i.decision in spans)],
                   table, spans, head, sink)
@@ -216,6 +235,23 @@ def _elaborate_assignment(unit: A.Unit, overrides: dict[str, Any], input_size,
         return None
     sink.extend(run.diagnostics)
     return run.elaborator, run.result
+
+
+def _check_magnitude(c: Compiled, sink: DiagnosticSink) -> bool:
+    """Refuse absurd networks (a mistaken width or -D value), before anything is built."""
+    smallest = param_bounds(c.graph).lo
+    if smallest <= MAX_PARAMETERS:
+        return True
+    what = "every network of the space has" if not c.graph.is_frozen else "the network has"
+    sink.error("E0430", f"{what} {_big(smallest)} parameters, more than the limit of "
+               f"{MAX_PARAMETERS:,}", _head(c.unit.span),
+               f"that is {_big(smallest * 4 // 10 ** 9)} GB of float32 weights: check the "
+               "widths and the -D values")
+    return False
+
+
+def _big(n: int) -> str:
+    return f"{n:,}" if n < 10 ** 15 else f"{float(n):.3g}"
 
 
 def _head(span: Span) -> Span:
@@ -230,20 +266,30 @@ def _load_space(unit: A.Unit, path: str, sink: DiagnosticSink) -> tuple[A.Unit, 
         return None
     space_path = str(Path(path).parent / unit.space_path)
     try:
-        data = Path(space_path).read_bytes()
-    except OSError:
-        sink.error("E0401", f"space file `{unit.space_path}` not found (looked at "
-                   f"{space_path})", _head(unit.span),
-                   "the path is relative to the genotype file")
+        data = read_spec_bytes(space_path, require_suffix=True)
+    except SpecFileError as err:
+        # nothing of a refused file is read, so nothing of it can be quoted
+        hint = ("the path is relative to the genotype file" if err.reason == "no such file"
+                else f"a space is a regular {SPEC_SUFFIX} file of at most "
+                f"{MAX_SPEC_BYTES:,} bytes")
+        where = "" if space_path == unit.space_path else f" (looked at {printable(space_path)})"
+        reason = "not found" if err.reason == "no such file" else err.reason
+        sink.error("E0401", f"space file `{printable(unit.space_path)}` {reason}{where}",
+                   _head(unit.span), hint)
         return None
     space = parse_text(space_path, data, sink)
     if space is None:
         return None
     if space.kind != "space":
-        sink.error("E0402", f"`{unit.space_path}` is a {space.kind}, not a space",
+        sink.error("E0402", f"`{printable(unit.space_path)}` is {_article(space.kind)} "
+                   f"{space.kind}, not a space",
                    _head(unit.span))
         return None
     return space, space_path
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _unknown_overrides(overrides: dict[str, Any], declared: dict[str, Any],
@@ -485,15 +531,17 @@ def _parse_value(raw: str, whole: str) -> Any:
     if raw in ("true", "false"):
         return raw == "true"
     try:
-        return int(raw)
+        number: int | float = int(raw)
     except ValueError:
-        pass
-    try:
-        value = float(raw)
-        if math.isfinite(value):
-            return value
-    except ValueError:
-        pass
+        try:
+            number = float(raw)
+        except ValueError:
+            number = math.nan
+    if is_int(number) or math.isfinite(number):
+        if is_int(number) and abs(number) > MAX_INT:  # the limit of spec arithmetic
+            raise UsageError(f"-D {whole}: `{raw}` is out of range (values in specs stay "
+                             "below 2**53)")
+        return number
     if raw.isidentifier():
         return Symbol(raw)
     raise UsageError(f"-D {whole}: cannot read the value `{raw}`")

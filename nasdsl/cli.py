@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ import click
 
 from nasdsl import __version__
 from nasdsl.diagnostics import DiagnosticSink, InternalError, NasError
+from nasdsl.outputs import write_atomic as _write_atomic  # also used by cli_data
 
 EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 
@@ -28,6 +28,7 @@ def _color() -> bool:
 def run_guarded(fn: Callable[[], int]) -> None:
     """Map the project's exceptions to exit codes; anything else is our bug."""
     from nasdsl.api import UsageError
+    from nasdsl.outputs import OutputError
 
     try:
         code = fn()
@@ -36,7 +37,7 @@ def run_guarded(fn: Callable[[], int]) -> None:
         n = sum(d.severity == "error" for d in err.diagnostics)
         click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
         code = EXIT_SPEC
-    except UsageError as err:
+    except (UsageError, OutputError) as err:
         click.echo(f"error: {err}", err=True)
         code = EXIT_USAGE
     except _backend_error() as err:
@@ -124,6 +125,8 @@ def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | No
             except NasError as err:
                 failures.append(err)
                 continue
+            for warning in compiled.warnings:
+                click.echo(warning.render(), err=True)
             if as_json:
                 click.echo(json.dumps(report.as_dict(compiled, batch)))
             else:
@@ -157,7 +160,7 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
             unit = read_unit(path, sink)
             if unit is None:
                 continue
-            text = Path(path).read_text(encoding="utf-8")
+            text = unit.span.file.text
             formatted = format_unit(unit)
             if formatted == text:
                 continue
@@ -165,7 +168,7 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
                 unformatted.append(path)
                 click.echo(f"{path}: would reformat", err=True)
             else:
-                _write_atomic(Path(path), formatted)
+                _write_atomic(Path(os.path.realpath(path)), formatted)  # keep links
                 click.echo(f"{path}: formatted", err=True)
         if sink.has_errors:
             raise NasError(sink.errors)
@@ -229,18 +232,6 @@ def show(file: str, output: str, defines: tuple[str, ...]) -> None:
         return 0
 
     run_guarded(go)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write beside the target and rename: a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 from nasdsl.cli_data import data as _data_group  # noqa: E402 - needs run_guarded above

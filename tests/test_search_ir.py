@@ -132,15 +132,17 @@ def test_constraints_are_evaluated_per_architecture(tmp_path):
     assert [d.code for d in err.value.diagnostics] == ["E0423"]
 
 
+@pytest.mark.parametrize("dims", [2, 3])
 @pytest.mark.parametrize("name", ["nas_unet.nas", "thrifty_nas.nas", "ronasmis.nas"])
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(seed=st.integers(0, 2**31))
-def test_printed_genotype_rechecks_to_the_same_assignment(name, seed):
-    space = _space(name, 2)
+def test_printed_genotype_rechecks_to_the_same_assignment(name, dims, seed):
+    space = _space(name, dims)
     a = space.table.sample(random.Random(seed))
     text = space.genotype_text(a, "Found", path_from=SPECS / "genotypes" / "found.nas")
-    g = compile_spec(str(SPECS / "genotypes" / "found.nas"), {**SMALL[name], "dims": 2},
-                     None if name == "ronasmis.nas" else (32, 32), data=text.encode())
+    size = None if name == "ronasmis.nas" else ((32, 32) if dims == 2 else (16, 16, 16))
+    g = compile_spec(str(SPECS / "genotypes" / "found.nas"), {**SMALL[name], "dims": dims},
+                     size, data=text.encode())
     assert g.decided == space.child(a).decided
     assert {k: v for k, v in g.decided.items()} == {k: tuple(v) if isinstance(v, list)
                                                     else v for k, v in a.items()}
@@ -184,3 +186,11 @@ def test_label_metadata_tags():
     down = space.table.get("DownSC.n[0].p0")
     assert down.role == "down" and "pool" in down.label_info("max_pool").tags
     assert "param_free" not in down.label_info("down_conv").tags
+
+
+def test_a_domain_depending_on_another_choice_is_refused_at_its_source(tmp_path):
+    text = KDEPTH.replace("choice k[i] in [3, 5]", "choice k[i] in [3, 2 * depth + 3]")
+    with pytest.raises(NasError) as err:
+        load_space(_write(tmp_path, text))
+    (diag,) = [d for d in err.value.diagnostics if d.code == "E0239"]
+    assert "depend on choice `depth`" in diag.message and diag.span.line == 7

@@ -126,3 +126,50 @@ def test_unhonourable_assignments_raise(macro):
     net.strategy = OnePath({})
     with pytest.raises(NasError):
         net(x)
+
+
+MIXED_KINDS = """space Kinds {
+  param dims = 2
+  input x(channels=1, size=16)
+  opset ops = [identity, sep_conv_3x3, none]
+  op block(x, w=8) {
+    return act(conv(x, w, 3), relu)
+  }
+  opset layer_ops = [identity, sep_conv_3x3, blk = block]
+  cell C(s0) {
+    choice k in [1, 3]
+    choice nk in [group, batch]
+    p0 = norm(conv(s0, 8, k), nk)
+    nodes n[2] keep 1 {
+      from p0 normal: ops
+      from nodes: ops
+    }
+    return sum(n)
+  }
+  choice m in layer_ops
+  choice wide in [8, 16]
+  h = m(conv(x, 8, 3))
+  a = C(h)
+  b = C(a)
+  output y = conv(conv(b, wide, 1), 2, 1)
+}
+"""
+
+
+def test_cell_value_choices_and_structural_op_choices(tmp_path):
+    path = tmp_path / "kinds.nas"
+    path.write_text(MIXED_KINDS)
+    space = load_space(str(path))
+    table = space.table
+    assert table.get("m").structural  # a composite op among the labels: per child
+    assert not table.get("C.k").structural and not table.get("C.nk").structural
+    torch.manual_seed(0)
+    net = Supernet(space).eval()  # children's BatchNorms are made later, in eval mode
+    assert {e.decision for e in net.edges} >= {"C.k", "C.nk"}
+    x = example_input(1, (16, 16))
+    for label in ("sep_conv_3x3", "blk", "identity"):
+        a = {**table.sample(random.Random(len(label))), "m": label}
+        model = load_emitted(emit_torch(space.child(a))).Model().eval()
+        model.load_state_dict(net.child_state_dict(a), strict=True)
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), net(x, a), rtol=0, atol=1e-5)

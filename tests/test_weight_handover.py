@@ -99,3 +99,21 @@ def test_checkpoint_restricts_without_the_supernet(tmp_path):
     x = example_input(1, (32, 32))
     with torch.no_grad():
         torch.testing.assert_close(model(x), net(x, a), rtol=0, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_children_created_after_moving_to_cuda_live_on_cuda():
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    space = load_space(str(SPECS / "ronasmis.nas"), {"base": 2, "dims": 3}, (32, 32, 16))
+    net = Supernet(space).eval().cuda()
+    for seed in range(3):
+        a = space.table.sample(random.Random(seed))
+        x = example_input(1, space.child(a).input_size)
+        model = _standalone(space, a, {k: v.cpu() for k, v in
+                                       net.child_state_dict(a).items()})
+        with torch.no_grad():
+            y = net(x.cuda(), a)
+            assert y.is_cuda
+            torch.testing.assert_close(y.cpu(), model(x), rtol=0, atol=1e-4)
+    assert all(p.is_cuda for p in net.parameters())

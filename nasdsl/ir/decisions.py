@@ -112,6 +112,9 @@ class DecisionPoint:
 @dataclass(frozen=True)
 class DecisionTable:
     points: tuple[DecisionPoint, ...]
+    # False when the exploration for conditional decisions ran out of budget (a huge
+    # spec): decisions met only under untried assignments may be missing
+    complete: bool = True
 
     def __iter__(self):
         return iter(self.points)

@@ -32,6 +32,7 @@ from nasdsl.sema.elaborate import Elaborator, Result
 from nasdsl.syntax import ast as A
 
 MAX_ELABORATIONS = 400
+WORK = 100_000  # node-elaborations the exploration may spend (big specs vary fewer)
 MAX_SUBSETS = 32
 
 
@@ -74,12 +75,15 @@ class _Explorer:
         self.unit, self.overrides, self.input_size = unit, overrides, input_size
         self.structural = set(base.structural)
         self.cache: dict[frozenset, Relaxed | None] = {frozenset(): base}
-        self.budget = MAX_ELABORATIONS
+        nodes = len(base.result.graph.nodes) if base.result.graph else 1
+        self.budget = max(16, min(MAX_ELABORATIONS, WORK // max(1, nodes)))
+        self.exhausted = False
 
     def run(self, assignment: dict[str, Any]) -> Relaxed | None:
         key = frozenset(assignment.items())
         if key not in self.cache:
             if self.budget <= 0:
+                self.exhausted = True
                 return None
             self.budget -= 1
             r = elaborate_relaxed(self.unit, self.overrides, assignment, self.input_size,
@@ -113,7 +117,7 @@ def complete_table(unit: A.Unit, overrides: dict[str, Any], input_size, base: Re
             a = {**ctx, did: label}
             r = home if _is_default(p, label) else ex.run(a)
             if r is None:
-                if not ctx:
+                if not ctx and frozenset(a.items()) in ex.cache:  # failed, not skipped
                     errors[(did, _label_key(label))] = "does not build with the other " \
                         "choices at their defaults"
                 continue
@@ -170,14 +174,13 @@ def _label_key(label: Any) -> str:
 
 def _domain_error(sink: DiagnosticSink, old: DecisionPoint, new: DecisionPoint,
                   parent: str) -> None:
-    if any(d.code == "E0239" and d.message.startswith(f"the values of choice `{old.id}`")
-           for d in sink.items):
-        return
+    if any(d.code == "E0239" and d.span == new.span for d in sink.items):
+        return  # one report per declaration
     sink.error("E0239", f"the values of choice `{old.id}` depend on choice `{parent}`",
                new.span, "give the choice a fixed list of values and make the dependent "
                "part an `if` on both choices",
-               (Note(old.span, f"with `{parent}` at its default the values are "
-                     f"{old.describe_domain()}"),))
+               (Note(old.span, f"first met with the values {old.describe_domain()}, "
+                     f"then with {new.describe_domain()} under another `{parent}`"),))
 
 
 def _finish(points: dict[str, DecisionPoint], conds: dict[str, tuple[Cond, ...]],
@@ -191,7 +194,8 @@ def _finish(points: dict[str, DecisionPoint], conds: dict[str, tuple[Cond, ...]]
                                        structural=_is_structural(p, ex.structural),
                                        info=info))
     ordered = _parents_first(_source_order(out, {p.id for p in base.result.table}))
-    return DecisionTable(tuple(dataclasses.replace(p, index=i) for i, p in enumerate(ordered)))
+    return DecisionTable(tuple(dataclasses.replace(p, index=i) for i, p in enumerate(ordered)),
+                         complete=not ex.exhausted)
 
 
 def _info(p: DecisionPoint, label: str, errors: dict, free: dict) -> LabelInfo:

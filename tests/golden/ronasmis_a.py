@@ -9,6 +9,7 @@ import torch.nn.functional as F
 MEMORY_FORMAT = torch.channels_last_3d
 NUM_PARAMETERS = 4691222
 INPUT_CHANNELS = 1
+SIZE_MULTIPLE = (16, 16, 4)  # each spatial input size is a multiple of this
 
 
 def _conv(dims):
@@ -125,6 +126,21 @@ class ResizeTo(nn.Module):
                              align_corners=self.align_corners)
 
 
+def _check_input(x, name, channels, multiple):
+    """Refuse an input the network cannot take, naming what it needs (each spatial
+    axis a multiple of the network's total stride), before any layer runs."""
+    if torch.jit.is_tracing():
+        return  # ONNX export traces one example; its size axes stay dynamic
+    if x.dim() != 2 + len(multiple) or x.shape[1] != channels:
+        raise ValueError(f"input `{name}`: expected shape (batch, {channels}, "
+                         f"{len(multiple)} spatial sizes), got {tuple(x.shape)}")
+    for axis, (n, m) in enumerate(zip(x.shape[2:], multiple)):
+        if n % m:
+            raise ValueError(f"input `{name}`: spatial size {tuple(x.shape[2:])} is not "
+                             f"a multiple of {multiple}, the network's total stride "
+                             f"(axis {axis}: {n} is not a multiple of {m})")
+
+
 class RonasmisA(nn.Module):
     """Genotype `RonasmisA` from ronasmis_a.nas."""
 
@@ -235,6 +251,7 @@ class RonasmisA(nn.Module):
         self.head_2.resize_to = ResizeTo(3, mode='linear')  # ronasmis.nas:89
 
     def forward(self, x):
+        _check_input(x, 'x', 1, (16, 16, 4))
         enc_0_h_conv = self.enc_0.h.conv(x)
         enc_0_h_norm = self.enc_0.h.norm(enc_0_h_conv)
         del enc_0_h_conv

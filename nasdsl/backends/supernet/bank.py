@@ -58,6 +58,7 @@ class WeightBank(nn.Module):
             module = getattr(torch_impl, opdef.impl)(
                 self.dims, **opdef.ctor(attrs, in_types, out_type))
             module.to(device=self.anchor.device, dtype=self.anchor.dtype)
+            module.train(self.training)  # a module made after .eval() is in eval mode too
             self.entries[key] = module
             self._new.extend(module.parameters())
         return self.entries[key]

@@ -74,6 +74,20 @@ class ChildNet(nn.Module):
     def forward(self, *xs: torch.Tensor) -> Any:
         return run_graph(self.graph, xs, self._hooks)
 
+    @classmethod
+    def from_graph(cls, graph: Graph) -> "ChildNet":
+        """A frozen graph as a module with fresh weights, built through the registry
+        (no generated code runs); its state dict has the standalone module's keys."""
+        return cls(graph, fresh_modules(graph))
+
+
+def fresh_modules(graph: Graph) -> dict[int, nn.Module | None]:
+    """New modules for a frozen graph's ops, created in node order (as the emitted
+    module's __init__ creates them)."""
+    bank = WeightBank(graph.dims)
+    return {n.id: bank.fetch(n.op, dict(n.attrs), _in_types(graph, n), n.type, n.path)
+            for n in graph.nodes if n.op not in ("input", "mixed", "choose")}
+
 
 def _set(root: nn.Module, dotted: str, module: nn.Module | None) -> None:
     parent = root
@@ -176,6 +190,13 @@ class Supernet(nn.Module):
                 self._children.popitem(last=False)
         self._children.move_to_end(key)
         return child
+
+    def materialize(self, assignments: list[dict[str, Any]]) -> list[nn.Parameter]:
+        """Create the bank modules of these children now (before wrapping the supernet in
+        DDP or building an optimizer); returns the parameters that were new."""
+        for a in assignments:
+            self.child_module(a)
+        return self.new_parameters()
 
     def child_state_dict(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor]:
         """The child's weights under the standalone module's keys (load strict=True)."""
