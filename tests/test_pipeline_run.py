@@ -19,7 +19,7 @@ from nasdsl.pipeline.run import Pipeline  # noqa: E402
 def _toy_plan(out, data=None):
     return RunPlan(str(SPECS / "nas_unet.nas"), str(out), data, "pc_darts",
                    ["C=4", "depth=1", "M=2", "patch=32"],
-                   DataBudget(cases=4, tests=1, resolution=8.0, dims=2),
+                   DataBudget(cases=5, tests=1, resolution=8.0, dims=2),
                    SearchBudget({"epochs": 2, "steps_per_epoch": 2, "batch_size": 2,
                                  "arch_start_epoch": 1, "warmup_epochs": 1, "k": 2}),
                    TrainBudget(epochs=1, steps_per_epoch=2, batch_size=2, time_budget=None),
