@@ -177,13 +177,11 @@ class Pipeline:
         outputs = {}
         metrics = self.p("train") / "metrics.jsonl"
         if metrics.exists():
-            training_curves(metrics, self.p("training_curves.png"), x_key="epoch",
-                            title="training")
+            training_curves(metrics, self.p("training_curves.png"), title="training")
             outputs["curves"] = "training_curves.png"
         search_metrics = self.p("search") / "metrics.jsonl"
         if search_metrics.exists():
-            training_curves(search_metrics, self.p("search_curves.png"), x_key="epoch",
-                            title="search")
+            training_curves(search_metrics, self.p("search_curves.png"), title="search")
             outputs["search_curves"] = "search_curves.png"
         overlay_first_case(self.p("predictions"), self.data_dir, self.p("overlay.png"))
         outputs["overlay"] = "overlay.png"
