@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ import click
 
 from nasdsl import __version__
 from nasdsl.diagnostics import DiagnosticSink, InternalError, NasError
+from nasdsl.outputs import write_atomic as _write_atomic  # also used by cli_data
 
 EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 
@@ -28,6 +28,7 @@ def _color() -> bool:
 def run_guarded(fn: Callable[[], int]) -> None:
     """Map the project's exceptions to exit codes; anything else is our bug."""
     from nasdsl.api import UsageError
+    from nasdsl.outputs import OutputError
 
     try:
         code = fn()
@@ -36,7 +37,7 @@ def run_guarded(fn: Callable[[], int]) -> None:
         n = sum(d.severity == "error" for d in err.diagnostics)
         click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
         code = EXIT_SPEC
-    except UsageError as err:
+    except (UsageError, OutputError) as err:
         click.echo(f"error: {err}", err=True)
         code = EXIT_USAGE
     except _backend_error() as err:
@@ -106,8 +107,9 @@ size_option = click.option(
               help="Batch size for the training-memory estimate (genotypes and archs).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the headline per file.")
+@click.option("--engine", default=None, help="Also say whether this search engine applies.")
 def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | None,
-          batch: int | None, as_json: bool, quiet: bool) -> None:
+          batch: int | None, as_json: bool, quiet: bool, engine: str | None) -> None:
     """Check .nas files and print their choices, space size and parameter figures."""
     from nasdsl import report
     from nasdsl.api import compile_spec, parse_size
@@ -116,19 +118,28 @@ def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | No
         overrides = _overrides(defines)
         size = parse_size(input_size) if input_size else None
         failures: list[NasError] = []
+        blocked = False
         for path in files:
             try:
                 compiled = compile_spec(path, overrides, size)
             except NasError as err:
                 failures.append(err)
                 continue
+            for warning in compiled.warnings:
+                click.echo(warning.render(), err=True)
             if as_json:
                 click.echo(json.dumps(report.as_dict(compiled, batch)))
             else:
                 click.echo(report.render(compiled, batch, quiet))
+            if engine is not None:
+                from nasdsl.cli_search import engine_report
+
+                ok, text = engine_report(compiled, engine)
+                click.echo(text)
+                blocked = blocked or not ok
         if failures:
             raise NasError([d for f in failures for d in f.diagnostics])
-        return 0
+        return EXIT_SPEC if blocked else 0
 
     run_guarded(go)
 
@@ -149,7 +160,7 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
             unit = read_unit(path, sink)
             if unit is None:
                 continue
-            text = Path(path).read_text(encoding="utf-8")
+            text = unit.span.file.text
             formatted = format_unit(unit)
             if formatted == text:
                 continue
@@ -157,7 +168,7 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
                 unformatted.append(path)
                 click.echo(f"{path}: would reformat", err=True)
             else:
-                _write_atomic(Path(path), formatted)
+                _write_atomic(Path(os.path.realpath(path)), formatted)  # keep links
                 click.echo(f"{path}: formatted", err=True)
         if sink.has_errors:
             raise NasError(sink.errors)
@@ -223,18 +234,6 @@ def show(file: str, output: str, defines: tuple[str, ...]) -> None:
     run_guarded(go)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write beside the target and rename: a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 from nasdsl.cli_data import data as _data_group  # noqa: E402 - needs run_guarded above
 
 main.add_command(_data_group)
@@ -242,6 +241,15 @@ main.add_command(_data_group)
 from nasdsl.cli_train import add_commands  # noqa: E402 - train/eval/infer/export
 
 add_commands(main, run_guarded, define_option)
+
+from nasdsl.cli_search import derive as _derive, search as _search  # noqa: E402
+
+main.add_command(_search)
+main.add_command(_derive)
+
+from nasdsl.cli_run import add_run_command  # noqa: E402 - the whole pipeline
+
+add_run_command(main, run_guarded, define_option)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -54,7 +54,10 @@ class Diagnostic:
 
 def _where(span: Span) -> str:
     line, col = span.file.line_col(span.start)
-    return f"{span.file.path}:{line}:{col}"
+    path = span.file.path
+    if not path.isprintable():  # a hostile name must not drive the terminal
+        path = ascii(path)[1:-1]
+    return f"{path}:{line}:{col}"
 
 
 def _excerpt(span: Span) -> list[str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from nasdsl.api import Compiled, summarize
 from nasdsl.sema.values import show
+from nasdsl.spec_files import printable
 
 
 def _dims(c: Compiled) -> str:
@@ -28,8 +29,8 @@ def _setting(v) -> str:
 
 
 def headline(c: Compiled) -> str:
-    of = f" of {c.unit.space_path}" if c.unit.kind == "genotype" else ""
-    return f"{c.path}: {c.unit.kind} `{c.unit.name}`{of} ({_dims(c)}) ok"
+    of = f" of {printable(c.unit.space_path or '')}" if c.unit.kind == "genotype" else ""
+    return f"{printable(c.path)}: {c.unit.kind} `{c.unit.name}`{of} ({_dims(c)}) ok"
 
 
 def render(c: Compiled, batch: int | None = None, quiet: bool = False) -> str:
@@ -62,10 +63,19 @@ def render(c: Compiled, batch: int | None = None, quiet: bool = False) -> str:
         if s.flops is not None:
             lines.append(f"  FLOPs:      {_human(s.flops.lo)} .. {_human(s.flops.hi)} at "
                          f"{_size(c)} per sample")
+        lines.append(f"  table:      fingerprint {c.table.fingerprint}; (child) = "
+                     "re-elaborated per architecture, else lowered to mixed nodes")
         width = max((len(p.id) for p in c.table), default=0)
         for p in c.table:
-            lines.append(f"    {p.id:<{width}}  {p.kind:<6}  {p.describe_domain()}")
+            lines.append(f"    {p.id:<{width}}  {p.kind:<6}  {p.describe_domain()}"
+                         + _lowering(p))
     return "\n".join(lines)
+
+
+def _lowering(p) -> str:
+    conds = [c.describe() for c in p.condition if c.mode != "has"]
+    return ("  (child)" if p.structural else "") + \
+        (f"  if {' and '.join(conds)}" if conds else "")
 
 
 def _memory_lines(c: Compiled, batch: int) -> list[str]:
@@ -101,7 +111,17 @@ def as_dict(c: Compiled, batch: int | None = None) -> dict[str, Any]:
     else:
         out["log10_size"] = round(s.log10_size, 3)
         out["supernet_parameters"] = s.supernet_params
-        out["decision_points"] = [
-            {"id": p.id, "kind": p.kind, "domain": list(p.labels), "keep": list(p.keep),
-             "parent": list(p.parent) if p.parent else None} for p in c.table]
+        out["fingerprint"] = c.table.fingerprint
+        out["decision_points"] = [_point_dict(p) for p in c.table]
     return out
+
+
+def _point_dict(p) -> dict[str, Any]:
+    return {"id": p.id, "index": p.index, "kind": p.kind, "role": p.role,
+            "domain": list(p.labels), "keep": list(p.keep),
+            "parent": list(p.parent) if p.parent else None,
+            "structural": p.structural,
+            "condition": [{"decision": c.decision, "labels": list(c.labels), "mode": c.mode}
+                          for c in p.condition],
+            "labels": [{"label": i.label, "op": i.op, "tags": sorted(i.tags),
+                        "buildable": i.buildable} for i in p.info]}

@@ -28,8 +28,13 @@ TRICKY_NAMES = ["ifx", "if_", "in1", "int", "index", "input_x", "inputs", "nodes
                 "e5", "E1", "_", "__", "normal", "down", "up", "x", "y"]
 
 _ident = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True)
+# Now and then a long name, so that the formatter's line wrapping is exercised too.
+_long_ident = st.integers(20, 95).flatmap(
+    lambda n: st.from_regex(rf"[A-Za-z_][A-Za-z0-9_]{{{n}}}", fullmatch=True))
 names = st.one_of(st.sampled_from(TRICKY_NAMES),
-                  _ident.filter(lambda s: s not in KEYWORDS))
+                  _ident.filter(lambda s: s not in KEYWORDS),
+                  st.integers(0, 9).flatmap(
+                      lambda i: _long_ident if i == 0 else st.sampled_from(TRICKY_NAMES)))
 
 # Text of a string literal / comment: no NUL (load_source rejects it), no surrogates.
 # Characters that the comment/bracket scanners in parse.py care about are drawn often.
@@ -232,19 +237,7 @@ class Gen:
             kw = "" if kind == "assign" else kind
             return self.join(kw, tt, "=", vt), cls(t, v, None)
         if kind == "opset":
-            n = self.name()
-            entries = []
-            for _ in range(self.draw(st.integers(0, 3))):
-                vt, v = self.expr(ed)
-                if self.draw(st.booleans()):
-                    label = self.name()
-                    entries.append((self.join(label, "=", vt), A.OpSetEntry(label, v, None)))
-                else:
-                    entries.append((vt, A.OpSetEntry(None, v, None)))
-            trailing = bool(entries) and self.draw(st.booleans())
-            text = self.join("opset", n, "=", "[",
-                             self.commas([t for t, _ in entries], trailing), "]")
-            return text, A.OpSet(n, tuple(e for _, e in entries), None)
+            return self.opset(ed)
         if kind in ("op", "cell"):
             n = self.name()
             formals = []
@@ -320,6 +313,21 @@ class Gen:
             return self.join("for", v, "in", lt, "..", ht, bt), A.For(v, lo, hi, body, None)
         assert kind == "if"
         return self.if_stmt(depth, ed)
+
+    def opset(self, ed: int, max_entries: int = 8) -> tuple[str, A.OpSet]:
+        n = self.draw(st.one_of(names, _long_ident))  # long heads make lists wrap
+        entries = []
+        for _ in range(self.draw(st.integers(0, max_entries))):
+            vt, v = self.expr(ed)
+            if self.draw(st.booleans()):
+                label = self.name()
+                entries.append((self.join(label, "=", vt), A.OpSetEntry(label, v, None)))
+            else:
+                entries.append((vt, A.OpSetEntry(None, v, None)))
+        trailing = bool(entries) and self.draw(st.booleans())
+        text = self.join("opset", n, "=", "[",
+                         self.commas([t for t, _ in entries], trailing), "]")
+        return text, A.OpSet(n, tuple(e for _, e in entries), None)
 
     def if_stmt(self, depth: int, ed: int) -> tuple[str, A.If]:
         ct, cond = self.expr(ed)
@@ -399,6 +407,18 @@ float_texts = st.one_of(
 def units(draw, comments: bool = True, max_depth: int = 3) -> tuple[str, A.Unit]:
     """(text, expected AST) of a random valid unit."""
     return Gen(draw, comments, max_depth).unit()
+
+
+@st.composite
+def opset_units(draw) -> tuple[str, A.Unit]:
+    """(text, AST) of a space holding one op set under 0-3 nested `for` blocks."""
+    g = Gen(draw, draw(st.booleans()), 2)
+    text, node = g.opset(draw(st.integers(0, 2)), 12)
+    for _ in range(draw(st.integers(0, 3))):
+        var = g.name()
+        text = g.join("for", var, "in", "0", "..", "1", "{", text, "}")
+        node = A.For(var, A.IntLit(0, None), A.IntLit(1, None), (node,), None)
+    return g.join("space", "S", "{", text, "}"), A.Unit("space", "S", (node,), None, None)
 
 
 @st.composite

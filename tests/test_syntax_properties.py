@@ -24,9 +24,9 @@ from nasdsl.syntax.fmt import format_unit
 from nasdsl.syntax.parse import MAX_SOURCE_BYTES, load_source, parse
 
 try:
-    from tests.strategies import SOUP, TOKEN_RE, exprs, units
+    from tests.strategies import SOUP, TOKEN_RE, exprs, opset_units, units
 except ImportError:  # tests/ on sys.path instead of the repository root
-    from strategies import SOUP, TOKEN_RE, exprs, units  # type: ignore[no-redef]
+    from strategies import SOUP, TOKEN_RE, exprs, opset_units, units  # type: ignore[no-redef]
 
 PATH = "prop.nas"
 SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"
@@ -130,6 +130,16 @@ def test_expression_round_trip(case):
     assert unit.body[0].value == expected
     out = check_format(text, unit)
     assert "\n\n" not in out  # no layout from the input leaks through
+
+
+@settings(max_examples=n(150), **GEN)
+@given(opset_units())
+def test_opset_round_trip_and_wrapping(case):
+    """Op set lists are the one construct the formatter wraps over several lines."""
+    text, expected = case
+    unit = parse_ok(text)
+    assert unit == expected
+    check_format(text, unit)
 
 
 @pytest.mark.parametrize("spec", SPEC_FILES, ids=lambda p: p.name)
@@ -279,3 +289,12 @@ def test_huge_integers_are_errors():
     for name in ("huge_int", "huge_int_path", "huge_exponent"):
         _, sink, _ = run(PATHOLOGICAL[name])
         assert any(d.code == "E0102" for d in sink.errors), sink.render()
+
+
+@pytest.mark.parametrize("entries", ["", "b", "b, c = d", ", ".join(["x" * 30] * 5)])
+@pytest.mark.parametrize("name_len", [1, 80, 95])
+def test_opset_wrapping_keeps_brackets(entries, name_len):
+    """Regression: an empty op set with a long name lost its `]` when wrapped."""
+    src = f"space s {{ opset {'o' * name_len} = [{entries}] }}"
+    out = check_format(src, parse_ok(src))
+    assert out.count("[") == out.count("]")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nasdsl.api import Compiled
 from nasdsl.backends import drawing
+from nasdsl.outputs import check_output
 
 
 def _q(text: str) -> str:
@@ -64,6 +65,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def write(c: Compiled, output: Path) -> str:
+    check_output(output, c.input_paths)
     output.parent.mkdir(parents=True, exist_ok=True)
     suffix = output.suffix.lower()
     if suffix == ".dot":

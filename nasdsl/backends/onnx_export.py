@@ -18,7 +18,11 @@ OPSET = 18
 
 
 def load_emitted(source: str, name: str = "nasdsl_model") -> types.ModuleType:
-    """Import emitted source as a module (no file needed)."""
+    """Import emitted source as a module (no file needed), once it is checked to run
+    nothing on import but definitions."""
+    from nasdsl.backends.emit_safety import check_emitted
+
+    check_emitted(source)
     module = types.ModuleType(name)
     module.__file__ = f"<{name}>"
     code = compile(source, module.__file__, "exec")

@@ -1,4 +1,8 @@
-"""`nasdsl compile`: a frozen spec -> .py source or verified .onnx, written atomically."""
+"""`nasdsl compile`: a frozen spec -> .py source or verified .onnx, written atomically.
+
+The emitted module is imported (for --verify and for the ONNX export) only in a child
+interpreter (verify_child.py), never in this process.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 
 from nasdsl.api import Compiled
 from nasdsl.diagnostics import Diagnostic, NasError
+from nasdsl.outputs import check_output, temp_beside, write_atomic
 from nasdsl.source import Span
 
 
@@ -27,40 +32,40 @@ def require_frozen(c: Compiled) -> None:
 
 def compile_to(c: Compiled, target: str, output: Path, verify: bool = False,
                channels_last: bool = False, seed: int = 0) -> str:
+    """Emit (and check) the module; its code runs only in a child process."""
     from nasdsl.analysis.resources import param_bounds
     from nasdsl.backends.torch_src import emit_torch
 
     require_frozen(c)
+    check_output(output, c.input_paths)
     output.parent.mkdir(parents=True, exist_ok=True)
     source = emit_torch(c, channels_last=channels_last)
     static = param_bounds(c.graph).lo
     if target == "torch":
-        lines = [f"wrote {output} ({static:,} parameters)"]
-        if verify:
-            lines.append(_verify_torch(source, c, static))
-        _write_atomic(output, source.encode())
-        return "\n".join(lines)
+        return _compile_torch(c, source, output, verify, static)
     return _compile_onnx(c, source, output, verify, seed, static)
 
 
-def _verify_torch(source: str, c: Compiled, static: int) -> str:
-    from nasdsl.backends.onnx_export import example_input, load_emitted
+def _compile_torch(c: Compiled, source: str, output: Path, verify: bool,
+                   static: int) -> str:
+    lines = [f"wrote {output} ({static:,} parameters)"]
+    with temp_beside(output) as tmp:
+        write_atomic(tmp, source)
+        if verify:
+            answer = _in_child({"kind": "torch", "source": str(tmp), "static": static,
+                                "channels": _channels(c), "input_size": c.input_size})
+            lines.append(answer["message"])
+        os.replace(tmp, output)
+    return "\n".join(lines)
 
-    model = load_emitted(source).Model()
-    counted = sum(p.numel() for p in model.parameters())
-    if counted != static:
-        raise BackendError(f"emitted module has {counted:,} parameters, static count "
-                           f"{static:,}: please report this nasdsl bug")
-    msg = f"verified: {counted:,} parameters match the static count"
-    if c.input_size is not None:
-        import torch
 
-        x = example_input(_channels(c), c.input_size)
-        with torch.no_grad():
-            y = model.eval()(x)
-        shapes = [tuple(t.shape) for t in (y if isinstance(y, tuple) else (y,))]
-        msg += f"; forward on {tuple(x.shape)} gives {shapes}"
-    return msg
+def _in_child(job: dict) -> dict:
+    from nasdsl.backends import verify_child
+
+    try:
+        return verify_child.run(job)
+    except verify_child.ChildFailed as err:
+        raise BackendError(str(err)) from None
 
 
 def _channels(c: Compiled) -> int:
@@ -69,48 +74,20 @@ def _channels(c: Compiled) -> int:
 
 def _compile_onnx(c: Compiled, source: str, output: Path, verify: bool, seed: int,
                   static: int) -> str:
-    import torch
-
-    from nasdsl.backends.onnx_export import example_input, export, load_emitted
-    from nasdsl.backends.onnx_export import verify as run_verify
-
     if c.input_size is None:
         raise BackendError("ONNX export needs an example input size: give --input-size "
                            "or `size=` on the spec's input")
-    torch.manual_seed(seed)
-    model = load_emitted(source).Model().eval()
-    x = example_input(_channels(c), c.input_size, batch=1, seed=seed)
-    fd, tmp = tempfile.mkstemp(dir=output.parent if str(output.parent) else ".",
-                               prefix=f".{output.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        export(model, x, Path(tmp), [name for name, _ in c.graph.outputs])
-        lines = [f"wrote {output} ({static:,} parameters, opset {_opset()})"]
+    with tempfile.TemporaryDirectory(prefix="nasdsl-") as work, temp_beside(output) as tmp:
+        module = Path(work) / "model.py"
+        write_atomic(module, source)
+        answer = _in_child({"kind": "onnx", "source": str(module), "onnx": str(tmp),
+                            "channels": _channels(c), "input_size": c.input_size,
+                            "seed": seed, "verify": verify,
+                            "output_names": [name for name, _ in c.graph.outputs]})
+        lines = [f"wrote {output} ({static:,} parameters, opset {answer['opset']})"]
         if verify:
-            result = run_verify(model, Path(tmp), example_input(_channels(c), c.input_size,
-                                                                batch=2, seed=seed + 1))
-            lines.append(f"verified: onnx.checker ok; ONNX Runtime ({result.provider}) vs "
-                         f"PyTorch max abs diff {result.max_abs_diff:.2e} on "
-                         f"{result.shapes}")
+            shapes = [tuple(s) for s in answer["shapes"]]
+            lines.append(f"verified: onnx.checker ok; ONNX Runtime ({answer['provider']}) vs "
+                         f"PyTorch max abs diff {answer['max_abs_diff']:.2e} on {shapes}")
         os.replace(tmp, output)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return "\n".join(lines)
-
-
-def _opset() -> int:
-    from nasdsl.backends.onnx_export import OPSET
-
-    return OPSET
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

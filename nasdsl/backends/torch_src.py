@@ -18,7 +18,9 @@ import jinja2
 
 from nasdsl import __version__
 from nasdsl.analysis.resources import param_bounds
+from nasdsl.analysis.strides import size_multiple
 from nasdsl.api import Compiled
+from nasdsl.backends.emit_safety import check_emitted, provenance
 from nasdsl.diagnostics import InternalError
 from nasdsl.ir.graph import Graph, Node
 from nasdsl.ir.names import ModuleNamer, Namespace, module_path
@@ -60,7 +62,7 @@ def render_value(v: Any) -> str:
 
 def _src(node: Node) -> str:
     span = node.span
-    return f"{Path(span.file.path).name}:{span.line}"
+    return f"{provenance(Path(span.file.path).name)}:{span.line}"
 
 
 class _Builder:
@@ -87,9 +89,12 @@ def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
         raise InternalError("the standalone backend needs a frozen graph")
     b = _Builder(graph)
     inputs = []
+    input_checks = []
     for nid in graph.inputs:
         node = graph.node(nid)
         inputs.append(b.local(node))
+        input_checks.append(f"_check_input({inputs[-1]}, {inputs[-1]!r}, "
+                            f"{node.type.channels}, {render_value(size_multiple(graph, nid))})")
     lines: list[str] = []
     uses: dict[int, int] = {}
     for node in graph.nodes:
@@ -104,14 +109,15 @@ def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
     impl_classes = sorted({m.cls for m in b.modules if m.cls != "nn.Module"})
     dims = graph.dims
     return {
-        "version": __version__, "source": Path(c.path).name, "kind": c.unit.kind,
-        "name": c.unit.name, "space": Path(c.space_path).name if c.unit.kind == "genotype"
-        else None, "genotype_hash": c.genotype_hash(), "dims": dims,
+        "version": __version__, "source": provenance(Path(c.path).name), "kind": c.unit.kind,
+        "name": c.unit.name, "space": provenance(Path(c.space_path).name)
+        if c.unit.kind == "genotype" else None, "genotype_hash": c.genotype_hash(), "dims": dims,
         "num_parameters": param_bounds(graph).lo,
         "input_channels": graph.node(graph.inputs[0]).type.channels,
+        "size_multiple": render_value(size_multiple(graph)),
         "imports": IMPL_IMPORTS, "impl_source": impl_source(impl_classes).strip(),
         "class_name": _class_name(c.unit.name), "modules": b.modules,
-        "inputs": inputs, "body": body, "result": result, "channels_last": channels_last,
+        "inputs": inputs, "input_checks": input_checks, "body": body, "result": result, "channels_last": channels_last,
         "memory_format": "torch.channels_last" if dims == 2 else "torch.channels_last_3d",
         "output_names": [name for name, _ in graph.outputs],
     }
@@ -122,7 +128,7 @@ def _class_name(name: str) -> str:
     from nasdsl.ops.impl_source import _parsed
 
     taken = set(_parsed()[1]) | _LOCALS_RESERVED | {"MEMORY_FORMAT", "NUM_PARAMETERS",
-                                                         "INPUT_CHANNELS"}
+                                                         "INPUT_CHANNELS", "SIZE_MULTIPLE"}
     return name if name not in taken else name + "Net"
 
 
@@ -173,4 +179,7 @@ def _env() -> jinja2.Environment:
 
 
 def emit_torch(c: Compiled, channels_last: bool = False) -> str:
-    return _env().get_template("module.py.j2").render(**build_context(c, channels_last))
+    """The module's source, parsed and checked to run nothing on import but definitions."""
+    source = _env().get_template("module.py.j2").render(**build_context(c, channels_last))
+    check_emitted(source)
+    return source

@@ -30,8 +30,10 @@ class AugmentConfig:
     p_flip: float = 0.5                  # per axis
 
 
-def build_augment(dims: int, cfg: AugmentConfig = AugmentConfig()) -> "object":
-    """A MONAI Compose over {"image", "label"} arrays (C x spatial).
+def build_augment(dims: int, cfg: AugmentConfig = AugmentConfig(),
+                  anisotropic: bool = False) -> "object":
+    """A MONAI Compose over {"image", "label"} arrays (C x spatial); `anisotropic`
+    limits 3D rotation to the plane of the first two axes.
 
     NOTE: switches MONAI's MetaTensor tracking off for the process (set_track_meta):
     patches need no metadata, and tracking it makes each transform several times slower.
@@ -43,7 +45,8 @@ def build_augment(dims: int, cfg: AugmentConfig = AugmentConfig()) -> "object":
 
     keys = ("image", "label")
     rot = math.radians(cfg.rotation_deg)
-    rotate = (rot,) * (3 if dims == 3 else 1)
+    # nnU-Net: anisotropic volumes rotate in-plane only (about the last, coarse axis)
+    rotate = (rot,) if dims == 2 else ((0.0, 0.0, rot) if anisotropic else (rot,) * 3)
     scale = (cfg.scale[0] - 1.0, cfg.scale[1] - 1.0)
     steps: list[object] = [
         T.RandAffined(keys, prob=cfg.p_affine, rotate_range=rotate, scale_range=(scale,) * dims,

@@ -41,7 +41,9 @@ class PatchDataset(Dataset):
         self.patch = tuple(plan.patch_size)
         self.locations = [class_locations(c.label, plan.num_classes, _stable_int(c.id) ^ seed)
                           for c in self.cases]
-        self.augment = build_augment(plan.dims, augment_config) if augment else None
+        spacing = plan.target_spacing or []
+        aniso = len(spacing) == 3 and max(spacing) > 3 * min(spacing)
+        self.augment = build_augment(plan.dims, augment_config, aniso) if augment else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -169,7 +169,7 @@ def _nifti_dims(cases: tuple[Case, ...]) -> int:
             shape = nib.load(str(case.images[0])).shape
         except Exception as err:  # noqa: BLE001
             raise DataError(case.images[0], f"unreadable NIfTI header ({err})") from None
-        if len(shape) < 3 or shape[2] != 1:
+        if len(shape) >= 3 and shape[2] != 1:
             return 3
     return 2
 

@@ -13,6 +13,7 @@ import keyword
 import re
 
 from nasdsl.diagnostics import InternalError
+from nasdsl.ir.module_reserved import NN_MODULE_ATTRIBUTES
 
 _COMPONENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\[[0-9]+\])*(_[0-9]+)?$")
 SUPERNET_OPS = "ops"
@@ -66,11 +67,9 @@ def supernet_key_to_standalone(key: str, chosen: dict[str, str]) -> str | None:
     return key
 
 
-MODULE_RESERVED = {"training", "forward", "eval", "train", "to", "cuda", "cpu", "type",
-                   "float", "double", "half", "apply", "parameters", "buffers", "modules",
-                   "children", "state_dict", "load_state_dict", "zero_grad", "add_module",
-                   "register_buffer", "register_parameter", "requires_grad_",
-                   "to_channels_last", "get_submodule", "named_modules", SUPERNET_OPS}
+# Attribute names an emitted module cannot take: every public nn.Module attribute
+# (generated from torch, see module_reserved.py) plus the emitted class's own.
+MODULE_RESERVED = NN_MODULE_ATTRIBUTES | {"to_channels_last", SUPERNET_OPS}
 
 
 class ModuleNamer:

@@ -173,6 +173,7 @@ register(OpDef(
     params=no_params, flops=per_output, impl="Pool",
     ctor=lambda a, ins, out: dict(kind=a["kind"], kernel=a["kernel"], stride=a["stride"],
                                   padding=_pool_padding(a)),
+    tags=frozenset({"pool"}),
     doc="max or average pooling (padding (kernel-1)/2 for odd kernels, excluded from "
         "averages); output = input / stride exactly",
     saved=4.8))
@@ -246,16 +247,35 @@ register(OpDef(
     saved=0.0))
 
 
+def _resize_add_infer(a, ins):
+    # nominal types agree; the real sizes may differ by rounding (2H-1, odd sizes)
+    return _add_infer(a, ins)
+
+
+register(OpDef(
+    "resize_add", None, (AttrSpec("mode", "symbol", "nearest", ("nearest",)),),
+    infer=_resize_add_infer, params=no_params,
+    flops=lambda a, ins, out, isz, osz: (len(ins) - 1) * f.elementwise_flops(
+        out.channels, osz),
+    impl="ResizeAdd", ctor=lambda a, ins, out: dict(mode=a["mode"]),
+    tags=frozenset({"any_size"}),
+    doc="elementwise sum that first nearest-resizes every input to the largest input's "
+        "size (NAS-Unet authors' node rule; their 2H-1 up edges need it)",
+    saved=0.0))
+
+
 # ---- edge ops: identity, zero -------------------------------------------------------------
 
 register(OpDef(
     "identity", 1, (), infer=same_type, params=no_params, flops=no_flops, impl=None,
-    ctor=no_ctor, roles=("normal",), doc="the input itself (inline)", saved=0.0))
+    ctor=no_ctor, roles=("normal",), doc="the input itself (inline)", saved=0.0,
+    tags=frozenset({"identity"})))
 
 register(OpDef(
     "none", 1, (ROLE,), infer=lambda a, ins: f.by_role(ins[0], a["role"]),
     params=no_params, flops=no_flops, impl="Zero",
     ctor=lambda a, ins, out: dict(role=a["role"]), roles=("normal", "down", "up"),
+    tags=frozenset({"zero"}),
     doc="the zero op: zeros of the edge's output shape (x.mul(0.), strided or upsampled)",
     saved=0.0))
 

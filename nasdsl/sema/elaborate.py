@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nasdsl.diagnostics import DiagnosticSink, InternalError, Note, suggest
+from nasdsl.engines.registry import ENGINES
 from nasdsl.ir.decisions import DecisionPoint, DecisionTable
 from nasdsl.ir.graph import Alternative, CellInstance, Graph, Node
 from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
+from nasdsl.sema import strides
+from nasdsl.sema.budget import (CHOICE_COST, MAX_LIST, NODE_COST, Budget,
+                                 Exhausted, Frame)
+from nasdsl.sema.choices import Pending
 from nasdsl.sema.exprs import EvalError, Indexed, Silent
 from nasdsl.sema.names import check_identifier
 from nasdsl.sema.values import (POISON, CellVal, OpRef, OpSetVal, Symbol, Tensor, show,
@@ -28,10 +33,6 @@ from nasdsl.source import Span
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
 
-if TYPE_CHECKING:
-    from nasdsl.sema.genotype import GenotypeBinder
-
-ENGINES = ("pc_darts", "darts", "proxyless", "enas", "random")
 MAX_NODES = 200_000
 MAX_CALL_DEPTH = 64
 
@@ -79,12 +80,17 @@ class Elaborator:
     def __init__(self, unit: A.Unit, sink: DiagnosticSink, overrides: dict[str, Any],
                  assignment: dict[str, Any] | None = None,
                  input_size: tuple[int, ...] | None = None,
-                 binder: "GenotypeBinder | None" = None):
+                 relax: bool = False,
+                 structural: frozenset[str] = frozenset()):
         self.unit = unit
+        # relax: undecided value/op choices bind Pending (lowered to mixed nodes) unless
+        # they are in `structural`, which are decided (see sema/choices.py)
+        self.relax = relax
+        self.structural = structural
+        self.loops: tuple[int, ...] = ()  # indices of the enclosing `for` loops of a body
         self.sink = sink
         self.overrides = overrides
         self.assignment = assignment or {}
-        self.binder = binder
         self.made: dict[str, Any] = {}   # id -> label(s) actually decided
         self.size_override = input_size
         self.dims: int | None = None
@@ -103,12 +109,26 @@ class Elaborator:
         self.taken: set[tuple[str, ...]] = set()
         self.depth = 0
         self.symbols = _known_symbols()
+        self.budget = Budget()
+        self.param_names: list[str] = []   # declared, even when the value failed
+        self.dims_failed = False
+        self.stride_issue: tuple[Span, tuple[Note, ...]] | None = None  # first op whose
+        # stride does not divide the patch size, and the call stack there
+        self.failures = 0                  # statements that failed (their effects unknown)
+        self.choice_values: dict[str, str] = {}  # value choice target -> chosen value
+        self.call_choices = ""
 
     # ---- driver ---------------------------------------------------------------------
     def run(self) -> Result:
         env = Env()
         self.root_env = env
-        self.block(self.unit.body, env, top=True)
+        try:
+            self.block(self.unit.body, env, top=True)
+        except Exhausted as ex:
+            self.failures += 1
+            self.sink.error(ex.code, ex.message, ex.span, ex.hint, ex.notes)
+        if self.stride_issue is not None:
+            strides.report(self, self.stride_issue)
         if self.dims is None and not self.sink.has_errors:
             self.sink.error("E0210", "the spec does not declare `param dims`",
                             _head(self.unit.span), "add `param dims = 2` (or 3)")
@@ -125,18 +145,25 @@ class Elaborator:
 
     def block(self, body: tuple[A.Stmt, ...], env: Env, top: bool = False) -> None:
         for stmt in body:
+            self.budget.tick(stmt.span)
             try:
                 self.stmt(stmt, env, top)
             except EvalError as err:
-                self.sink.error(err.code, err.message, err.span, err.hint, err.notes)
+                notes = tuple(err.notes) + self.budget.call_stack_notes()
+                self.sink.error(err.code, err.message, err.span, err.hint, notes)
+                self.failures += 1
                 self._poison(stmt, env)
             except Silent:
+                self.failures += 1
                 self._poison(stmt, env)
 
     def _poison(self, stmt: A.Stmt, env: Env) -> None:
-        """Bind the failed statement's target to POISON so later uses stay quiet."""
+        """Bind what the failed statement defines to POISON so later uses stay quiet."""
         target = getattr(stmt, "target", None)
         if not isinstance(target, A.Target):
+            name = getattr(stmt, "name", None)   # param, input, op set, nodes, op, cell
+            if isinstance(name, str) and name not in env.vars:
+                env.vars[name] = POISON
             return
         if not target.indices:
             env.vars[target.name] = POISON
@@ -156,18 +183,24 @@ class Elaborator:
             raise EvalError("E0212", "`param` is allowed only at the top of a spec", s.span,
                             "use `let` inside ops, cells and loops")
         self._declare(s.name, s.span, env)
-        value = self.overrides[s.name] if s.name in self.overrides else self.eval(s.value, env)
+        self.param_names.append(s.name)
         if s.name == "dims":
-            if value not in (2, 3) or isinstance(value, bool):
+            self.dims_failed = True   # until it succeeds: later tensors stay quiet
+        value = self.overrides[s.name] if s.name in self.overrides else self.eval(s.value, env)
+        value = _as_declared(value, s.value)
+        if s.name == "dims":
+            if type(value) is not int or value not in (2, 3):
                 raise EvalError("E0213", f"`dims` must be 2 or 3, found {show(value)}",
-                                s.value.span)
+                                s.value.span, "the value comes from `-D dims=...` or the "
+                                "genotype" if s.name in self.overrides else None)
+            self.dims_failed = False
             self.dims = value
         self.params[s.name] = value
         env.vars[s.name] = value
 
     def s_Let(self, s: A.Let, env: Env, top: bool) -> None:
-        self.hint = self.target_text(s.target, env)
-        self.bind(s.target, self.eval(s.value, env), env)
+        self.hint = self.path_hint(s.target, env)
+        self.bind(s.target, self.eval_lazy(s.value, env), env)
 
     def s_OpSet(self, s: A.OpSet, env: Env, top: bool) -> None:
         self._declare(s.name, s.span, env)
@@ -242,19 +275,28 @@ class Elaborator:
         self.outputs.append((name, value.node))
 
     def s_Assign(self, s: A.Assign, env: Env, top: bool) -> None:
-        self.hint = self.target_text(s.target, env)
-        self.bind(s.target, self.eval(s.value, env), env)
+        self.hint = self.path_hint(s.target, env)
+        self.bind(s.target, self.eval_lazy(s.value, env), env)
 
     def s_For(self, s: A.For, env: Env, top: bool) -> None:
         lo = X.as_int(self.eval(s.lo, env), s.lo.span, "a loop bound")
         hi = X.as_int(self.eval(s.hi, env), s.hi.span, "a loop bound")
         check_identifier(s.var, s.span)
-        if hi - lo > 10_000:
+        if hi - lo > MAX_LIST:
             raise EvalError("E0220", f"loop runs {hi - lo} times", s.span,
-                            "loops are limited to 10000 iterations")
-        for i in range(lo, hi):
-            env.vars[s.var] = i
-            self.block(s.body, env, top)
+                            f"loops are limited to {MAX_LIST} iterations")
+        outer = self.loops
+        self.budget.push(Frame("loop", s.var, s.span))
+        try:
+            for i in _range(lo, hi, s.reverse):
+                self.budget.tick(s.span)
+                self.budget.set_index(i)
+                env.vars[s.var] = i
+                self.loops = outer + (i,)
+                self.block(s.body, env, top)
+        finally:
+            self.loops = outer
+            self.budget.pop()
 
     def s_If(self, s: A.If, env: Env, top: bool) -> None:
         cond = self.eval(s.cond, env)
@@ -289,6 +331,16 @@ class Elaborator:
                                     or "engines: " + ", ".join(ENGINES))
                 value = name
             self.search[st.name] = value
+        self._check_settings(s)
+
+    def _check_settings(self, s: A.Search) -> None:
+        from nasdsl.engines.registry import check_settings
+
+        spans = {st.name: st for st in s.settings}
+        for p in check_settings(self.search.get("engine"), self.search):
+            st = spans[p.name]
+            self.sink.error("E0430" if not p.on_value else "E0431", p.message,
+                            st.value.span if p.on_value else st.span, p.hint)
 
     def s_Constraint(self, s: A.Constraint, env: Env, top: bool) -> None:
         if not top:
@@ -300,9 +352,15 @@ class Elaborator:
         self._no_choice_in_arch(s.span)
         did = self.decision_id(s.target, env)
         dom = self.eval(s.domain, env)
+        kind, role = "value", "value"
+        text = self.target_text(s.target, env)
         if isinstance(dom, OpSetVal):
-            values: tuple = tuple(op for _, op in dom.entries)
+            # NOTE: a chosen op is named after the choice (`blk[2]`), not the op, so that
+            # its module path is the same for every label (stable paths)
+            values: tuple = tuple(OpRef(op.name, op.kwargs, op.composite, via=text)
+                                  for _, op in dom.entries)
             labels = dom.labels
+            kind, role = "op", "macro"
         elif isinstance(dom, tuple) and dom:
             values, labels = dom, tuple(show(v) for v in dom)
         else:
@@ -310,10 +368,15 @@ class Elaborator:
                             s.domain.span, "write `choice name in [a, b, c]`")
         if len({value_key(v) for v in values}) != len(values):
             raise EvalError("E0225", "a choice lists the same value twice", s.domain.span)
-        point = DecisionPoint(did, "value", values, labels, s.span, default=labels[0])
+        point = DecisionPoint(did, kind, values, labels, s.span, default=labels[0],
+                              role=role)
         self.record(point)
         chosen = self.decide(point)
-        value = values[0] if chosen is None else values[labels.index(chosen)]
+        if chosen is None and self.relax and did not in self.structural:
+            value: Any = Pending(point, text)
+        else:
+            value = values[0] if chosen is None else values[labels.index(chosen)]
+            self.choice_values[self.target_text(s.target, env)] = show(value)
         self.bind(s.target, value, env)
 
     def s_InputChoice(self, s: A.InputChoice, env: Env, top: bool) -> None:
@@ -334,7 +397,7 @@ class Elaborator:
         n = len(labels)
         keep = self._keep(s.keep, n, env)
         point = DecisionPoint(did, "inputs", labels, labels, s.span, keep=keep,
-                              default=labels[: keep[1]])
+                              default=labels[: keep[1]], role="inputs")
         self.record(point)
         chosen = self.decide(point)
         if chosen is None:
@@ -378,6 +441,8 @@ class Elaborator:
             raise EvalError("E0230", f"`{name}` is defined twice", span)
 
     def _need_dims(self, span: Span) -> int:
+        if self.dims is None and self.dims_failed:
+            raise Silent()   # `param dims` itself failed and was reported
         if self.dims is None:
             raise EvalError("E0210", "`param dims` must be declared before any tensor", span,
                             "put `param dims = 2` at the top of the spec")
@@ -387,6 +452,15 @@ class Elaborator:
         if self.unit.kind == "arch":
             raise EvalError("E0231", "an `arch` is a fixed network and cannot declare "
                             "choices", span, "declare a `space` instead")
+
+    def path_hint(self, t: A.Target, env: Env) -> str:
+        """The path component of a statement's modules: its target text, qualified by
+        the enclosing loop indices when the target is not indexed (`h[2]`), so that a
+        module's path never depends on how many modules earlier iterations made."""
+        text = self.target_text(t, env)
+        if self.loops and not t.indices:
+            text += "".join(f"[{i}]" for i in self.loops)
+        return text
 
     def target_text(self, t: A.Target, env: Env) -> str:
         idx = [X.as_int(self.eval(i, env), i.span, "an index") for i in t.indices]
@@ -419,11 +493,13 @@ class Elaborator:
         holder.items[keys[-1]] = value
 
     def record(self, point: DecisionPoint) -> None:
+        self.budget.tick(point.span, CHOICE_COST)
         old = self.decisions.get(point.id)
         if old is None:
             self.decisions[point.id] = point
             return
-        if old.labels != point.labels or old.keep != point.keep or old.kind != point.kind:
+        if old.labels != point.labels or old.keep != point.keep or old.kind != point.kind \
+                or old.condition != point.condition:
             raise EvalError("E0232", f"choice `{point.id}` is declared again with another "
                             "domain", point.span,
                             notes=(Note(old.span, "first declared here"),))
@@ -443,8 +519,6 @@ class Elaborator:
                 raise InternalError(f"assignment gives {chosen!r} for `{point.id}`, "
                                     f"outside {point.describe_domain()}")
             chosen = tuple(chosen) if point.kind == "inputs" else chosen
-        elif self.binder is not None:
-            chosen = self.binder.resolve(point)
         else:
             chosen = None
         if chosen is not None:
@@ -458,13 +532,6 @@ class Elaborator:
             chosen = self.decide(inputs)
             return chosen, {lab: self.decide(edges[lab]) or edges[lab].labels[0]
                             for lab in chosen}
-        if self.binder is not None:
-            decided = self.binder.resolve_node(inputs, edges)
-            if decided is not None:
-                self.made[inputs.id] = decided[0]
-                for lab, op in decided[1].items():
-                    self.made[f"{inputs.id}.{lab}"] = op
-            return decided
         return None
 
     # ---- graph building -------------------------------------------------------------
@@ -472,6 +539,7 @@ class Elaborator:
               path: tuple[str, ...], span: Span) -> int:
         if len(self.nodes) >= MAX_NODES:
             raise EvalError("E0233", f"the network has more than {MAX_NODES} ops", span)
+        self.budget.tick(span, NODE_COST)
         nid = len(self.nodes)
         self.nodes.append(Node(nid, op, attrs, inputs, ttype, path, span, self.cell))
         self._check_size(ttype, span)
@@ -499,15 +567,12 @@ class Elaborator:
         return candidate
 
     def _check_size(self, t: TensorType, span: Span) -> None:
-        if self.input_size is None:
+        """Remember the first op whose stride does not divide the patch size; E0301 is
+        reported after elaboration, naming the network's total stride."""
+        if self.input_size is None or self.stride_issue is not None:
             return
-        for axis, (n, s) in enumerate(zip(self.input_size, t.stride)):
-            q = Fraction(n) / s
-            if q.denominator != 1 or q < 1:
-                raise EvalError(
-                    "E0301", f"stride {s} on axis {axis} does not divide the patch size {n}",
-                    span, f"the patch size on axis {axis} must be a multiple of {s}"
-                    if s.denominator == 1 else None)
+        if not strides.divides(self.input_size, t.stride):
+            self.stride_issue = (span, self.budget.call_stack_notes())
 
     def apply_op(self, op: OpRef, tensors: list[Tensor], attrs: dict[str, Any], span: Span,
                  path: tuple[str, ...] | None = None) -> Tensor:
@@ -521,9 +586,27 @@ class Elaborator:
 
         return eval_expr(self, e, env)
 
+    def eval_lazy(self, e: A.Expr, env: Env) -> Any:
+        """As `eval`, but an undecided choice (`Pending`) may be the result."""
+        from nasdsl.sema.apply import eval_lazy
+
+        return eval_lazy(self, e, env)
+
 
 def _head(span: Span) -> Span:
     return Span(span.file, span.start, span.start + 1)
+
+
+def _range(lo: int, hi: int, reverse: bool) -> range:
+    """`lo..hi` is half-open; `reversed(lo..hi)` runs hi-1 down to lo."""
+    return range(hi - 1, lo - 1, -1) if reverse else range(lo, hi)
+
+
+def _as_declared(value: Any, declared: A.Expr) -> Any:
+    """`-D up=authors` reads as a name; a parameter declared as a string takes it as text."""
+    if isinstance(declared, A.StrLit) and isinstance(value, Symbol):
+        return value.name
+    return value
 
 
 def _axes(value: Any, dims: int, span: Span, what: str) -> tuple[int, ...]:

@@ -1,11 +1,11 @@
-"""Binding a genotype's decisions to the decision points a space declares.
+"""Reading a genotype's decisions as an assignment over the space's decision table.
 
 A genotype is written in spec syntax (`act = elu`, `skip[2] = [m[1], m[3]]`,
 `DownSC.n[0] = down_conv(p1) + down_dep_conv(p0)`); engines hand over the same thing as a
-plain assignment {id: label | tuple of labels}. Both are resolved *while* the space is
-elaborated, because which decisions exist can depend on earlier ones (a skip point that
-is not kept has no op to decide). Every genotype entry must be consumed and every active
-decision point must be answered; both are checked after elaboration.
+plain assignment {id: label | tuple of labels}. Both are checked by one function,
+`ir.decisions.validate_assignment`, against the space's complete table, with the same
+codes (E0411 unknown, E0412 out of domain, E0413 missing, E0416 inactive); here the
+genotype's entries become labels, and the issues get the entries' spans.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from nasdsl.diagnostics import DiagnosticSink, Note, suggest
-from nasdsl.ir.decisions import DecisionPoint
+from nasdsl.ir.decisions import DecisionPoint, DecisionTable, Issue
 from nasdsl.sema.values import OpRef, Symbol, value_key
+from nasdsl.source import Span
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
 
@@ -24,91 +25,53 @@ class _Bad(Exception):
         self.message, self.span, self.hint = message, span, hint
 
 
-class GenotypeBinder:
-    """Answers decision points from a genotype's `Decision` statements."""
-
-    def __init__(self, decisions: list[A.Decision], sink: DiagnosticSink):
-        self.sink = sink
-        self.entries: dict[str, A.Decision] = {}
-        self.used: set[str] = set()
-        self.asked: dict[str, DecisionPoint] = {}
-        self._cache: dict[str, Any] = {}
-        for d in decisions:
-            did = A.path_text(d.path)
-            if did in self.entries:
-                sink.error("E0410", f"decision `{did}` is given twice", d.span,
-                           notes=(Note(self.entries[did].span, "first given here"),))
-                continue
-            self.entries[did] = d
-
-    # ---- value / op / inputs points ---------------------------------------------------
-    def resolve(self, point: DecisionPoint) -> Any:
-        """The chosen label (value, op) or tuple of labels (inputs); None when absent."""
-        self.asked.setdefault(point.id, point)
-        if point.id in self._cache:
-            return self._cache[point.id]
-        entry = self.entries.get(point.id)
-        if entry is None:
-            return None
-        self.used.add(point.id)
+def read_genotype(decisions: list[A.Decision], table: DecisionTable,
+                  sink: DiagnosticSink) -> tuple[dict[str, Any], dict[str, Span]]:
+    """The genotype's entries as an assignment, and the span of each id's entry.
+    Unknown ids pass through (validate_assignment reports them); entries that do not
+    parse as a value of their choice are reported here (E0412) and left out."""
+    assignment: dict[str, Any] = {}
+    spans: dict[str, Span] = {}
+    for d in decisions:
+        did = A.path_text(d.path)
+        if did in spans:
+            sink.error("E0410", f"decision `{did}` is given twice", d.span,
+                       notes=(Note(spans[did], "first given here"),))
+            continue
+        spans[did] = d.span
+        point = table.get(did)
         try:
-            if point.kind == "inputs":
-                result: Any = _inputs(point, entry.value)
+            if point is None:
+                assignment[did] = fmt_expr(d.value)
+            elif point.kind == "inputs" and point.role == "node":
+                edges = {lab: table.get(f"{did}.{lab}") for lab in point.labels}
+                chosen, ops = _node(point, edges, d.value)  # type: ignore[arg-type]
+                assignment[did] = chosen
+                for lab, op in ops.items():
+                    assignment[f"{did}.{lab}"] = op
+                    spans.setdefault(f"{did}.{lab}", d.span)
+            elif point.kind == "inputs":
+                assignment[did] = _inputs(point, d.value)
             else:
-                result = _value(point, entry.value)
+                assignment[did] = _value(point, d.value)
         except _Bad as bad:
-            self.sink.error("E0412", bad.message, bad.span, bad.hint,
-                            (Note(point.span, "the choice is declared here"),))
-            result = None
-        self._cache[point.id] = result
-        return result
-
-    def resolve_node(self, inputs: DecisionPoint,
-                     edges: dict[str, DecisionPoint]) -> tuple[tuple[str, ...], dict] | None:
-        """A cell node written as `op(src) + op(src)`: its inputs and the edge ops."""
-        self.asked.setdefault(inputs.id, inputs)
-        key = inputs.id + "#node"
-        if key in self._cache:
-            return self._cache[key]
-        entry = self.entries.get(inputs.id)
-        if entry is None:
-            for p in edges.values():
-                self.asked.setdefault(p.id, p)
-            return None
-        self.used.add(inputs.id)
-        try:
-            result: Any = _node(inputs, edges, entry.value)
-        except _Bad as bad:
-            self.sink.error("E0412", bad.message, bad.span, bad.hint,
-                            (Note(inputs.span, "the node is declared here"),))
-            result = None
-        self._cache[key] = result
-        return result
-
-    # ---- after elaboration ------------------------------------------------------------
-    def report(self, active_ids: set[str], head) -> None:
-        """Unknown entries and undecided active points, all in one run."""
-        known = set(self.asked)
-        for did, entry in self.entries.items():
-            if did not in self.used:
-                hint = suggest(did, known) or ("this space has no choices" if not known
-                                              else "run `nasdsl check` on the space to "
-                                              "list its choices")
-                self.sink.error("E0411", f"unknown decision `{did}`", entry.span, hint)
-        missing = [p for did, p in self.asked.items()
-                   if did in active_ids and did not in self.used and not _covered(did, self)]
-        for p in missing:
-            self.sink.error("E0413", f"choice `{p.id}` is not decided", head,
-                            f"add `{p.id} = ...` with one of {p.describe_domain()}",
-                            (Note(p.span, "the choice is declared here"),))
+            sink.error("E0412", bad.message, bad.span, bad.hint,
+                       (Note(point.span, "the choice is declared here"),))  # type: ignore[union-attr]
+    return assignment, spans
 
 
-def _covered(did: str, binder: GenotypeBinder) -> bool:
-    """Edge op points are answered by their node's entry (`n[0] = op(src) + ...`)."""
-    for node_id in binder.used:
-        if did.startswith(node_id + "."):
-            return True
-    return False
+def report_issues(issues: list[Issue], table: DecisionTable, spans: dict[str, Span],
+                  head: Span | None, sink: DiagnosticSink) -> None:
+    """Issues as diagnostics: at the genotype entry when there is one, else at `head`
+    (engine assignments: None), with the choice's declaration as a note."""
+    for issue in issues:
+        point = table.get(issue.decision)
+        notes = () if point is None or issue.code == "E0411" else \
+            (Note(point.span, "the choice is declared here"),)
+        span = spans.get(issue.decision, head)
+        if span is None and point is not None and issue.code != "E0413":
+            span, notes = point.span, ()
+        sink.error(issue.code, issue.message, span, issue.hint, notes)
 
 
 def literal(e: A.Expr) -> Any:

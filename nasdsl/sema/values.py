@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nasdsl.ir.types import TensorType
@@ -27,6 +27,7 @@ class OpRef:
     name: str
     kwargs: tuple[tuple[str, Any], ...] = ()
     composite: A.OpDef | None = None
+    via: str | None = field(default=None, compare=False)  # the op choice that chose it
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,13 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from nasdsl.diagnostics import DiagnosticSink
 from nasdsl.paths import data_dir
 from nasdsl.source import SourceFile, Span
+from nasdsl.spec_files import MAX_SPEC_BYTES
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.build import AstBuilder
 
 MAX_SYNTAX_ERRORS = 10
 MAX_NESTING = 100
-MAX_SOURCE_BYTES = 4_000_000
+MAX_SOURCE_BYTES = MAX_SPEC_BYTES
 
 
 def grammar_path() -> Path:

@@ -1,7 +1,7 @@
 """A compiled genotype/arch as a trainable nn.Module, plus what training needs to know.
 
 NOTE: the module is built from the IR through the op registry (the supernet backend's
-interpreter with every decision fixed), not by exec'ing emitted source: no generated
+interpreter running a frozen graph: `ChildNet`), not by exec'ing emitted source: no generated
 code runs in the training process. Its parameter names are those of the emitted
 standalone module, so a training checkpoint loads into `nasdsl compile`'s `.py` and into
 the ONNX export with `strict=True`.
@@ -18,19 +18,17 @@ import torch
 
 from nasdsl.api import Compiled
 from nasdsl.backends.standalone import require_frozen
-from nasdsl.backends.supernet import Supernet
+from nasdsl.backends.supernet import ChildNet
+from nasdsl.backends.supernet.net import fresh_modules
 
 
-class GenotypeNet(Supernet):
+class GenotypeNet(ChildNet):
     """The network of a frozen spec; forward(x) returns its output(s) like `Model`."""
 
     def __init__(self, compiled: Compiled):
         require_frozen(compiled)
-        super().__init__(compiled.graph)
+        super().__init__(compiled.graph, fresh_modules(compiled.graph))
         self.choice: dict[str, Any] = dict(compiled.decided)
-
-    def forward(self, x: torch.Tensor) -> Any:  # type: ignore[override]
-        return super().forward(x, self.choice)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 MEMORY_FORMAT = torch.channels_last_3d
 NUM_PARAMETERS = 4691222
 INPUT_CHANNELS = 1
+SIZE_MULTIPLE = (16, 16, 4)  # each spatial input size is a multiple of this
 
 
 def _conv(dims):
@@ -125,6 +126,21 @@ class ResizeTo(nn.Module):
                              align_corners=self.align_corners)
 
 
+def _check_input(x, name, channels, multiple):
+    """Refuse an input the network cannot take, naming what it needs (each spatial
+    axis a multiple of the network's total stride), before any layer runs."""
+    if torch.jit.is_tracing():
+        return  # ONNX export traces one example; its size axes stay dynamic
+    if x.dim() != 2 + len(multiple) or x.shape[1] != channels:
+        raise ValueError(f"input `{name}`: expected shape (batch, {channels}, "
+                         f"{len(multiple)} spatial sizes), got {tuple(x.shape)}")
+    for axis, (n, m) in enumerate(zip(x.shape[2:], multiple)):
+        if n % m:
+            raise ValueError(f"input `{name}`: spatial size {tuple(x.shape[2:])} is not "
+                             f"a multiple of {multiple}, the network's total stride "
+                             f"(axis {axis}: {n} is not a multiple of {m})")
+
+
 class RonasmisA(nn.Module):
     """Genotype `RonasmisA` from ronasmis_a.nas."""
 
@@ -139,8 +155,8 @@ class RonasmisA(nn.Module):
         self.enc_0.cna.conv = Conv(3, in_channels=16, out_channels=16, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
         self.enc_0.cna.norm = Norm(3, kind='instance', channels=16, groups=1, affine=True)  # ronasmis.nas:33
         self.enc_0.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.h = nn.Module()
-        self.h.pool = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0))  # ronasmis.nas:67
+        self.h_0 = nn.Module()
+        self.h_0.pool = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0))  # ronasmis.nas:67
         self.enc_1 = nn.Module()
         self.enc_1.h = nn.Module()
         self.enc_1.h.conv = Conv(3, in_channels=16, out_channels=32, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
@@ -150,13 +166,15 @@ class RonasmisA(nn.Module):
         self.enc_1.cna.conv = Conv(3, in_channels=32, out_channels=32, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
         self.enc_1.cna.norm = Norm(3, kind='instance', channels=32, groups=1, affine=True)  # ronasmis.nas:33
         self.enc_1.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.h.pool_2 = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0))  # ronasmis.nas:67
+        self.h_1 = nn.Module()
+        self.h_1.pool = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0))  # ronasmis.nas:67
         self.enc_2 = nn.Module()
         self.enc_2.h = nn.Module()
         self.enc_2.h.conv = Conv(3, in_channels=32, out_channels=64, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
         self.enc_2.h.norm = Norm(3, kind='instance', channels=64, groups=1, affine=True)  # ronasmis.nas:33
         self.enc_2.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.h.pool_3 = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0))  # ronasmis.nas:67
+        self.h_2 = nn.Module()
+        self.h_2.pool = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0))  # ronasmis.nas:67
         self.enc_3 = nn.Module()
         self.enc_3.h = nn.Module()
         self.enc_3.h.conv = Conv(3, in_channels=64, out_channels=128, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
@@ -166,7 +184,8 @@ class RonasmisA(nn.Module):
         self.enc_3.cna.conv = Conv(3, in_channels=128, out_channels=128, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(3, 3, 3), dilation=(3, 3, 3), groups=1, bias=False)  # ronasmis.nas:33
         self.enc_3.cna.norm = Norm(3, kind='instance', channels=128, groups=1, affine=True)  # ronasmis.nas:33
         self.enc_3.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.h.pool_4 = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0))  # ronasmis.nas:67
+        self.h_3 = nn.Module()
+        self.h_3.pool = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0))  # ronasmis.nas:67
         self.bottom = nn.Module()
         self.bottom.h = nn.Module()
         self.bottom.h.conv = Conv(3, in_channels=128, out_channels=256, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
@@ -176,8 +195,8 @@ class RonasmisA(nn.Module):
         self.bottom.cna.conv = Conv(3, in_channels=256, out_channels=256, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
         self.bottom.cna.norm = Norm(3, kind='instance', channels=256, groups=1, affine=True)  # ronasmis.nas:33
         self.bottom.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.matched = nn.Module()
-        self.matched.conv = Conv(3, in_channels=128, out_channels=128, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
+        self.matched_0 = nn.Module()
+        self.matched_0.conv = Conv(3, in_channels=128, out_channels=128, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
         self.up_3 = nn.Module()
         self.up_3.conv_transpose = ConvTranspose(3, in_channels=256, out_channels=128, kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
         self.dec_3 = nn.Module()
@@ -196,7 +215,8 @@ class RonasmisA(nn.Module):
         self.dec_2.h.conv = Conv(3, in_channels=64, out_channels=64, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
         self.dec_2.h.norm = Norm(3, kind='instance', channels=64, groups=1, affine=True)  # ronasmis.nas:33
         self.dec_2.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.matched.conv_2 = Conv(3, in_channels=32, out_channels=32, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
+        self.matched_2 = nn.Module()
+        self.matched_2.conv = Conv(3, in_channels=32, out_channels=32, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
         self.up_1 = nn.Module()
         self.up_1.conv_transpose = ConvTranspose(3, in_channels=64, out_channels=32, kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
         self.dec_1 = nn.Module()
@@ -208,7 +228,8 @@ class RonasmisA(nn.Module):
         self.dec_1.cna.conv = Conv(3, in_channels=32, out_channels=32, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
         self.dec_1.cna.norm = Norm(3, kind='instance', channels=32, groups=1, affine=True)  # ronasmis.nas:33
         self.dec_1.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.matched.conv_3 = Conv(3, in_channels=16, out_channels=16, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
+        self.matched_3 = nn.Module()
+        self.matched_3.conv = Conv(3, in_channels=16, out_channels=16, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
         self.up_0 = nn.Module()
         self.up_0.conv_transpose = ConvTranspose(3, in_channels=32, out_channels=16, kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
         self.dec_0 = nn.Module()
@@ -230,6 +251,7 @@ class RonasmisA(nn.Module):
         self.head_2.resize_to = ResizeTo(3, mode='linear')  # ronasmis.nas:89
 
     def forward(self, x):
+        _check_input(x, 'x', 1, (16, 16, 4))
         enc_0_h_conv = self.enc_0.h.conv(x)
         enc_0_h_norm = self.enc_0.h.norm(enc_0_h_conv)
         del enc_0_h_conv
@@ -242,9 +264,9 @@ class RonasmisA(nn.Module):
         del enc_0_cna_norm
         enc_0_add = enc_0_h_act + enc_0_cna_act
         del enc_0_cna_act, enc_0_h_act
-        h_pool = self.h.pool(enc_0_add)
-        enc_1_h_conv = self.enc_1.h.conv(h_pool)
-        del h_pool
+        h_0_pool = self.h_0.pool(enc_0_add)
+        enc_1_h_conv = self.enc_1.h.conv(h_0_pool)
+        del h_0_pool
         enc_1_h_norm = self.enc_1.h.norm(enc_1_h_conv)
         del enc_1_h_conv
         enc_1_h_act = self.enc_1.h.act(enc_1_h_norm)
@@ -256,17 +278,17 @@ class RonasmisA(nn.Module):
         del enc_1_cna_norm
         enc_1_add = enc_1_h_act + enc_1_cna_act
         del enc_1_cna_act, enc_1_h_act
-        h_pool_2 = self.h.pool_2(enc_1_add)
-        enc_2_h_conv = self.enc_2.h.conv(h_pool_2)
-        del h_pool_2
+        h_1_pool = self.h_1.pool(enc_1_add)
+        enc_2_h_conv = self.enc_2.h.conv(h_1_pool)
+        del h_1_pool
         enc_2_h_norm = self.enc_2.h.norm(enc_2_h_conv)
         del enc_2_h_conv
         enc_2_h_act = self.enc_2.h.act(enc_2_h_norm)
         del enc_2_h_norm
-        h_pool_3 = self.h.pool_3(enc_2_h_act)
+        h_2_pool = self.h_2.pool(enc_2_h_act)
         del enc_2_h_act
-        enc_3_h_conv = self.enc_3.h.conv(h_pool_3)
-        del h_pool_3
+        enc_3_h_conv = self.enc_3.h.conv(h_2_pool)
+        del h_2_pool
         enc_3_h_norm = self.enc_3.h.norm(enc_3_h_conv)
         del enc_3_h_conv
         enc_3_h_act = self.enc_3.h.act(enc_3_h_norm)
@@ -278,9 +300,9 @@ class RonasmisA(nn.Module):
         del enc_3_cna_norm
         enc_3_add = enc_3_h_act + enc_3_cna_act
         del enc_3_cna_act, enc_3_h_act
-        h_pool_4 = self.h.pool_4(enc_3_add)
-        bottom_h_conv = self.bottom.h.conv(h_pool_4)
-        del h_pool_4
+        h_3_pool = self.h_3.pool(enc_3_add)
+        bottom_h_conv = self.bottom.h.conv(h_3_pool)
+        del h_3_pool
         bottom_h_norm = self.bottom.h.norm(bottom_h_conv)
         del bottom_h_conv
         bottom_h_act = self.bottom.h.act(bottom_h_norm)
@@ -292,12 +314,12 @@ class RonasmisA(nn.Module):
         del bottom_cna_norm
         bottom_add = bottom_h_act + bottom_cna_act
         del bottom_cna_act, bottom_h_act
-        matched_conv = self.matched.conv(enc_3_add)
+        matched_0_conv = self.matched_0.conv(enc_3_add)
         del enc_3_add
         up_3_conv_transpose = self.up_3.conv_transpose(bottom_add)
         del bottom_add
-        dec_3_add = up_3_conv_transpose + matched_conv
-        del matched_conv, up_3_conv_transpose
+        dec_3_add = up_3_conv_transpose + matched_0_conv
+        del matched_0_conv, up_3_conv_transpose
         dec_3_h_conv = self.dec_3.h.conv(dec_3_add)
         del dec_3_add
         dec_3_h_norm = self.dec_3.h.norm(dec_3_h_conv)
@@ -319,11 +341,11 @@ class RonasmisA(nn.Module):
         del dec_2_h_conv
         dec_2_h_act = self.dec_2.h.act(dec_2_h_norm)
         del dec_2_h_norm
-        matched_conv_2 = self.matched.conv_2(enc_1_add)
+        matched_2_conv = self.matched_2.conv(enc_1_add)
         del enc_1_add
         up_1_conv_transpose = self.up_1.conv_transpose(dec_2_h_act)
-        dec_1_add = up_1_conv_transpose + matched_conv_2
-        del matched_conv_2, up_1_conv_transpose
+        dec_1_add = up_1_conv_transpose + matched_2_conv
+        del matched_2_conv, up_1_conv_transpose
         dec_1_h_conv = self.dec_1.h.conv(dec_1_add)
         del dec_1_add
         dec_1_h_norm = self.dec_1.h.norm(dec_1_h_conv)
@@ -337,11 +359,11 @@ class RonasmisA(nn.Module):
         del dec_1_cna_norm
         dec_1_add_2 = dec_1_h_act + dec_1_cna_act
         del dec_1_cna_act, dec_1_h_act
-        matched_conv_3 = self.matched.conv_3(enc_0_add)
+        matched_3_conv = self.matched_3.conv(enc_0_add)
         del enc_0_add
         up_0_conv_transpose = self.up_0.conv_transpose(dec_1_add_2)
-        dec_0_add = up_0_conv_transpose + matched_conv_3
-        del matched_conv_3, up_0_conv_transpose
+        dec_0_add = up_0_conv_transpose + matched_3_conv
+        del matched_3_conv, up_0_conv_transpose
         dec_0_h_conv = self.dec_0.h.conv(dec_0_add)
         del dec_0_add
         dec_0_h_norm = self.dec_0.h.norm(dec_0_h_conv)

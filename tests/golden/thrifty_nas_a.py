@@ -9,6 +9,7 @@ import torch.nn.functional as F
 MEMORY_FORMAT = torch.channels_last
 NUM_PARAMETERS = 39106
 INPUT_CHANNELS = 1
+SIZE_MULTIPLE = (16, 16)  # each spatial input size is a multiple of this
 
 
 def _conv(dims):
@@ -194,6 +195,21 @@ class DartsSkip(nn.Module):
 
     def forward(self, x):
         return self.op(x)
+
+
+def _check_input(x, name, channels, multiple):
+    """Refuse an input the network cannot take, naming what it needs (each spatial
+    axis a multiple of the network's total stride), before any layer runs."""
+    if torch.jit.is_tracing():
+        return  # ONNX export traces one example; its size axes stay dynamic
+    if x.dim() != 2 + len(multiple) or x.shape[1] != channels:
+        raise ValueError(f"input `{name}`: expected shape (batch, {channels}, "
+                         f"{len(multiple)} spatial sizes), got {tuple(x.shape)}")
+    for axis, (n, m) in enumerate(zip(x.shape[2:], multiple)):
+        if n % m:
+            raise ValueError(f"input `{name}`: spatial size {tuple(x.shape[2:])} is not "
+                             f"a multiple of {multiple}, the network's total stride "
+                             f"(axis {axis}: {n} is not a multiple of {m})")
 
 
 class ThriftyA(nn.Module):
@@ -447,6 +463,7 @@ class ThriftyA(nn.Module):
         self.y.conv = Conv(2, in_channels=16, out_channels=2, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)  # thrifty_nas.nas:62
 
     def forward(self, x):
+        _check_input(x, 'x', 1, (16, 16))
         X_0_0_conv = self.X_0_0.conv(x)
         X_0_0_norm = self.X_0_0.norm(X_0_0_conv)
         del X_0_0_conv

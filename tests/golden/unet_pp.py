@@ -9,6 +9,7 @@ import torch.nn.functional as F
 MEMORY_FORMAT = torch.channels_last
 NUM_PARAMETERS = 9041601
 INPUT_CHANNELS = 1
+SIZE_MULTIPLE = (16, 16)  # each spatial input size is a multiple of this
 
 
 def _conv(dims):
@@ -60,6 +61,21 @@ class Pool(nn.Module):
 
     def forward(self, x):
         return self.pool(x)
+
+
+def _check_input(x, name, channels, multiple):
+    """Refuse an input the network cannot take, naming what it needs (each spatial
+    axis a multiple of the network's total stride), before any layer runs."""
+    if torch.jit.is_tracing():
+        return  # ONNX export traces one example; its size axes stay dynamic
+    if x.dim() != 2 + len(multiple) or x.shape[1] != channels:
+        raise ValueError(f"input `{name}`: expected shape (batch, {channels}, "
+                         f"{len(multiple)} spatial sizes), got {tuple(x.shape)}")
+    for axis, (n, m) in enumerate(zip(x.shape[2:], multiple)):
+        if n % m:
+            raise ValueError(f"input `{name}`: spatial size {tuple(x.shape[2:])} is not "
+                             f"a multiple of {multiple}, the network's total stride "
+                             f"(axis {axis}: {n} is not a multiple of {m})")
 
 
 class UNetPlusPlus(nn.Module):
@@ -185,6 +201,7 @@ class UNetPlusPlus(nn.Module):
         self.y.conv = Conv(2, in_channels=32, out_channels=1, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:30
 
     def forward(self, x):
+        _check_input(x, 'x', 1, (16, 16))
         X_0_0_h_conv = self.X_0_0.h.conv(x)
         X_0_0_h_act = self.X_0_0.h.act(X_0_0_h_conv)
         del X_0_0_h_conv

@@ -1,0 +1,230 @@
+"""The supernet: an interpreter over the space's relaxed graph with strategy hooks, and
+the one-path forward of any architecture by re-elaborating it as a child; all modules
+come from one weight bank (bank.py). See docs/SEARCH_IR.md."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from nasdsl.api import Compiled
+from nasdsl.ir.graph import Graph, Node
+from nasdsl.ir.names import ModuleNamer
+from nasdsl.ops import REGISTRY
+from nasdsl.space import SearchSpace
+from nasdsl.backends.supernet.bank import WeightBank
+from nasdsl.backends.supernet.interp import Hooks, run_graph
+from nasdsl.backends.supernet.strategy import Choose, Edge, OnePath, Strategy
+
+CHILD_CACHE = 64
+
+
+def _in_types(graph: Graph, node: Node) -> tuple:
+    return tuple(graph.node(i).type for i in node.inputs)
+
+
+def standalone_names(graph: Graph) -> dict[int, str]:
+    """Node id -> attribute path in the emitted standalone module (as torch_src names
+    them: same namer, same order)."""
+    namer = ModuleNamer()
+    out: dict[int, str] = {}
+    for n in graph.nodes:
+        if n.op not in ("input", "mixed", "choose") and REGISTRY[n.op].impl is not None:
+            out[n.id] = namer.attr_path(n.path)
+    return out
+
+
+class _GraphHooks(Hooks):
+    """Plain ops from a node -> module map; choice nodes go to the strategy."""
+
+    def __init__(self, modules: dict[int, nn.Module | None], net: "Supernet | None"):
+        self.modules, self.net = modules, net
+
+    def module(self, node: Node):
+        return self.modules.get(node.id)
+
+    def run_mixed(self, node: Node, args: list[torch.Tensor]) -> torch.Tensor:
+        assert self.net is not None
+        return self.net.strategy.run_edge(self.net.edge_of[node.id], *args)
+
+    def choose_inputs(self, node: Node):
+        if self.net is None:
+            return None
+        return self.net.strategy.choose_inputs(self.net.choose_of[node.id])
+
+    def run_choose(self, node: Node, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        assert self.net is not None
+        return self.net.strategy.run_choose(self.net.choose_of[node.id], inputs)
+
+
+class ChildNet(nn.Module):
+    """One architecture with the standalone module's attribute names; its submodules are
+    the bank's modules (shared, not copied)."""
+
+    def __init__(self, graph: Graph, modules: dict[int, nn.Module | None]):
+        super().__init__()
+        self.graph = graph
+        self._hooks = _GraphHooks(modules, None)
+        for nid, attr in standalone_names(graph).items():
+            _set(self, attr, modules[nid])
+
+    def forward(self, *xs: torch.Tensor) -> Any:
+        return run_graph(self.graph, xs, self._hooks)
+
+    @classmethod
+    def from_graph(cls, graph: Graph) -> "ChildNet":
+        """A frozen graph as a module with fresh weights, built through the registry
+        (no generated code runs); its state dict has the standalone module's keys."""
+        return cls(graph, fresh_modules(graph))
+
+
+def fresh_modules(graph: Graph) -> dict[int, nn.Module | None]:
+    """New modules for a frozen graph's ops, created in node order (as the emitted
+    module's __init__ creates them)."""
+    bank = WeightBank(graph.dims)
+    return {n.id: bank.fetch(n.op, dict(n.attrs), _in_types(graph, n), n.type, n.path)
+            for n in graph.nodes if n.op not in ("input", "mixed", "choose")}
+
+
+def _set(root: nn.Module, dotted: str, module: nn.Module | None) -> None:
+    parent = root
+    *heads, last = dotted.split(".")
+    for h in heads:
+        if h not in parent._modules:
+            parent.add_module(h, nn.Module())
+        parent = parent._modules[h]  # type: ignore[assignment]
+    parent.add_module(last, module)
+
+
+class Supernet(nn.Module):
+    def __init__(self, space: SearchSpace | Compiled, strategy: Strategy | None = None,
+                 fixed: dict[str, Any] | None = None):
+        super().__init__()
+        self.space = space if isinstance(space, SearchSpace) else SearchSpace(space)
+        self.graph = self.space.relaxed(fixed)
+        self.bank = WeightBank(self.graph.dims)
+        self._modules_of = self._plain_modules(self.graph)
+        self.edges: list[Edge] = []
+        self.chooses: list[Choose] = []
+        self.edge_of: dict[int, Edge] = {}
+        self.choose_of: dict[int, Choose] = {}
+        self._children: OrderedDict[frozenset, ChildNet] = OrderedDict()
+        self._strategy: Strategy = strategy or OnePath()
+        self._build_choices()
+
+    # ---- building -----------------------------------------------------------------------
+    def _plain_modules(self, graph: Graph) -> dict[int, nn.Module | None]:
+        return {n.id: self.bank.fetch(n.op, dict(n.attrs), _in_types(graph, n), n.type,
+                                      n.path)
+                for n in graph.nodes if n.op not in ("input", "mixed", "choose")}
+
+    def _build_choices(self) -> None:
+        table = self.space.table
+        self.edges, self.chooses = [], []
+        for n in self.graph.nodes:
+            if n.op == "mixed":
+                point = table.get(n.attr("decision"))
+                alts = n.attr("alternatives")
+                edge = Edge(n, n.attr("decision"), tuple(a.label for a in alts),
+                            n.attr("role"), alts, _in_types(self.graph, n),
+                            point.info if point is not None else ())
+                edge.candidates = self._strategy.build_edge(edge, self._maker(edge))
+                self.edges.append(edge)
+                self.edge_of[n.id] = edge
+            elif n.op == "choose":
+                ch = Choose(n, n.attr("decision"), n.attr("labels"), n.attr("keep"))
+                self.chooses.append(ch)
+                self.choose_of[n.id] = ch
+
+    def _maker(self, edge: Edge):
+        alts = {a.label: a for a in edge.alternatives}
+
+        def make(label: str, channels: int | None = None) -> nn.Module | None:
+            alt = alts[label]
+            ins, out = edge.in_types, edge.out_type
+            if channels is not None:
+                if any(t.channels != out.channels for t in ins):
+                    raise ValueError(f"edge `{'.'.join(edge.path)}` changes the channel "
+                                     "count: it cannot run on a channel subset")
+                ins = tuple(t.with_channels(channels) for t in ins)
+                out = out.with_channels(channels)
+            return self.bank.fetch(alt.op, dict(alt.attrs), ins, out, edge.path)
+        return make
+
+    @property
+    def strategy(self) -> Strategy:
+        return self._strategy
+
+    @strategy.setter
+    def strategy(self, strategy: Strategy) -> None:
+        # NOTE: kept out of the module tree: arch parameters are not weights
+        self._strategy = strategy
+        self._build_choices()
+
+    def new_parameters(self) -> list[nn.Parameter]:
+        return self.bank.new_parameters()
+
+    # ---- running ------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, assignment: dict[str, Any] | None = None) -> Any:
+        if assignment is None:
+            return run_graph(self.graph, (x,), _GraphHooks(self._modules_of, self))
+        return self.child_module(assignment)(x)
+
+    def child_graph(self, assignment: dict[str, Any]) -> Graph:
+        return self.space.child(assignment).graph
+
+    def child_module(self, assignment: dict[str, Any]) -> ChildNet:
+        """The architecture as a module sharing the bank's weights (NasError if the
+        assignment does not validate: never a silent default)."""
+        key = frozenset((k, tuple(v) if isinstance(v, list) else v)
+                        for k, v in self.space.table.normalise(assignment).items())
+        child = self._children.get(key)
+        if child is None:
+            graph = self.child_graph(assignment)
+            child = ChildNet(graph, self._plain_modules(graph))
+            self._children[key] = child
+            while len(self._children) > CHILD_CACHE:
+                self._children.popitem(last=False)
+        self._children.move_to_end(key)
+        return child
+
+    def materialize(self, assignments: list[dict[str, Any]]) -> list[nn.Parameter]:
+        """Create the bank modules of these children now (before wrapping the supernet in
+        DDP or building an optimizer); returns the parameters that were new."""
+        for a in assignments:
+            self.child_module(a)
+        return self.new_parameters()
+
+    def child_state_dict(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The child's weights under the standalone module's keys (load strict=True)."""
+        return self.child_module(assignment).state_dict()
+
+    # NOTE: children are cached outside the module tree (`_children` is a plain dict):
+    # their modules are the bank's, so state_dict() holds each weight once.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("_children", "_strategy", "strategy", "space", "edges", "chooses", "edge_of",
+                    "choose_of", "_modules_of", "graph"):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+def restrict_state_dict(state: dict[str, torch.Tensor], space: SearchSpace,
+                        assignment: dict[str, Any], prefix: str = "bank.entries."
+                        ) -> dict[str, torch.Tensor]:
+    """A saved supernet state dict restricted to one architecture, under standalone keys
+    (for a checkpoint loaded with weights_only=True, without building the supernet)."""
+    graph = space.child(assignment).graph
+    bank = WeightBank(graph.dims)
+    out: dict[str, torch.Tensor] = {}
+    for nid, attr in standalone_names(graph).items():
+        n = graph.node(nid)
+        key = bank.key(n.op, dict(n.attrs), _in_types(graph, n), n.type, n.path)
+        head = prefix + f"{key}."
+        found = {k[len(head):]: v for k, v in state.items() if k.startswith(head)}
+        for rest, tensor in found.items():  # (a stateless module has none)
+            out[f"{attr}.{rest}"] = tensor
+    return out

@@ -1,0 +1,148 @@
+"""`nasdsl search` and `nasdsl derive` (and the engine report of `check --engine`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+# NOTE: nothing from nasdsl.cli at import time: cli.py imports this module to register
+# the commands (and may itself be running as __main__)
+EXIT_SPEC, EXIT_USAGE = 1, 2
+define_option = click.option(
+    "-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
+    help="Override a `param` of the spec, e.g. -D C=16 -D depth=4.")
+
+
+def engine_report(compiled: Any, engine: str) -> tuple[bool, str]:
+    """Whether `engine` can search the space, and the decisions that block it."""
+    from nasdsl.engines.registry import ENGINES, blockers
+
+    if engine not in ENGINES:
+        return False, f"unknown engine `{engine}` (engines: {', '.join(ENGINES)})"
+    blocked = blockers(engine, compiled.table, compiled.graph)
+    if not blocked:
+        return True, f"engine {engine}: ok ({len(compiled.table)} decisions searchable)"
+    lines = [f"engine {engine}: cannot search this space; {len(blocked)} decision(s) block it:"]
+    lines += [f"  {b.decision} ({b.kind})" for b in blocked]
+    lines.append(f"  {engine} searches {', '.join(ENGINES[engine].kinds)} decisions; "
+                 "engines for every kind: enas, random")
+    return False, "\n".join(lines)
+
+
+def _settings(pairs: tuple[str, ...]) -> dict[str, Any]:
+    from nasdsl.api import parse_override
+    from nasdsl.sema.values import Symbol
+
+    out = {}
+    for text in pairs:
+        name, value = parse_override(text)
+        out[name] = value.name if isinstance(value, Symbol) else value
+    return out
+
+
+def _guarded(fn) -> None:
+    from nasdsl.cli import run_guarded
+    from nasdsl.data import DataError
+    from nasdsl.engines.budget import BudgetError
+    from nasdsl.engines.loop import SearchError
+    from nasdsl.runs import RunError
+
+    def go() -> int:
+        try:
+            return fn()
+        except (SearchError, RunError, DataError, BudgetError) as err:
+            click.echo(f"error: {err}", err=True)
+            return EXIT_USAGE
+    run_guarded(go)
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False), required=False)
+@click.option("--engine", help="pc_darts, darts, proxyless, enas or random (default: the "
+                               "spec's `search` block).")
+@click.option("--data", "data", type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
+              help="Run directory.")
+@define_option
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a search setting, e.g. --set epochs=2 --set k=2.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
+              help="Steps between mid-epoch checkpoints (0: at epoch ends only).")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available).")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def search(spec: str | None, engine: str | None, data: str | None, out: str,
+           defines: tuple[str, ...], sets: tuple[str, ...], resume: bool,
+           checkpoint_every: int, device: str | None, no_progress: bool) -> None:
+    """Search a space: write RUN/genotype.nas, the supernet weights and metrics."""
+
+    def go() -> int:
+        from nasdsl.api import UsageError, parse_override
+        from nasdsl.engines.loop import SearchOptions
+        from nasdsl.engines.loop import search as run_search
+        from nasdsl.engines.outputs import summary
+
+        opts = SearchOptions(spec, data, out, engine, dict(parse_override(d) for d in defines),
+                             _settings(sets), resume, checkpoint_every, device,
+                             not no_progress)
+        if resume:
+            opts = _from_manifest(opts)
+        if opts.spec is None or opts.data is None:
+            raise UsageError("give SPEC and --data (or --resume with an existing --out)")
+        click.echo(summary(run_search(opts)))
+        return 0
+
+    _guarded(go)
+
+
+def _from_manifest(opts):
+    """`--resume --out RUN` alone continues the run as it was started."""
+    from nasdsl.api import parse_override
+    from nasdsl.runs import RunDir
+
+    m = RunDir(opts.out, writer=False).manifest()
+    saved = dict(parse_override(f"{k}={v}") for k, v in m.get("overrides", {}).items())
+    opts.spec = opts.spec or m["spec"]
+    opts.data = opts.data or m["data"]
+    opts.engine = opts.engine or m["engine"]
+    opts.overrides = {**saved, **opts.overrides}
+    opts.settings = {**m.get("settings", {}), **opts.settings}
+    return opts
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--top-k", type=click.IntRange(min=1), default=None,
+              help="Edges kept per cell node (within the node's `keep` range).")
+@click.option("--budget", type=float, default=None, help="Parameter budget (params <= N).")
+@click.option("-o", "--output", default=None,
+              help="Genotype file name inside RUN (default genotype.nas).")
+@click.option("--export-weights", is_flag=True,
+              help="Also write the derived network's inherited weights (weights.pt).")
+def derive(run_dir: str, top_k: int | None, budget: float | None, output: str | None,
+           export_weights: bool) -> None:
+    """Derive a genotype again from a run's last checkpoint."""
+
+    def go() -> int:
+        from nasdsl.engines.loop import load_engine_from_run
+        from nasdsl.engines.outputs import summary, write_outputs
+
+        space, engine, manifest, run = load_engine_from_run(run_dir)
+        if export_weights and not engine.shares_weights:
+            click.echo(f"error: {manifest['engine']} trains its candidates at a fraction of "
+                       "the channels (C/K); its weights cannot hand over to the derived "
+                       "network: train it from scratch (nasdsl train)", err=True)
+            return EXIT_SPEC
+        run.writer = True
+        name = output or "genotype.nas"
+        if Path(name).name != name or not name.endswith(".nas"):
+            click.echo("error: -o names a .nas file inside the run directory", err=True)
+            return EXIT_USAGE
+        result = write_outputs(run, engine, space, manifest["engine"], None, top_k, budget,
+                               name)
+        click.echo(summary(result))
+        return 0
+
+    _guarded(go)

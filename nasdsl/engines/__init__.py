@@ -1,0 +1,1 @@
+"""Search engines: strategies over the decision table and the supernet (see registry)."""

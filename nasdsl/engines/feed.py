@@ -1,0 +1,54 @@
+"""Data for a search: the data module's index, plan and split, giving training batches
+(a pure function of seed, epoch and step: resumable, sharded over DDP ranks) and
+validation batches for the architecture phase (patches of the validation cases, also a
+pure function of seed, epoch and step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from nasdsl.data import (DataModule, check_channels, check_classes, fingerprint,
+                         load_dataset, make_plan, make_split)
+
+
+class Feed:
+    def __init__(self, data_dir: str | Path, dims: int, patch: tuple[int, ...],
+                 in_channels: int, classes: int, seed: int, val_fraction: float,
+                 batch_size: int, steps_per_epoch: int, world: int = 1, rank: int = 0):
+        index = load_dataset(data_dir)
+        check_channels(index, in_channels)
+        check_classes(index, classes)
+        plan = make_plan(index, fingerprint(index), dims=dims, patch_size=list(patch))
+        folds = max(2, round(1 / val_fraction))
+        self.split = make_split(index, seed=seed, k_folds=folds, fold=0)
+        if steps_per_epoch <= 0:
+            steps_per_epoch = max(1, len(self.split["train"]) // (batch_size * world))
+        self.steps_per_epoch = steps_per_epoch
+        self.batch_size = batch_size
+        self.world, self.rank = world, rank
+        common = dict(seed=seed, batch_size=batch_size, batches_per_epoch=steps_per_epoch,
+                      augment=False)
+        self.train = DataModule(index, plan, self.split, **common)
+        self.val = DataModule(index, plan, {**self.split, "train": self.split["val"]},
+                              **{**common, "seed": seed + 7919})
+
+    def train_batches(self, epoch: int, start: int = 0) -> Iterator[dict[str, Any]]:
+        return iter(self.train.train_loader(epoch, start_batch=start, rank=self.rank,
+                                            world_size=self.world))
+
+    def val_batch(self, epoch: int, step: int) -> dict[str, torch.Tensor]:
+        """Validation patch batch number `step` of `epoch` (this rank's share)."""
+        ds = self.val.train_dataset()
+        ds.set_epoch(epoch)
+        n = len(ds)
+        base = (step * self.world + self.rank) * self.batch_size
+        items = [ds[(base + i) % n] for i in range(self.batch_size)]
+        return {"image": torch.stack([torch.as_tensor(it["image"]) for it in items]),
+                "label": torch.stack([torch.as_tensor(it["label"]) for it in items])}
+
+    def describe(self) -> dict[str, Any]:
+        return {"train": list(self.split["train"]), "val": list(self.split["val"]),
+                "seed": self.split.get("seed"), "k_folds": self.split.get("k_folds")}

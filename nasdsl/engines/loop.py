@@ -1,0 +1,248 @@
+"""`nasdsl search`: one engine over one space and one dataset, in a run directory.
+
+Epochs of engine steps, then the engine's end-of-epoch phase (controller / candidate
+scoring) and a derivation logged with its entropy and parameter count. Checkpoints
+(atomic, every `checkpoint_every` steps and at each epoch end) hold the engine, the RNG
+states and the position; `--resume` restarts from the newest and, since every random
+draw is a function of (seed, epoch, step), ends where the uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasdsl.engines.archparams import assignment_labels
+from nasdsl.engines.gradient import DartsEngine, PcDartsEngine
+from nasdsl.engines.proxyless import ProxylessEngine
+from nasdsl.engines.registry import blockers, resolve_settings
+from nasdsl.engines.sampling import EnasEngine, RandomEngine, largest_child
+from nasdsl.engines.space import SearchSpace
+from nasdsl.runs import RunDir, RunError, rng_state, seed_everything, set_rng_state
+from nasdsl.sema.values import show
+from nasdsl.train import distributed as dist
+from nasdsl.train.step import Precision
+
+ENGINE_CLASSES = {"darts": DartsEngine, "pc_darts": PcDartsEngine,
+                  "proxyless": ProxylessEngine, "enas": EnasEngine, "random": RandomEngine}
+FORMAT = 1
+
+
+class SearchError(Exception):
+    """A search that cannot run as asked (engine/space mismatch, bad run directory)."""
+
+
+@dataclass
+class SearchOptions:
+    spec: str
+    data: str
+    out: str
+    engine: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    resume: bool = False
+    checkpoint_every: int = 0
+    device: str | None = None
+    progress: bool = True
+
+
+def pick_engine(space: SearchSpace, requested: str | None) -> str:
+    name = requested or space.compiled.search.get("engine")
+    if name is None:
+        raise SearchError(f"{space.path}: the spec names no engine; pass --engine")
+    if name not in ENGINE_CLASSES:
+        raise SearchError(f"unknown engine `{name}` (engines: {', '.join(ENGINE_CLASSES)})")
+    blocked = blockers(name, space.table, space.graph)
+    if blocked:
+        listed = "; ".join(f"`{b.decision}` ({b.kind})" for b in blocked[:8])
+        more = f" and {len(blocked) - 8} more" if len(blocked) > 8 else ""
+        raise SearchError(f"engine `{name}` cannot search {space.path}: {listed}{more} "
+                          f"— {blocked[0].reason}")
+    return name
+
+
+def search(opts: SearchOptions) -> dict[str, Any]:
+    from nasdsl.engines.feed import Feed
+    from nasdsl.engines.outputs import write_outputs
+
+    info, device = dist.setup(opts.device)
+    space = SearchSpace.load(opts.spec, opts.overrides)
+    name = pick_engine(space, opts.engine)
+    settings, dropped = resolve_settings(name, space.compiled.search, opts.settings)
+    seed_everything(int(settings["seed"]))
+    precision = Precision.for_device(device)
+    graph = space.graph
+    classes = graph.node(graph.outputs[0][1]).type.channels
+    in_channels = graph.node(graph.inputs[0]).type.channels
+    patch = _patch(space)
+    feed = Feed(opts.data, graph.dims, patch, in_channels, classes, int(settings["seed"]),
+                float(settings["val_fraction"]), int(settings["batch_size"]) // info.world,
+                int(settings["steps_per_epoch"]), info.world, info.rank)
+    manifest = {"engine": name, "settings": settings, "seed": settings["seed"],
+                "spec": str(Path(opts.spec).resolve()), "spec_hash": space.spec_hash(),
+                "overrides": {k: show(v) for k, v in opts.overrides.items()},
+                "decision_table": space.fingerprint(), "data": str(Path(opts.data).resolve()),
+                "split": feed.describe(), "dropped_settings": dropped, "world": info.world}
+    run = _open_run(opts, manifest, info.is_main)
+    engine = ENGINE_CLASSES[name](space, settings, precision, classes)
+    per_epoch = feed.steps_per_epoch * getattr(engine, "steps_multiplier", lambda: 1)()
+    epochs = int(settings["epochs"])
+    engine.setup(epochs * per_epoch)
+    epoch, start, patience = _restore(run, engine, space, opts.resume)
+    while epoch < epochs:
+        _epoch_steps(engine, feed, run, epoch, start, per_epoch, opts, patience)
+        record = engine.end_epoch(epoch, feed.val_batch)
+        derived = engine.derive()
+        patience = _log_epoch(run, engine, space, epoch, record, derived, patience)
+        epoch, start = epoch + 1, 0
+        _save(run, engine, space, epoch, 0, patience)
+        limit = int(settings.get("patience", 0) or 0)
+        if limit and patience["same"] >= limit:
+            run.log({"event": "early_stop", "epoch": epoch})
+            break
+    if info.is_main:
+        result = write_outputs(run, engine, space, name, opts)
+    else:   # the other ranks derive too: the DDP test compares them
+        result = {"genotype": None, "genotype_hash": space.child(engine.derive()).genotype_hash(),
+                  "params": None}
+    result["rank"] = info.rank
+    result["digest"] = state_digest(engine.state_dict())
+    dist.barrier()
+    return result
+
+
+# norm statistics are per rank (as with DDP without SyncBatchNorm); weights are not
+_RANK_LOCAL = ("running_mean", "running_var", "num_batches_tracked", "buffers")
+
+
+def state_digest(state: Any) -> str:
+    """Hash of every tensor and value of an engine state: equal on all DDP ranks."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            h.update(x.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(x, dict):
+            for k in sorted(x, key=str):
+                if any(b in str(k) for b in _RANK_LOCAL):
+                    continue
+                h.update(str(k).encode())
+                walk(x[k])
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+        else:
+            h.update(repr(x).encode())
+    walk(state)
+    return h.hexdigest()[:16]
+
+
+def _patch(space: SearchSpace) -> tuple[int, ...]:
+    """The training patch: the spec's input size, or the largest child's (RONASMIS
+    searches the patch size; each child crops the batch to its own)."""
+    if space.relaxable():
+        return tuple(space.compiled.input_size)
+    return tuple(space.child(largest_child(space)).input_size)
+
+
+def _open_run(opts: SearchOptions, manifest: dict[str, Any], writer: bool) -> RunDir:
+    # only rank 0 creates (and checks) the folder; the others follow once it exists
+    run = (RunDir.create(opts.out, manifest, resume=opts.resume, writer=True) if writer
+           else RunDir(opts.out, writer=False))
+    dist.barrier()
+    if opts.resume:
+        old = run.manifest()
+        for key in ("engine", "spec_hash", "decision_table", "seed"):
+            if old.get(key) != manifest.get(key):
+                raise RunError(f"{opts.out}: cannot resume: its {key} is {old.get(key)!r}, "
+                               f"this command's is {manifest.get(key)!r}")
+    return run
+
+
+def _restore(run: RunDir, engine, space: SearchSpace, resume: bool):
+    patience = {"same": 0, "last": None}
+    if not resume or not run.has_checkpoint():
+        return 0, 0, patience
+    state = run.load()
+    if state.get("fingerprint") != space.fingerprint():
+        raise RunError(f"{run.path}: checkpoint belongs to another decision table")
+    engine.load_state_dict(state["engine"])
+    set_rng_state(state["rng"])
+    pos = state["position"]
+    run.log({"event": "resume", "epoch": pos["epoch"], "step": pos["step"]})
+    return int(pos["epoch"]), int(pos["step"]), dict(state["patience"])
+
+
+def _save(run: RunDir, engine, space: SearchSpace, epoch: int, step: int,
+          patience: dict[str, Any]) -> None:
+    run.save({"format": FORMAT, "engine": engine.state_dict(), "rng": rng_state(),
+              "position": {"epoch": epoch, "step": step}, "fingerprint": space.fingerprint(),
+              "patience": patience})
+
+
+def _epoch_steps(engine, feed, run: RunDir, epoch: int, start: int, per_epoch: int,
+                 opts: SearchOptions, patience: dict[str, Any]) -> None:
+    from tqdm import tqdm
+
+    spe = feed.steps_per_epoch
+    bar = tqdm(total=per_epoch, initial=start, desc=f"{engine.name} epoch {epoch}",
+               disable=not (opts.progress and run.writer), leave=False)
+    step = start
+    while step < per_epoch:
+        pass_index, inner = divmod(step, spe)
+        for batch in feed.train_batches(epoch * (per_epoch // spe) + pass_index, inner):
+            metrics = engine.step(batch, feed.val_batch, epoch, step)
+            step += 1
+            run.log({"epoch": epoch, "step": step, **metrics})
+            bar.update(1)
+            bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}")
+            if opts.checkpoint_every and step % opts.checkpoint_every == 0 and step < per_epoch:
+                _save(run, engine, engine.space, epoch, step, patience)
+            if step % spe == 0 or step >= per_epoch:
+                break
+    bar.close()
+
+
+def _log_epoch(run: RunDir, engine, space: SearchSpace, epoch: int, record: dict[str, Any],
+               derived: dict[str, Any], patience: dict[str, Any]) -> dict[str, Any]:
+    key = repr(sorted(assignment_labels(derived).items()))
+    same = patience["same"] + 1 if key == patience["last"] else 0
+    patience = {"same": same, "last": key}
+    try:
+        params = space.cost(derived)
+    except Exception:  # noqa: BLE001 - an illegal derivation is logged, not fatal
+        params = None
+    run.log({"event": "epoch", "epoch": epoch, "entropy": engine.entropy(),
+             "genotype": assignment_labels(derived), "params": params, **record})
+    return patience
+
+
+def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool = True):
+    """(space, engine, manifest, run) rebuilt from a run's manifest and its last
+    checkpoint (restore=False: the engine as initialised, before any step)."""
+    run = RunDir(run_dir, writer=False)
+    manifest = run.manifest()
+    overrides = _overrides_back(manifest.get("overrides", {}))
+    space = SearchSpace.load(manifest["spec"], overrides)
+    if space.fingerprint() != manifest["decision_table"]:
+        raise RunError(f"{run_dir}: the spec changed since the search (decision table "
+                       "fingerprint differs)")
+    precision = Precision.for_device(torch.device(device))
+    graph = space.graph
+    classes = graph.node(graph.outputs[0][1]).type.channels
+    seed_everything(int(manifest["settings"]["seed"]))
+    engine = ENGINE_CLASSES[manifest["engine"]](space, manifest["settings"], precision, classes)
+    if restore:
+        engine.load_state_dict(run.load()["engine"])
+    return space, engine, manifest, run
+
+
+def _overrides_back(raw: dict[str, str]) -> dict[str, Any]:
+    from nasdsl.api import parse_override
+
+    return dict(parse_override(f"{k}={v}") for k, v in raw.items())

@@ -1,0 +1,49 @@
+"""The end of a search: `genotype.nas`, the supernet weights, the derived network's
+inherited weights (weight-sharing engines), and the manifest's final genotype hash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nasdsl.engines.archparams import assignment_labels
+from nasdsl.engines.genotype_out import genotype_text
+from nasdsl.engines.space import SearchSpace
+from nasdsl.runs import RunDir, atomic_torch_save, atomic_write_bytes
+
+GENOTYPE = "genotype.nas"
+SUPERNET = "supernet.pt"
+WEIGHTS = "weights.pt"
+
+
+def write_outputs(run: RunDir, engine, space: SearchSpace, name: str, opts: Any,
+                  top_k: int | None = None, budget: float | None = None,
+                  out_name: str = GENOTYPE) -> dict[str, Any]:
+    derived = engine.derive(top_k, budget)
+    child = space.child(derived)
+    comments = [f"derived by nasdsl search --engine {name} (run {run.path.name})",
+                f"spec hash {space.spec_hash()}, decision table {space.fingerprint()}",
+                f"entropy {engine.entropy():.4f}"]
+    comments += [f"p[{did}] = {', '.join(f'{x:.3f}' for x in probs)}"
+                 for did, probs in engine.probabilities().items()]
+    path = run.path / out_name
+    text = genotype_text(space, derived, path, "Searched", comments)
+    atomic_write_bytes(path, text.encode())
+    atomic_torch_save(run.path / SUPERNET, engine.supernet_state())
+    weights = engine.export_weights(derived) if engine.shares_weights else None
+    if weights is not None:
+        atomic_torch_save(run.path / WEIGHTS, weights)
+    from nasdsl.analysis.resources import param_bounds
+
+    result = {"genotype": str(path), "genotype_hash": child.genotype_hash(),
+              "params": param_bounds(child.graph).lo,
+              "assignment": assignment_labels(derived),
+              "weights": str(run.path / WEIGHTS) if weights is not None else None}
+    run.update_manifest(final=result)
+    run.log({"event": "done", **{k: v for k, v in result.items() if k != "assignment"}})
+    return result
+
+
+def summary(result: dict[str, Any]) -> str:
+    return json.dumps({k: result.get(k) for k in ("genotype", "genotype_hash", "params", "rank", "digest")})

@@ -1,0 +1,79 @@
+"""Budgets of a pipeline run: the quick default (a 2-core CPU in ~10 minutes) and `--full`.
+
+The quick budgets shrink the space (-D overrides) and every loop so that the whole flow
+runs end to end on a laptop; `--full` keeps the spec's own configuration and `search`
+block and trains as the seeds did. Nothing here is tuned to a result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class DataBudget:
+    cases: int
+    tests: int
+    resolution: float      # mm in-plane
+    dims: int              # 2: one slice per case
+
+
+@dataclass
+class SearchBudget:
+    settings: dict[str, Any]         # engine settings (override the spec's search block)
+
+
+@dataclass
+class TrainBudget:
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int
+    time_budget: float | None        # seconds of training
+
+
+@dataclass
+class RunPlan:
+    space: str
+    out: str
+    data: str | None                  # None: the built-in MNI task, made in RUN/data
+    engine: str | None                # None: the spec's `search` block
+    defines: list[str]                # -D for search and train (space size)
+    data_budget: DataBudget
+    search: SearchBudget
+    train: TrainBudget
+    seed: int = 0
+    device: str | None = None
+    full: bool = False
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+QUICK_DEFINES = ["C=8", "depth=3", "patch=96"]
+
+
+def quick_plan(space: str, out: str, data: str | None, engine: str | None,
+               defines: list[str], seed: int, device: str | None) -> RunPlan:
+    """~10 minutes on 2 CPU cores: small slices, a tiny space, a few epochs."""
+    return RunPlan(
+        space, out, data, engine, list(defines) if defines else list(QUICK_DEFINES),
+        DataBudget(cases=20, tests=4, resolution=2.0, dims=2),
+        SearchBudget({"epochs": 4, "steps_per_epoch": 12, "batch_size": 4,
+                      "arch_start_epoch": 1, "warmup_epochs": 1, "patience": 0,
+                      "seed": seed}),
+        TrainBudget(epochs=8, steps_per_epoch=25, batch_size=4, time_budget=180.0),
+        seed, device)
+
+
+def full_plan(space: str, out: str, data: str | None, engine: str | None,
+              defines: list[str], seed: int, device: str | None) -> RunPlan:
+    """The spec's own configuration and search block; nnU-Net-like training."""
+    return RunPlan(
+        space, out, data, engine, list(defines),
+        DataBudget(cases=40, tests=10, resolution=1.5, dims=2),
+        SearchBudget({"seed": seed}),
+        TrainBudget(epochs=100, steps_per_epoch=250, batch_size=8, time_budget=None),
+        seed, device, full=True)

@@ -1,0 +1,218 @@
+"""`nasdsl run`: one search space to a deployed segmenter, stage by stage.
+
+data -> search -> derive (RUN/genotype.nas) -> check -> compile (torch + verified ONNX)
+-> draw -> train -> export (ONNX + sidecar) -> infer on held-back cases (PyTorch and
+ONNX Runtime) -> evaluate -> figures -> report. Each stage calls the same API as its own
+command (`nasdsl data mni`, `search`, `check`, `compile`, `show`, `train`, `export`,
+`infer`, `eval`), so a user can redo any step by hand; `stages.json` records what each
+stage produced, and a second run reuses finished stages.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from nasdsl.pipeline.plan import RunPlan
+from nasdsl.pipeline.stages import StageBook, StageResult, write_json_atomic
+
+
+class Pipeline:
+    def __init__(self, plan: RunPlan, log: Callable[[str], None] = print):
+        self.plan = plan
+        self.dir = Path(plan.out)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.book = StageBook(self.dir, log)
+        self.log = log
+        self.values: dict[str, Any] = {}
+
+    def p(self, name: str) -> Path:
+        return self.dir / name
+
+    def run(self) -> dict[str, Any]:
+        write_json_atomic(self.p("plan.json"), self.plan.to_dict())
+        data = self._stage("data", {"data": self.plan.data,
+                                    "budget": vars(self.plan.data_budget)}, self.make_data)
+        self.data_dir = str(self.dir / data.outputs["data"]) if self.plan.data is None \
+            else self.plan.data
+        self.defines = _with_data_shape(self.plan.space, self.plan.defines, self.values)
+        self._stage("search", {"space": _file_id(self.plan.space), "engine": self.plan.engine,
+                               "defines": self.defines,
+                               "settings": self.plan.search.settings}, self.search)
+        self._stage("check", {}, self.check)
+        self._stage("compile", {}, self.compile)
+        self._stage("draw", {}, self.draw)
+        self._stage("train", {"budget": vars(self.plan.train)}, self.train)
+        self._stage("export", {}, self.export)
+        self._stage("infer", {}, self.infer)
+        self._stage("evaluate", {}, self.evaluate)
+        self._stage("figures", {}, self.figures)
+        summary = {"plan": self.plan.to_dict(), "values": self.values,
+                   "stages": {k: v.get("seconds") for k, v in self.book.records.items()}}
+        write_json_atomic(self.p("summary.json"), summary)
+        return summary
+
+    def _stage(self, name: str, settings: dict[str, Any],
+               fn: Callable[[], StageResult]) -> StageResult:
+        result = self.book.run_stage(name, settings, fn)
+        self.values.update(result.values)
+        return result
+
+    # ---- stages ---------------------------------------------------------------------------
+    def make_data(self) -> StageResult:
+        from nasdsl.data import load_dataset, make_mni_dataset
+
+        outputs = {}
+        if self.plan.data is None:
+            b = self.plan.data_budget
+            target = self.p("data")
+            if target.exists():
+                shutil.rmtree(target)  # a half-written dataset from a killed run
+            make_mni_dataset(str(target), b.cases, b.tests, self.plan.seed, b.resolution,
+                             b.dims, None)
+            outputs["data"] = "data"
+        index = load_dataset(self.plan.data or str(self.p("data")))  # names a bad file
+        return StageResult(outputs, {"data_cases": len(index.cases),
+                                     "data_tests": len(index.test_cases),
+                                     "data_channels": len(index.channel_names),
+                                     "data_classes": index.num_classes})
+
+    def search(self) -> StageResult:
+        from nasdsl.api import parse_override
+        from nasdsl.engines.loop import SearchOptions, search
+        from nasdsl.engines.registry import engine_settings
+
+        engine = self.plan.engine or _spec_engine(self.plan.space, self.defines)
+        known = engine_settings(engine)
+        settings = {k: v for k, v in self.plan.search.settings.items() if k in known}
+        opts = SearchOptions(self.plan.space, self.data_dir, str(self.p("search")), engine,
+                             dict(parse_override(d) for d in self.defines), settings,
+                             resume=self.p("search/manifest.json").exists(),
+                             device=self.plan.device, progress=self.plan.progress)
+        result = search(opts)
+        genotype = Path(result["genotype"])
+        shutil.copyfile(genotype, self.p("genotype.nas"))
+        return StageResult({"genotype": "genotype.nas", "search": "search"},
+                           {"engine": engine, "genotype_hash": result.get("genotype_hash")})
+
+    def _compiled(self):
+        from nasdsl.api import compile_spec, parse_override
+
+        return compile_spec(str(self.p("genotype.nas")),
+                            dict(parse_override(d) for d in self.defines))
+
+    def check(self) -> StageResult:
+        from nasdsl.api import summarize
+
+        compiled = self._compiled()
+        if not compiled.is_frozen:
+            raise RuntimeError("the derived genotype leaves choices undecided")  # a bug
+        s = summarize(compiled)
+        flops = None if s.flops is None else s.flops.lo
+        return StageResult({}, {"params": s.params.lo, "flops": flops})
+
+    def compile(self) -> StageResult:
+        from nasdsl.backends import standalone
+
+        compiled = self._compiled()
+        standalone.compile_to(compiled, "torch", self.p("model.py"), verify=True)
+        standalone.compile_to(compiled, "onnx", self.p("model_untrained.onnx"), verify=True)
+        return StageResult({"py": "model.py", "onnx": "model_untrained.onnx"})
+
+    def draw(self) -> StageResult:
+        from nasdsl.backends.dot import write
+
+        write(self._compiled(), self.p("genotype.svg"))
+        return StageResult({"svg": "genotype.svg"})
+
+    def train(self) -> StageResult:
+        from nasdsl.train.loop import TrainConfig
+        from nasdsl.train.session import TrainRequest, train
+
+        b = self.plan.train
+        config = TrainConfig(epochs=b.epochs, steps_per_epoch=b.steps_per_epoch,
+                             batch_size=b.batch_size, seed=self.plan.seed,
+                             time_budget=b.time_budget, progress=self.plan.progress)
+        request = TrainRequest(str(self.p("genotype.nas")), self.data_dir,
+                               str(self.p("train")), list(self.defines), config,
+                               device=self.plan.device)
+        resume = (self.p("train") / "checkpoints" / "last.pt").exists()
+        t0 = time.perf_counter()
+        result = train(request, resume=resume)
+        best = result.position.best
+        return StageResult({"train": "train"}, {
+            "train_steps": result.position.global_step,
+            "train_seconds": time.perf_counter() - t0,
+            "val_dice": None if best == float("-inf") else best})
+
+    def export(self) -> StageResult:
+        from nasdsl.infer.export import export_run
+
+        export_run(self.p("train"), self.p("model.onnx"))
+        return StageResult({"onnx": "model.onnx", "sidecar": "model.onnx.json"})
+
+    def infer(self) -> StageResult:
+        from nasdsl.pipeline.measure import predict_test_cases
+
+        timings = predict_test_cases(self.p("train"), self.p("model.onnx"), self.data_dir,
+                                     self.p("predictions"), self.plan.device)
+        return StageResult({"predictions": "predictions"}, timings)
+
+    def evaluate(self) -> StageResult:
+        from nasdsl.pipeline.measure import score_predictions
+
+        scores = score_predictions(self.p("predictions"), self.data_dir, self.p("test_scores.csv"))
+        return StageResult({"csv": "test_scores.csv"}, scores)
+
+    def figures(self) -> StageResult:
+        from nasdsl.pipeline.measure import overlay_first_case
+        from nasdsl.figures import training_curves
+
+        outputs = {}
+        metrics = self.p("train") / "metrics.jsonl"
+        if metrics.exists():
+            training_curves(metrics, self.p("training_curves.png"), x_key="epoch",
+                            title="training")
+            outputs["curves"] = "training_curves.png"
+        search_metrics = self.p("search") / "metrics.jsonl"
+        if search_metrics.exists():
+            training_curves(search_metrics, self.p("search_curves.png"), x_key="epoch",
+                            title="search")
+            outputs["search_curves"] = "search_curves.png"
+        overlay_first_case(self.p("predictions"), self.data_dir, self.p("overlay.png"))
+        outputs["overlay"] = "overlay.png"
+        return StageResult(outputs)
+
+
+def _with_data_shape(space: str, defines: list[str], values: dict[str, Any]) -> list[str]:
+    """Add `-D in_channels=` / `-D classes=` from the dataset when the spec declares those
+    parameters and the user did not set them: the network fits the data it trains on."""
+    from nasdsl.api import compile_spec
+
+    given = {d.split("=", 1)[0].strip() for d in defines}
+    declared = compile_spec(space, {}).params
+    extra = [f"{name}={values[key]}" for name, key in (("in_channels", "data_channels"),
+                                                        ("classes", "data_classes"))
+             if name in declared and name not in given and key in values]
+    return list(defines) + extra
+
+
+def _file_id(path: str) -> dict[str, Any]:
+    """Path plus content hash: editing the space reruns the search."""
+    import hashlib
+
+    p = Path(path)
+    digest = hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else None
+    return {"path": str(p.resolve()), "sha256": digest}
+
+
+def _spec_engine(space: str, defines: list[str]) -> str:
+    from nasdsl.api import UsageError, compile_spec, parse_override
+
+    compiled = compile_spec(space, dict(parse_override(d) for d in defines))
+    engine = compiled.search.get("engine") if compiled.search else None
+    if not engine:
+        raise UsageError(f"{space}: the spec's `search` block names no engine; pass --engine")
+    return str(engine)

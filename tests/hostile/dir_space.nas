@@ -1,0 +1,3 @@
+# expect: is a directory
+genotype Dir of "." {
+}

@@ -1,0 +1,3 @@
+# expect: E0401
+genotype Environ of "/proc/self/environ" {
+}

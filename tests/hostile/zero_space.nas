@@ -1,0 +1,3 @@
+# expect: E0401
+genotype Zero of "/dev/zero" {
+}
