@@ -124,7 +124,8 @@ def complete_table(unit: A.Unit, overrides: dict[str, Any], input_size, base: Re
             tried.append(_label_key(label))
             for qp in r.result.table:
                 qid = qp.id
-                if qid in points and points[qid].labels != qp.labels:
+                if qid in points and (points[qid].labels, points[qid].keep) != \
+                        (qp.labels, qp.keep):
                     _domain_error(sink, points[qid], qp, did)
                     continue
                 if qid not in points:
