@@ -287,3 +287,9 @@ def cached_table(unit: A.Unit, overrides: dict[str, Any], input_size, base: Rela
     _CACHE.move_to_end(key)
     sink.extend(hit[2])
     return hit[0], hit[1]
+
+
+def known_structural(unit: A.Unit, overrides: dict[str, Any], input_size) -> frozenset[str]:
+    """The structural choices found when this space was last explored (saves restarts)."""
+    hit = _CACHE.get(cache_key(unit, overrides, input_size))
+    return hit[1] if hit is not None else frozenset()
