@@ -16,6 +16,7 @@ from nasdsl.analysis.resources import Bounds, flop_bounds, param_bounds, superne
 from nasdsl.diagnostics import DiagnosticSink, Diagnostic, InternalError, NasError
 from nasdsl.ir.decisions import DecisionTable
 from nasdsl.ir.graph import Graph, live_nodes
+from nasdsl.sema.budget import total_budget
 from nasdsl.sema.elaborate import Elaborator, Env
 from nasdsl.sema.exprs import MAX_INT, EvalError, Silent, is_int
 from nasdsl.ir.decisions import validate_assignment
@@ -101,12 +102,16 @@ def compile_spec(path: str, overrides: dict[str, Any] | None = None,
     """Check one .nas file (space, arch or genotype); raises NasError on spec errors."""
     sink = DiagnosticSink()
     try:
-        result = _compile(path, overrides or {}, input_size, assignment, data, sink)
+        with total_budget() as total:
+            result = _compile(path, overrides or {}, input_size, assignment, data, sink)
     except (NasError, UsageError, InternalError):
         raise
     except RecursionError:
         sink.error("E0004", "spec is too deeply nested", None)
         raise NasError(sink.errors) from None
+    if total.exhausted is not None and not any(d.code == "E0238" for d in sink.errors):
+        ex = total.exhausted   # it stopped an elaboration whose errors were not shown
+        sink.error(ex.code, ex.message, ex.span, ex.hint, ex.notes)
     if sink.has_errors or result is None:
         if not sink.has_errors:
             raise InternalError("compilation failed without a diagnostic")
@@ -226,6 +231,8 @@ def _elaborate_assignment(unit: A.Unit, overrides: dict[str, Any], input_size,
              and p.accepts(v)}
     run = elaborate_relaxed(unit, overrides, valid, input_size, relax=False)
     issues = validate_assignment(table, normal, {p.id for p in run.result.table})
+    if not run.ok:   # a failed architecture did not reach some choices: not "unused"
+        issues = [i for i in issues if i.code != "E0416"]
     # a genotype entry that did not parse was reported already: it is not also missing
     report_issues([i for i in issues if not (i.code == "E0413" and i.decision in spans)],
                   table, spans, head, sink)

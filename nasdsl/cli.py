@@ -125,6 +125,8 @@ def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | No
             except NasError as err:
                 failures.append(err)
                 continue
+            for warning in compiled.warnings:
+                click.echo(warning.render(), err=True)
             if as_json:
                 click.echo(json.dumps(report.as_dict(compiled, batch)))
             else:

@@ -6,6 +6,7 @@ from typing import Any
 
 from nasdsl.api import Compiled, summarize
 from nasdsl.sema.values import show
+from nasdsl.spec_files import printable
 
 
 def _dims(c: Compiled) -> str:
@@ -28,8 +29,8 @@ def _setting(v) -> str:
 
 
 def headline(c: Compiled) -> str:
-    of = f" of {c.unit.space_path}" if c.unit.kind == "genotype" else ""
-    return f"{c.path}: {c.unit.kind} `{c.unit.name}`{of} ({_dims(c)}) ok"
+    of = f" of {printable(c.unit.space_path or '')}" if c.unit.kind == "genotype" else ""
+    return f"{printable(c.path)}: {c.unit.kind} `{c.unit.name}`{of} ({_dims(c)}) ok"
 
 
 def render(c: Compiled, batch: int | None = None, quiet: bool = False) -> str:

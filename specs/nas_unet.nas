@@ -1,7 +1,5 @@
-# NAS-Unet (Weng et al. 2019): searched DownSC / UpSC cells on a U-shaped backbone.
-# Op sets, cell wiring and backbone follow the authors' code (tianbaochou/NasUnet); see
-# docs/LANGUAGE.md for the one deliberate deviation (transposed convs give exactly 2H).
-# Defaults are the PROMISE12 configuration: C=32, depth 5, one input channel, 2 classes.
+# NAS-Unet (Weng et al. 2019) as the authors' code (tianbaochou/NasUnet), PROMISE12 defaults:
+# C=32, depth 5, 1 input channel, 2 classes. Up edges: see docs/LANGUAGE.md (`up`).
 space NasUnet {
   param dims = 2
   param in_channels = 1
@@ -10,6 +8,7 @@ space NasUnet {
   param depth = 5
   param M = 3
   param patch = 256
+  param up = exact  # exact: up edges give 2H; authors: 2H-1, nodes resize (their code)
 
   input x(channels=in_channels, size=patch)
 
@@ -18,7 +17,8 @@ space NasUnet {
                       conv = conv_gn_relu]
   opset down_ops = [avg_pool, max_pool, down_cweight, down_dil_conv, down_dep_conv,
                     down_conv]
-  opset up_ops = [up_cweight, up_dep_conv, up_conv, up_dil_conv]
+  opset up_ops = [up_cweight(fit=up), up_dep_conv(fit=up), up_conv(fit=up),
+                  up_dil_conv(fit=up)]
 
   # Cell input preprocessing: ReLU -> 1x1 conv -> GroupNorm (C/16 groups, or 1).
   op preprocess(x, width, stride=1) {
@@ -29,7 +29,7 @@ space NasUnet {
   cell DownSC(s0, s1) {
     p0 = preprocess(s0, C, 2)
     p1 = preprocess(s1, C)
-    nodes n[M] keep 2 {
+    nodes n[M] keep 2, fit=up {
       from p0: down_ops
       from p1: down_ops
       from nodes: normal_ops
@@ -41,7 +41,7 @@ space NasUnet {
   cell UpSC(s0, s1) {
     p0 = preprocess(s0, C)
     p1 = preprocess(s1, C)
-    nodes n[M] keep 2 {
+    nodes n[M] keep 2, fit=up {
       from p0: normal_ops
       from p1: up_ops
       from nodes: normal_ops

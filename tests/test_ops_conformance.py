@@ -71,6 +71,11 @@ CASES = [
     ("sep_conv_3x3", dict(norm="group", affine=False), (16,), (1,)),
     ("dil_conv_5x5", dict(norm="instance"), (6,), (1,)),
     ("skip_connect", dict(norm="group"), (32,), (1,)),
+    ("relu_conv_bn", dict(out=8), (6,), (1,)),
+    ("relu_conv_bn", dict(out=16, kernel=3, stride=2, norm="group", affine=False), (6,), (1,)),
+    ("factorized_reduce", dict(out=8), (6,), (1,)),
+    ("factorized_reduce", dict(out=32, norm="instance"), (5,), (1,)),
+    ("resize_add", dict(), (4,), (1,)),
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from nasdsl.ir.graph import Graph
+from nasdsl.ops import REGISTRY
 
 
 def size_multiple(graph: Graph, input_id: int | None = None) -> tuple[int, ...]:
@@ -18,6 +19,10 @@ def size_multiple(graph: Graph, input_id: int | None = None) -> tuple[int, ...]:
     must be, relative to that input's own stride."""
     nid = graph.inputs[0] if input_id is None else input_id
     base = graph.node(nid).type.stride
+    if any(n.op in REGISTRY and "any_size" in REGISTRY[n.op].tags for n in graph.nodes):
+        # NOTE: `resize_add` nodes realign sizes, as NAS-Unet's own code does, so the
+        # network takes any size (the authors' function, `-D up=authors`)
+        return (1,) * len(base)
     multiple = [1] * len(base)
     for node in graph.nodes:
         for axis, (s, b) in enumerate(zip(node.type.stride, base)):

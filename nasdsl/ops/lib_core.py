@@ -247,6 +247,23 @@ register(OpDef(
     saved=0.0))
 
 
+def _resize_add_infer(a, ins):
+    # nominal types agree; the real sizes may differ by rounding (2H-1, odd sizes)
+    return _add_infer(a, ins)
+
+
+register(OpDef(
+    "resize_add", None, (AttrSpec("mode", "symbol", "nearest", ("nearest",)),),
+    infer=_resize_add_infer, params=no_params,
+    flops=lambda a, ins, out, isz, osz: (len(ins) - 1) * f.elementwise_flops(
+        out.channels, osz),
+    impl="ResizeAdd", ctor=lambda a, ins, out: dict(mode=a["mode"]),
+    tags=frozenset({"any_size"}),
+    doc="elementwise sum that first nearest-resizes every input to the largest input's "
+        "size (NAS-Unet authors' node rule; their 2H-1 up edges need it)",
+    saved=0.0))
+
+
 # ---- edge ops: identity, zero -------------------------------------------------------------
 
 register(OpDef(

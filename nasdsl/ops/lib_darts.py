@@ -120,3 +120,66 @@ register(OpDef(
     tags=frozenset({"identity"}),
     doc="DARTS skip: identity (normal), FactorizedReduce (down: ReLU, two 1x1 stride-2 "
         "convs, the second on x shifted by one, concat, norm), nearest x2 (up)"))
+
+
+# ---- cell preprocessing (DARTS model.py Cell: ReLUConvBN, FactorizedReduce) --------------
+# Not edge ops: they map C_in -> `out` channels and feed a cell's nodes.
+PRE_ATTRS = (AttrSpec("out", "int", minimum=1, doc="output channels"),
+             AttrSpec("norm", "symbol", "batch", NORM_KINDS),
+             AttrSpec("affine", "bool", True))
+
+
+def _rcb_infer(a, ins):
+    f.same_padding("relu_conv_bn", a["kernel"], a["stride"], (1,) * len(a["kernel"]))
+    return f.strided(ins[0], a["stride"]).with_channels(a["out"])
+
+
+def _rcb_flops(a, ins, out, isz, osz):
+    return (f.elementwise_flops(ins[0].channels, isz[0])
+            + f.conv_flops(ins[0].channels, a["out"], a["kernel"], osz)
+            + f.elementwise_flops(a["out"], osz))
+
+
+register(OpDef(
+    "relu_conv_bn", 1,
+    PRE_ATTRS[:1] + (AttrSpec("kernel", "axes", 1), AttrSpec("stride", "axes", 1))
+    + PRE_ATTRS[1:],
+    infer=_rcb_infer,
+    params=lambda a, ins, out: (f.conv_params(ins[0].channels, a["out"], a["kernel"])
+                                + f.norm_params(a["out"], a["affine"])),
+    flops=_rcb_flops, impl="DartsReLUConvBN",
+    ctor=lambda a, ins, out: dict(
+        in_channels=ins[0].channels, out_channels=a["out"], kernel=a["kernel"],
+        stride=a["stride"], padding=f.same_padding("relu_conv_bn", a["kernel"], a["stride"],
+                                                   (1,) * len(a["kernel"])),
+        **_norm_ctor(a, a["out"])),
+    family="darts", saved=3.0,
+    doc="DARTS ReLUConvBN (cell preprocessing): ReLU -> conv (no bias, 'same' padding) "
+        "-> norm"))
+
+
+def _fr_infer(a, ins):
+    if a["out"] % 2:
+        raise OpError(f"`factorized_reduce` needs an even `out`, found {a['out']}",
+                      "it concatenates two 1x1 convs of out/2 channels each")
+    return f.by_role(ins[0], "down").with_channels(a["out"])
+
+
+def _fr_flops(a, ins, out, isz, osz):
+    convs = 2 * f.conv_flops(ins[0].channels, a["out"] // 2, (1,) * out.dims, osz)
+    return (f.elementwise_flops(ins[0].channels, isz[0]) + convs
+            + f.elementwise_flops(a["out"], osz))
+
+
+register(OpDef(
+    "factorized_reduce", 1, PRE_ATTRS, infer=_fr_infer,
+    params=lambda a, ins, out: (2 * f.conv_params(ins[0].channels, a["out"] // 2,
+                                                  (1,) * out.dims)
+                                + f.norm_params(a["out"], a["affine"])),
+    flops=_fr_flops, impl="DartsFactorizedReduce",
+    ctor=lambda a, ins, out: dict(in_channels=ins[0].channels, out_channels=a["out"],
+                                  **_norm_ctor(a, a["out"])),
+    family="darts", saved=3.0,
+    doc="DARTS FactorizedReduce (preprocessing after a reduction cell): ReLU -> two 1x1 "
+        "stride-2 convs of out/2 channels, the second on x shifted by one -> concat -> "
+        "norm; halves the size"))

@@ -8,7 +8,8 @@ The authors' optional Dropout2d before the conv (0 in their final models) is lef
 
 Deliberate deviation: the authors' up ops are transposed convs with output_padding 0,
 giving 2H-1 (a node then nearest-resizes before summing); here they use output_padding=1
-and give exactly 2H, so no resize is needed.
+by default and give exactly 2H, so no resize is needed. `fit=authors` on the up ops and
+on the cell's `nodes` reproduces the authors' function (`-D up=authors`).
 `affine` (default true) is the GroupNorm's affine flag: the authors search with
 affine-free GN.
 """
@@ -20,6 +21,8 @@ from nasdsl.ops.lib_core import per_output
 from nasdsl.ops.registry import AttrSpec, OpDef, register
 
 AFFINE = AttrSpec("affine", "bool", True, doc="GroupNorm scale and shift")
+FIT = AttrSpec("fit", "symbol", "exact", ("exact", "authors"),
+               doc="up ops: exact gives 2H (output_padding 1); authors gives their 2H-1")
 
 
 def _k3(dims: int) -> tuple[int, ...]:
@@ -29,12 +32,18 @@ def _k3(dims: int) -> tuple[int, ...]:
 def _define(name: str, role: str, impl: str, params, flops, ctor, saved: float,
             doc: str) -> None:
     has_norm = impl != "Pool" and name != "cweight"
+    attrs = ((AFFINE,) if has_norm else ()) + ((FIT,) if role == "up" else ())
     register(OpDef(
-        name, 1, (AFFINE,) if has_norm else (),
-        infer=lambda a, ins: f.by_role(ins[0], role),
+        name, 1, attrs, infer=lambda a, ins: f.by_role(ins[0], role),
         params=params, flops=flops, impl=impl, ctor=ctor, roles=(role,), doc=doc,
         family="nas_unet", saved=saved,
         tags=frozenset({"pool"}) if impl == "Pool" else frozenset()))
+
+
+def _out_pad(a, role: str) -> int:
+    """Up edges: output_padding 1 gives exactly 2H; `fit=authors` gives their 2H-1 (the IR
+    keeps the nominal 2H; a node with `fit=authors` nearest-resizes before summing)."""
+    return int(role == "up" and a["fit"] == "exact")
 
 
 # ---- conv family: NasUnetConv (full 3x3, optionally dilated / strided / transposed) ----
@@ -55,7 +64,7 @@ def _conv_family(name: str, role: str, dilation: int, doc: str) -> None:
     def ctor(a, ins, out):
         return dict(channels=out.channels, stride=1 if role == "normal" else 2,
                     padding=dilation, dilation=dilation,
-                    output_padding=1 if role == "up" else 0, transpose=role == "up",
+                    output_padding=_out_pad(a, role), transpose=role == "up",
                     groups=f.gn_groups(out.channels), affine=a["affine"])
 
     _define(name, role, "NasUnetConv", params, flops, ctor,
@@ -97,7 +106,7 @@ def _dep_family(name: str, role: str, doc: str) -> None:
 
     def ctor(a, ins, out):
         return dict(channels=out.channels, stride=1 if role == "normal" else 2, padding=1,
-                    output_padding=1 if role == "up" else 0, transpose=role == "up",
+                    output_padding=_out_pad(a, role), transpose=role == "up",
                     groups=f.gn_groups(out.channels), affine=a["affine"])
 
     _define(name, role, "NasUnetDepConv", params, flops, ctor,
@@ -146,7 +155,7 @@ def _cweight_conv(name: str, role: str, doc: str) -> None:
     def ctor(a, ins, out):
         c = out.channels
         return dict(channels=c, hidden=f.se_hidden(c), padding=1,
-                    output_padding=1 if role == "up" else 0, transpose=role == "up",
+                    output_padding=_out_pad(a, role), transpose=role == "up",
                     groups=f.gn_groups(c), affine=a["affine"])
 
     _define(name, role, "CWeightConv", params, flops, ctor,

@@ -154,6 +154,28 @@ class ResizeTo(nn.Module):
                              align_corners=self.align_corners)
 
 
+class ResizeAdd(nn.Module):
+    """Sum after nearest-resizing each input to the largest size on every axis.
+
+    NAS-Unet's authors join a node's two edges this way (their up edges give 2H-1):
+    `interpolate(smaller, larger.shape)`, nearest. Resizing to the same size is skipped,
+    so inputs that already agree are summed exactly as `add`.
+    """
+
+    def __init__(self, dims, mode):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, *xs):
+        size = [max(sizes) for sizes in zip(*[x.shape[2:] for x in xs])]
+        out = None
+        for x in xs:
+            if list(x.shape[2:]) != size:
+                x = F.interpolate(x, size=size, mode=self.mode)
+            out = x if out is None else out + x
+        return out
+
+
 class Zero(nn.Module):
     """The zero op: zeros of the edge's output shape (DARTS's Zero: x.mul(0.))."""
 
@@ -345,6 +367,41 @@ class FactorizedReduce(nn.Module):
         x = self.relu(x)
         # the second conv sees the odd positions: the input shifted by one on every axis
         return self.norm(torch.cat([self.conv_1(x), self.conv_2(x[self.shift])], dim=1))
+
+
+class DartsReLUConvBN(nn.Module):
+    """ReLUConvBN: ReLU -> conv (no bias) -> norm; DARTS's cell preprocessing."""
+
+    def __init__(self, dims, in_channels, out_channels, kernel, stride, padding, norm, groups,
+                 affine):
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(),
+            _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
+                        bias=False),
+            _norm(dims, norm, out_channels, groups, affine),
+        )
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class DartsFactorizedReduce(nn.Module):
+    """FactorizedReduce C_in -> C_out: ReLU, two 1x1 stride-2 convs (the second on x
+    shifted by one per axis), concat, norm. State-dict keys as DARTS's (conv_1, conv_2, bn)."""
+
+    def __init__(self, dims, in_channels, out_channels, norm, groups, affine):
+        super().__init__()
+        conv = _conv(dims)
+        self.shift = _spatial_slice(dims, 1, 1)
+        self.relu = nn.ReLU()
+        self.conv_1 = conv(in_channels, out_channels // 2, 1, stride=2, bias=False)
+        self.conv_2 = conv(in_channels, out_channels // 2, 1, stride=2, bias=False)
+        self.bn = _norm(dims, norm, out_channels, groups, affine)
+
+    def forward(self, x):
+        x = self.relu(x)
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[self.shift])], dim=1))
 
 
 class DartsSkip(nn.Module):

@@ -37,8 +37,9 @@ class Pipeline:
                                     "budget": vars(self.plan.data_budget)}, self.make_data)
         self.data_dir = str(self.dir / data.outputs["data"]) if self.plan.data is None \
             else self.plan.data
+        self.defines = _with_data_shape(self.plan.space, self.plan.defines, self.values)
         self._stage("search", {"space": _file_id(self.plan.space), "engine": self.plan.engine,
-                               "defines": self.plan.defines,
+                               "defines": self.defines,
                                "settings": self.plan.search.settings}, self.search)
         self._stage("check", {}, self.check)
         self._stage("compile", {}, self.compile)
@@ -61,32 +62,33 @@ class Pipeline:
 
     # ---- stages ---------------------------------------------------------------------------
     def make_data(self) -> StageResult:
-        if self.plan.data is not None:
-            from nasdsl.data import load_dataset
+        from nasdsl.data import load_dataset, make_mni_dataset
 
-            index = load_dataset(self.plan.data)   # fails early, naming the bad file
-            return StageResult({}, {"data_cases": len(index.cases),
-                                    "data_tests": len(index.test_cases)})
-        from nasdsl.data import make_mni_dataset
-
-        b = self.plan.data_budget
-        target = self.p("data")
-        if target.exists():
-            shutil.rmtree(target)  # a half-written dataset from a killed run
-        make_mni_dataset(str(target), b.cases, b.tests, self.plan.seed, b.resolution, b.dims,
-                         None)
-        return StageResult({"data": "data"}, {"data_cases": b.cases, "data_tests": b.tests})
+        outputs = {}
+        if self.plan.data is None:
+            b = self.plan.data_budget
+            target = self.p("data")
+            if target.exists():
+                shutil.rmtree(target)  # a half-written dataset from a killed run
+            make_mni_dataset(str(target), b.cases, b.tests, self.plan.seed, b.resolution,
+                             b.dims, None)
+            outputs["data"] = "data"
+        index = load_dataset(self.plan.data or str(self.p("data")))  # names a bad file
+        return StageResult(outputs, {"data_cases": len(index.cases),
+                                     "data_tests": len(index.test_cases),
+                                     "data_channels": len(index.channel_names),
+                                     "data_classes": index.num_classes})
 
     def search(self) -> StageResult:
         from nasdsl.api import parse_override
         from nasdsl.engines.loop import SearchOptions, search
         from nasdsl.engines.registry import engine_settings
 
-        engine = self.plan.engine or _spec_engine(self.plan.space, self.plan.defines)
+        engine = self.plan.engine or _spec_engine(self.plan.space, self.defines)
         known = engine_settings(engine)
         settings = {k: v for k, v in self.plan.search.settings.items() if k in known}
         opts = SearchOptions(self.plan.space, self.data_dir, str(self.p("search")), engine,
-                             dict(parse_override(d) for d in self.plan.defines), settings,
+                             dict(parse_override(d) for d in self.defines), settings,
                              resume=self.p("search/manifest.json").exists(),
                              device=self.plan.device, progress=self.plan.progress)
         result = search(opts)
@@ -99,7 +101,7 @@ class Pipeline:
         from nasdsl.api import compile_spec, parse_override
 
         return compile_spec(str(self.p("genotype.nas")),
-                            dict(parse_override(d) for d in self.plan.defines))
+                            dict(parse_override(d) for d in self.defines))
 
     def check(self) -> StageResult:
         from nasdsl.api import summarize
@@ -134,7 +136,7 @@ class Pipeline:
                              batch_size=b.batch_size, seed=self.plan.seed,
                              time_budget=b.time_budget, progress=self.plan.progress)
         request = TrainRequest(str(self.p("genotype.nas")), self.data_dir,
-                               str(self.p("train")), list(self.plan.defines), config,
+                               str(self.p("train")), list(self.defines), config,
                                device=self.plan.device)
         resume = (self.p("train") / "checkpoints" / "last.pt").exists()
         t0 = time.perf_counter()
@@ -182,6 +184,19 @@ class Pipeline:
         overlay_first_case(self.p("predictions"), self.data_dir, self.p("overlay.png"))
         outputs["overlay"] = "overlay.png"
         return StageResult(outputs)
+
+
+def _with_data_shape(space: str, defines: list[str], values: dict[str, Any]) -> list[str]:
+    """Add `-D in_channels=` / `-D classes=` from the dataset when the spec declares those
+    parameters and the user did not set them: the network fits the data it trains on."""
+    from nasdsl.api import compile_spec
+
+    given = {d.split("=", 1)[0].strip() for d in defines}
+    declared = compile_spec(space, {}).params
+    extra = [f"{name}={values[key]}" for name, key in (("in_channels", "data_channels"),
+                                                        ("classes", "data_classes"))
+             if name in declared and name not in given and key in values]
+    return list(defines) + extra
 
 
 def _file_id(path: str) -> dict[str, Any]:

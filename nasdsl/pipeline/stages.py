@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 RECORD = "stages.json"
+FORMAT = 2  # bump when a stage starts recording other values: old records rerun
 
 
 def fingerprint(obj: Any) -> str:
@@ -68,7 +69,7 @@ class StageBook:
 
     def run_stage(self, name: str, settings: dict[str, Any],
                   fn: Callable[[], StageResult]) -> StageResult:
-        fp = fingerprint({"settings": settings, "after": self._chain})
+        fp = fingerprint({"settings": settings, "after": self._chain, "format": FORMAT})
         self._chain = fp
         if self._reusable(name, fp):
             rec = self.records[name]

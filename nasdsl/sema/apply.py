@@ -19,7 +19,7 @@ from nasdsl.syntax.fmt import expr as fmt_expr
 if TYPE_CHECKING:
     from nasdsl.sema.elaborate import Elaborator, Env
 
-FUNCTIONS = ("len", "min", "max", "sum")
+FUNCTIONS = ("len", "min", "max", "sum", "int", "round", "channels")
 
 
 def eval_expr(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
@@ -82,19 +82,29 @@ def lookup(el: "Elaborator", e: A.Name, env: "Env") -> Any:
 
 
 def comprehension(el: "Elaborator", e: A.Comprehension, env: "Env") -> tuple:
+    from nasdsl.sema.budget import MAX_LIST, Frame
+    from nasdsl.sema.elaborate import _range
+
     lo = X.as_int(eval_expr(el, e.lo, env), e.lo.span, "a range bound")
     hi = X.as_int(eval_expr(el, e.hi, env), e.hi.span, "a range bound")
-    if hi - lo > 10_000:
-        raise EvalError("E0220", "range is too long", e.span)
+    if hi - lo > MAX_LIST:
+        raise EvalError("E0220", f"range has {hi - lo} items", e.span,
+                        f"lists and ranges are limited to {MAX_LIST} items")
     saved = env.vars.get(e.var, _MISSING)
     out = []
-    for i in range(lo, hi):
-        env.vars[e.var] = i
-        out.append(eval_expr(el, e.element, env))
-    if saved is _MISSING:
-        env.vars.pop(e.var, None)
-    else:
-        env.vars[e.var] = saved
+    el.budget.push(Frame("loop", e.var, e.span))
+    try:
+        for i in _range(lo, hi, e.reverse):
+            el.budget.tick(e.span)
+            el.budget.set_index(i)
+            env.vars[e.var] = i
+            out.append(eval_expr(el, e.element, env))
+    finally:
+        el.budget.pop()
+        if saved is _MISSING:
+            env.vars.pop(e.var, None)
+        else:
+            env.vars[e.var] = saved
     return tuple(out)
 
 
@@ -107,12 +117,16 @@ def call(el: "Elaborator", e: A.Call, env: "Env") -> Any:
     kwargs = {k.name: eval_lazy(el, k.value, env) for k in e.kwargs}
     if any(v is POISON for v in [func, *args, *kwargs.values()]):
         raise Silent()
+    el.budget.tick(e.span)
+    el.call_choices = _choices_in(el, e, env)
     if isinstance(func, Pending):
         return _call_pending(el, func, args, kwargs, e)
     if isinstance(func, Symbol) and func.name in FUNCTIONS:
         force_all(args)
         force_all(kwargs)
         return builtin_function(el, func.name, args, kwargs, e)
+    if isinstance(func, OpRef) and not args and kwargs:
+        return bind_attributes(func, kwargs, e)
     if isinstance(func, OpRef) and func.composite is not None:
         return call_composite(el, func, args, kwargs, e)
     if isinstance(func, OpRef):
@@ -126,6 +140,35 @@ def call(el: "Elaborator", e: A.Call, env: "Env") -> Any:
         raise EvalError("E0200", f"unknown op `{func.name}`", e.func.span,
                         suggest(func.name, set(REGISTRY) | env.names()))
     raise EvalError("E0206", f"{kind_of(func)} cannot be called", e.func.span)
+
+
+def bind_attributes(op: OpRef, kwargs: dict, e: A.Call) -> OpRef:
+    """`up_conv(output_padding=0)`: an op with attributes bound, for op sets and calls."""
+    opdef = REGISTRY.get(op.name)
+    if opdef is not None:
+        for k in kwargs:
+            if opdef.attr(k) is None or k == "role":
+                raise EvalError("E0208", f"op `{op.name}` has no attribute `{k}`", e.span,
+                                suggest(k, [a.name for a in opdef.attrs if a.name != "role"]))
+    force_all(kwargs)   # a bound attribute is a decided value
+    bound = {**dict(op.kwargs), **kwargs}
+    return OpRef(op.name, tuple(sorted(bound.items())), op.composite)
+
+
+def _choices_in(el: "Elaborator", e: A.Call, env: "Env") -> str:
+    """`dil[2] = 3` for arguments that name a value choice (for call-site notes)."""
+    if not el.choice_values:
+        return ""
+    out = []
+    for arg in [*e.args, *(k.value for k in e.kwargs)]:
+        if isinstance(arg, (A.Name, A.Index)):
+            try:
+                text = el._candidate_label(arg, env)
+            except (EvalError, Silent):
+                continue
+            if text in el.choice_values:
+                out.append(f"{text} = {el.choice_values[text]}")
+    return ", ".join(out)
 
 
 def _call_pending(el: "Elaborator", func: Pending, args: list, kwargs: dict,
@@ -142,11 +185,15 @@ def builtin_function(el: "Elaborator", name: str, args: list, kwargs: dict,
                      e: A.Call) -> Any:
     if kwargs:
         raise EvalError("E0207", f"`{name}` takes no keyword arguments", e.span)
+    if name in ("int", "round", "channels"):
+        return _unary_function(name, args, e)
     flat = _flatten(args)
     if name == "sum":
         tensors = [t for t in flat if isinstance(t, Tensor)]
         if len(tensors) != len(flat) or not tensors:
-            raise EvalError("E0207", "`sum` adds one or more tensors", e.span)
+            raise EvalError("E0207", "`sum` adds one or more tensors", e.span,
+                            "an empty list has no sum: keep at least one input"
+                            if not flat else None)
         if len(tensors) == 1:
             return tensors[0]
         return el.apply_op(OpRef("add"), tensors, {}, e.span)
@@ -159,6 +206,21 @@ def builtin_function(el: "Elaborator", name: str, args: list, kwargs: dict,
     return min(flat) if name == "min" else max(flat)
 
 
+def _unary_function(name: str, args: list, e: A.Call) -> Any:
+    """`int(x)` truncates toward zero, `round(x)` rounds half to even (as Python);
+    `channels(t)` is a tensor's channel count."""
+    if len(args) != 1:
+        raise EvalError("E0207", f"`{name}` takes one argument, found {len(args)}", e.span)
+    v = args[0]
+    if name == "channels":
+        if not isinstance(v, Tensor):
+            raise EvalError("E0207", f"`channels` takes a tensor, found {kind_of(v)}", e.span)
+        return v.type.channels
+    if not X.is_number(v):
+        raise EvalError("E0207", f"`{name}` takes a number, found {kind_of(v)}", e.span)
+    return X.check_range(int(v) if name == "int" else round(v), e.span)
+
+
 def _flatten(values: list) -> list:
     out: list = []
     for v in values:
@@ -166,11 +228,14 @@ def _flatten(values: list) -> list:
     return out
 
 
-def _spread_tensor_lists(args: list) -> list:
+def _spread_tensor_lists(args: list, variadic: bool) -> list:
+    """Lists of tensors splice into the arguments (`concat(up, skip)`); an empty list
+    splices to nothing for variadic ops, whose attributes are never lists."""
     out: list = []
     for a in args:
         flat = _flatten([a]) if isinstance(a, tuple) else [a]
-        if isinstance(a, tuple) and flat and all(isinstance(t, Tensor) for t in flat):
+        if isinstance(a, tuple) and (flat or variadic) and all(
+                isinstance(t, Tensor) for t in flat):
             out.extend(flat)
         else:
             out.append(a)
@@ -181,7 +246,13 @@ def split_args(op: OpRef, args: list, kwargs: dict, e: A.Call) -> tuple[list, di
     """Tensors first (lists of tensors are spread), then attributes by position."""
     opdef = REGISTRY[op.name]
     # lists of tensors are spread (`concat(n)`); other tuples are attribute values
-    flat = _spread_tensor_lists(args)
+    flat = _spread_tensor_lists(args, opdef.arity is None)
+    if opdef.arity is None and not any(isinstance(v, Tensor) for v in flat):
+        empty = [fmt_expr(a) for a, v in zip(e.args, args) if v == ()]
+        raise EvalError("E0209", f"`{op.name}` got no tensors" + (
+            f": {', '.join(f'`{t}`' for t in empty)} is empty here" if empty else ""),
+            e.span, f"`{op.name}` needs at least one tensor; an input choice with "
+            "`keep 0..` can leave a list empty, so add a tensor that is always there")
     tensors = []
     i = 0
     while i < len(flat) and isinstance(flat[i], Tensor):
@@ -262,34 +333,43 @@ def _bind_formals(defn: A.OpDef | A.CellDef, args: list, kwargs: dict, e: A.Call
             raise EvalError("E0208", f"`{defn.name}` needs argument `{f.name}`", e.span)
 
 
-def _enter(el: "Elaborator", e: A.Call, name: str) -> tuple:
+def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
+    from nasdsl.sema.budget import NODE_COST, Frame
     from nasdsl.sema.elaborate import MAX_CALL_DEPTH
 
     if el.depth >= MAX_CALL_DEPTH:
-        raise EvalError("E0234", f"`{name}` calls itself too deeply (recursion?)", e.span)
+        raise EvalError("E0234", f"`{name}` calls itself too deeply (recursion?)", e.span,
+                        f"calls nest at most {MAX_CALL_DEPTH} levels")
     saved = (el.scope, el.hint, el.cell, el.loops)
     el.loops = ()  # a body's loop indices qualify names within that body only
+    el.budget.tick(e.span, NODE_COST - 1)   # a call did tick once already
     el.depth += 1
     el.scope = el.fresh_path(el.hint or name)
+    el.budget.push(Frame("call", name, e.span, choices=choices))
     return saved
 
 
 def _leave(el: "Elaborator", saved: tuple) -> None:
     el.scope, el.hint, el.cell, el.loops = saved
     el.depth -= 1
+    el.budget.pop()
 
 
 def _run_body(el: "Elaborator", defn: A.OpDef | A.CellDef, env: "Env") -> Any:
+    """The body's return value; Silent when the body reported an error (its value is
+    then unknown, and nothing downstream should report again)."""
     from nasdsl.sema.elaborate import _Return
 
-    errors_before = len(el.sink.errors)
+    failures_before = el.failures
     try:
         el.block(defn.body, env)
     except _Return as ret:
         value = ret.value
     else:
+        if el.failures > failures_before:
+            raise Silent() from None   # the `return` itself was poisoned
         raise EvalError("E0235", f"`{defn.name}` does not `return` a value", defn.span)
-    if len(el.sink.errors) > errors_before:
+    if el.failures > failures_before:
         raise Silent()
     return value
 
@@ -300,9 +380,9 @@ def call_composite(el: "Elaborator", op: OpRef, args: list, kwargs: dict,
 
     defn = op.composite
     assert defn is not None
-    env = Env(el.root_env)
+    choices, env = el.call_choices, Env(el.root_env)
     _bind_formals(defn, args, {**dict(op.kwargs), **kwargs}, e, el, env)
-    saved = _enter(el, e, defn.name)
+    saved = _enter(el, e, defn.name, choices)
     try:
         return _run_body(el, defn, env)
     finally:
@@ -315,9 +395,9 @@ def call_cell(el: "Elaborator", cell: CellVal, args: list, kwargs: dict, e: A.Ca
     defn = cell.defn
     if el.cell is not None:
         raise EvalError("E0236", "cells cannot be nested inside cells", e.span)
-    env = Env(el.root_env)
+    choices, env = el.call_choices, Env(el.root_env)
     _bind_formals(defn, args, kwargs, e, el, env)
-    saved = _enter(el, e, defn.name)
+    saved = _enter(el, e, defn.name, choices)
     instance = el.scope[-1]
     el.cell = defn.name
     try:
@@ -330,6 +410,45 @@ def call_cell(el: "Elaborator", cell: CellVal, args: list, kwargs: dict, e: A.Ca
     ins = tuple(a.node for a in _flatten(args) if isinstance(a, Tensor))
     el.cells.append(CellInstance(instance, defn.name, ins, value.node, e.span))
     return value
+
+
+FITS = {"exact": "add", "authors": "resize_add"}
+
+
+def node_join(el: "Elaborator", s: A.Nodes, env: "Env") -> OpRef:
+    """How a cell node sums its edges: `fit=exact` (default) adds edges of one size;
+    `fit=authors` nearest-resizes them to the largest first (NAS-Unet's code)."""
+    join = OpRef("add")
+    for opt in s.options:
+        if opt.name != "fit":
+            raise EvalError("E0250", f"a `nodes` block has no option `{opt.name}`", opt.span,
+                            "the option is `fit=exact` or `fit=authors`")
+        value = eval_expr(el, opt.value, env)
+        if value is POISON:
+            raise Silent()
+        name = getattr(value, "name", value)
+        if name not in FITS:
+            raise EvalError("E0250", f"`fit` is `exact` or `authors`, found {show(value)}",
+                            opt.value.span)
+        join = OpRef(FITS[name])
+    return join
+
+
+def join_path(join: OpRef, base: tuple[str, ...]) -> tuple[str, ...]:
+    """`add` is inline and named after the node; a join module sits below it."""
+    return base if join.name == "add" else base + ("join",)
+
+
+def check_mixed_join(el: "Elaborator", join: OpRef, s: A.Nodes) -> None:
+    """`fit=authors` reproduces a derived network; a supernet's mixed edges must agree in
+    size, so a space elaborated with it gets a warning (once) instead of a supernet that
+    fails at its first step."""
+    if join.name == "add" or any(d.code == "W0250" for d in el.sink.items):
+        return
+    el.sink.warning("W0250", "`fit=authors` applies to decided nodes (genotypes); a "
+                    "supernet of this space would sum edges of different sizes", s.span,
+                    "search with `fit=exact` (for NAS-Unet: without `-D up=authors`), then "
+                    "build the genotype with it")
 
 
 def out_type(el: "Elaborator", op: OpRef, x: TensorType, role: str | None,

@@ -15,7 +15,7 @@ from nasdsl.ir.decisions import Cond, DecisionPoint, LabelInfo
 from nasdsl.ir.graph import Alternative
 from nasdsl.ops import REGISTRY
 from nasdsl.sema import exprs as X
-from nasdsl.sema.apply import out_type
+from nasdsl.sema.apply import check_mixed_join, join_path, node_join, out_type
 from nasdsl.sema.exprs import EvalError
 from nasdsl.sema.values import OpRef, OpSetVal, Tensor, show
 from nasdsl.syntax import ast as A
@@ -37,6 +37,7 @@ def elaborate_nodes(el: "Elaborator", s: A.Nodes, env: "Env") -> None:
     if not 1 <= count <= 64:
         raise EvalError("E0250", f"a cell has 1 to 64 nodes, found {count}", s.count.span)
     sources, node_clause = _sources(el, s, env)
+    join = node_join(el, s, env)
     nodes: list[Tensor] = []
     for j in range(count):
         cands = list(sources)
@@ -47,7 +48,7 @@ def elaborate_nodes(el: "Elaborator", s: A.Nodes, env: "Env") -> None:
         if len(cands) < keep or keep < 1:
             raise EvalError("E0251", f"node {s.name}[{j}] has {len(cands)} candidate "
                             f"input(s) but keeps {keep}", s.keep.span)
-        nodes.append(_node(el, s, j, cands, keep))
+        nodes.append(_node(el, s, j, cands, keep, join))
     el.bind(A.Target(s.name, (), s.span), tuple(nodes), env)
 
 
@@ -107,7 +108,8 @@ def _role(c: A.FromClause, opset: OpSetVal, default: str | None = None) -> str:
                     c.span, f"write `from {c.source} down: ...` (or normal, up)")
 
 
-def _node(el: "Elaborator", s: A.Nodes, j: int, cands: list[_Source], keep: int) -> Tensor:
+def _node(el: "Elaborator", s: A.Nodes, j: int, cands: list[_Source], keep: int,
+          join: OpRef = OpRef("add")) -> Tensor:
     node_id = f"{el.cell}.{s.name}[{j}]"
     labels = tuple(c.label for c in cands)
     inputs = DecisionPoint(node_id, "inputs", labels, labels, s.span, keep=(keep, keep),
@@ -125,6 +127,7 @@ def _node(el: "Elaborator", s: A.Nodes, j: int, cands: list[_Source], keep: int)
     decided = el.decide_node(inputs, edge_points)
     base = el.scope + (f"{s.name}[{j}]",)
     if decided is None:
+        check_mixed_join(el, join, s)
         return _mixed_node(el, s, node_id, cands, keep, base)
     chosen, ops = decided
     edges = []
@@ -138,7 +141,7 @@ def _node(el: "Elaborator", s: A.Nodes, j: int, cands: list[_Source], keep: int)
     _same_types(edges, [c for c in cands if c.label in chosen], node_id)
     if len(edges) == 1:
         return edges[0]
-    return el.apply_op(OpRef("add"), edges, {}, s.span, base)
+    return el.apply_op(join, edges, {}, s.span, join_path(join, base))
 
 
 def _edge_info(c: _Source) -> tuple[LabelInfo, ...]:

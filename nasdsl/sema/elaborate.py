@@ -22,6 +22,9 @@ from nasdsl.ir.graph import Alternative, CellInstance, Graph, Node
 from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
+from nasdsl.sema import strides
+from nasdsl.sema.budget import (CHOICE_COST, MAX_LIST, NODE_COST, Budget,
+                                 Exhausted, Frame)
 from nasdsl.sema.choices import Pending
 from nasdsl.sema.exprs import EvalError, Indexed, Silent
 from nasdsl.sema.names import check_identifier
@@ -107,12 +110,26 @@ class Elaborator:
         self.taken: set[tuple[str, ...]] = set()
         self.depth = 0
         self.symbols = _known_symbols()
+        self.budget = Budget()
+        self.param_names: list[str] = []   # declared, even when the value failed
+        self.dims_failed = False
+        self.stride_issue: tuple[Span, tuple[Note, ...]] | None = None  # first op whose
+        # stride does not divide the patch size, and the call stack there
+        self.failures = 0                  # statements that failed (their effects unknown)
+        self.choice_values: dict[str, str] = {}  # value choice target -> chosen value
+        self.call_choices = ""
 
     # ---- driver ---------------------------------------------------------------------
     def run(self) -> Result:
         env = Env()
         self.root_env = env
-        self.block(self.unit.body, env, top=True)
+        try:
+            self.block(self.unit.body, env, top=True)
+        except Exhausted as ex:
+            self.failures += 1
+            self.sink.error(ex.code, ex.message, ex.span, ex.hint, ex.notes)
+        if self.stride_issue is not None:
+            strides.report(self, self.stride_issue)
         if self.dims is None and not self.sink.has_errors:
             self.sink.error("E0210", "the spec does not declare `param dims`",
                             _head(self.unit.span), "add `param dims = 2` (or 3)")
@@ -129,18 +146,25 @@ class Elaborator:
 
     def block(self, body: tuple[A.Stmt, ...], env: Env, top: bool = False) -> None:
         for stmt in body:
+            self.budget.tick(stmt.span)
             try:
                 self.stmt(stmt, env, top)
             except EvalError as err:
-                self.sink.error(err.code, err.message, err.span, err.hint, err.notes)
+                notes = tuple(err.notes) + self.budget.call_stack_notes()
+                self.sink.error(err.code, err.message, err.span, err.hint, notes)
+                self.failures += 1
                 self._poison(stmt, env)
             except Silent:
+                self.failures += 1
                 self._poison(stmt, env)
 
     def _poison(self, stmt: A.Stmt, env: Env) -> None:
-        """Bind the failed statement's target to POISON so later uses stay quiet."""
+        """Bind what the failed statement defines to POISON so later uses stay quiet."""
         target = getattr(stmt, "target", None)
         if not isinstance(target, A.Target):
+            name = getattr(stmt, "name", None)   # param, input, op set, nodes, op, cell
+            if isinstance(name, str) and name not in env.vars:
+                env.vars[name] = POISON
             return
         if not target.indices:
             env.vars[target.name] = POISON
@@ -160,11 +184,17 @@ class Elaborator:
             raise EvalError("E0212", "`param` is allowed only at the top of a spec", s.span,
                             "use `let` inside ops, cells and loops")
         self._declare(s.name, s.span, env)
+        self.param_names.append(s.name)
+        if s.name == "dims":
+            self.dims_failed = True   # until it succeeds: later tensors stay quiet
         value = self.overrides[s.name] if s.name in self.overrides else self.eval(s.value, env)
+        value = _as_declared(value, s.value)
         if s.name == "dims":
             if type(value) is not int or value not in (2, 3):
                 raise EvalError("E0213", f"`dims` must be 2 or 3, found {show(value)}",
-                                s.value.span)
+                                s.value.span, "the value comes from `-D dims=...` or the "
+                                "genotype" if s.name in self.overrides else None)
+            self.dims_failed = False
             self.dims = value
         self.params[s.name] = value
         env.vars[s.name] = value
@@ -253,17 +283,21 @@ class Elaborator:
         lo = X.as_int(self.eval(s.lo, env), s.lo.span, "a loop bound")
         hi = X.as_int(self.eval(s.hi, env), s.hi.span, "a loop bound")
         check_identifier(s.var, s.span)
-        if hi - lo > 10_000:
+        if hi - lo > MAX_LIST:
             raise EvalError("E0220", f"loop runs {hi - lo} times", s.span,
-                            "loops are limited to 10000 iterations")
+                            f"loops are limited to {MAX_LIST} iterations")
         outer = self.loops
+        self.budget.push(Frame("loop", s.var, s.span))
         try:
-            for i in range(lo, hi):
+            for i in _range(lo, hi, s.reverse):
+                self.budget.tick(s.span)
+                self.budget.set_index(i)
                 env.vars[s.var] = i
                 self.loops = outer + (i,)
                 self.block(s.body, env, top)
         finally:
             self.loops = outer
+            self.budget.pop()
 
     def s_If(self, s: A.If, env: Env, top: bool) -> None:
         cond = self.eval(s.cond, env)
@@ -306,7 +340,7 @@ class Elaborator:
         spans = {st.name: st for st in s.settings}
         for p in check_settings(self.search.get("engine"), self.search):
             st = spans[p.name]
-            self.sink.error("E0430" if not p.on_value else "E0431", p.message,
+            self.sink.error("E0424" if not p.on_value else "E0425", p.message,
                             st.value.span if p.on_value else st.span, p.hint)
 
     def s_Constraint(self, s: A.Constraint, env: Env, top: bool) -> None:
@@ -343,6 +377,7 @@ class Elaborator:
             value: Any = Pending(point, text)
         else:
             value = values[0] if chosen is None else values[labels.index(chosen)]
+            self.choice_values[self.target_text(s.target, env)] = show(value)
         self.bind(s.target, value, env)
 
     def s_InputChoice(self, s: A.InputChoice, env: Env, top: bool) -> None:
@@ -407,6 +442,8 @@ class Elaborator:
             raise EvalError("E0230", f"`{name}` is defined twice", span)
 
     def _need_dims(self, span: Span) -> int:
+        if self.dims is None and self.dims_failed:
+            raise Silent()   # `param dims` itself failed and was reported
         if self.dims is None:
             raise EvalError("E0210", "`param dims` must be declared before any tensor", span,
                             "put `param dims = 2` at the top of the spec")
@@ -457,6 +494,7 @@ class Elaborator:
         holder.items[keys[-1]] = value
 
     def record(self, point: DecisionPoint) -> None:
+        self.budget.tick(point.span, CHOICE_COST)
         old = self.decisions.get(point.id)
         if old is None:
             self.decisions[point.id] = point
@@ -502,6 +540,7 @@ class Elaborator:
               path: tuple[str, ...], span: Span) -> int:
         if len(self.nodes) >= MAX_NODES:
             raise EvalError("E0233", f"the network has more than {MAX_NODES} ops", span)
+        self.budget.tick(span, NODE_COST)
         nid = len(self.nodes)
         self.nodes.append(Node(nid, op, attrs, inputs, ttype, path, span, self.cell))
         self._check_size(ttype, span)
@@ -529,15 +568,12 @@ class Elaborator:
         return candidate
 
     def _check_size(self, t: TensorType, span: Span) -> None:
-        if self.input_size is None:
+        """Remember the first op whose stride does not divide the patch size; E0301 is
+        reported after elaboration, naming the network's total stride."""
+        if self.input_size is None or self.stride_issue is not None:
             return
-        for axis, (n, s) in enumerate(zip(self.input_size, t.stride)):
-            q = Fraction(n) / s
-            if q.denominator != 1 or q < 1:
-                raise EvalError(
-                    "E0301", f"stride {s} on axis {axis} does not divide the patch size {n}",
-                    span, f"the patch size on axis {axis} must be a multiple of {s}"
-                    if s.denominator == 1 else None)
+        if not strides.divides(self.input_size, t.stride):
+            self.stride_issue = (span, self.budget.call_stack_notes())
 
     def apply_op(self, op: OpRef, tensors: list[Tensor], attrs: dict[str, Any], span: Span,
                  path: tuple[str, ...] | None = None) -> Tensor:
@@ -560,6 +596,18 @@ class Elaborator:
 
 def _head(span: Span) -> Span:
     return Span(span.file, span.start, span.start + 1)
+
+
+def _range(lo: int, hi: int, reverse: bool) -> range:
+    """`lo..hi` is half-open; `reversed(lo..hi)` runs hi-1 down to lo."""
+    return range(hi - 1, lo - 1, -1) if reverse else range(lo, hi)
+
+
+def _as_declared(value: Any, declared: A.Expr) -> Any:
+    """`-D up=authors` reads as a name; a parameter declared as a string takes it as text."""
+    if isinstance(declared, A.StrLit) and isinstance(value, Symbol):
+        return value.name
+    return value
 
 
 def _axes(value: Any, dims: int, span: Span, what: str) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ from nasdsl.syntax import ast as A
 from nasdsl.sema.values import POISON, Symbol, Tensor, kind_of
 
 MAX_INT = 2 ** 53
+MAX_LIST = 10_000  # as nasdsl.sema.budget.MAX_LIST (imported there; no cycle here)
 
 
 class EvalError(Exception):
@@ -83,6 +84,9 @@ def arith(op: str, left: Any, right: Any, span: Span) -> Any:
                 raise EvalError("E0203", f"`{op}` needs booleans, found {kind_of(v)}", span)
         return (left and right) if op == "and" else (left or right)
     if op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+        if len(left) + len(right) > MAX_LIST:
+            raise EvalError("E0220", f"list has {len(left) + len(right)} items", span,
+                            f"lists are limited to {MAX_LIST} items")
         return left + right
     if not (is_number(left) and is_number(right)):
         raise EvalError("E0203", f"`{op}` needs numbers, found {kind_of(left)} and "

@@ -103,6 +103,7 @@ class Comprehension:
     lo: "Expr"
     hi: "Expr"
     span: Span = _span()
+    reverse: bool = False  # `reversed(lo..hi)`: hi-1 down to lo
 
 
 Expr = Union[IntLit, FloatLit, StrLit, BoolLit, Name, Index, Call, BinOp, UnaryOp,
@@ -220,6 +221,7 @@ class For:
     hi: Expr
     body: tuple["Stmt", ...]
     span: Span = _span()
+    reverse: bool = False  # `reversed(lo..hi)`: hi-1 down to lo
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,7 @@ class Nodes:
     keep: Expr
     clauses: tuple[FromClause, ...]
     span: Span = _span()
+    options: tuple[Kwarg, ...] = ()  # `, join=resize_add`
 
 
 @dataclass(frozen=True)

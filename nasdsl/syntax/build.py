@@ -141,9 +141,13 @@ class AstBuilder:
         return A.Target(str(name), tuple(self.build(i) for i in idx), self.span(node))
 
     def b_for_stmt(self, node: Tree) -> A.For:
-        var, lo, hi, block = node.children
-        return A.For(str(var), self.build(lo), self.build(hi), self.stmts(block),
-                     self.span(node))
+        var, rng, block = node.children
+        lo, hi, reverse = self._range(rng)
+        return A.For(str(var), lo, hi, self.stmts(block), self.span(node), reverse)
+
+    def _range(self, rng: Tree) -> tuple[A.Expr, A.Expr, bool]:
+        lo, hi = rng.children
+        return self.build(lo), self.build(hi), rng.data == "range_down"
 
     def b_if_stmt(self, node: Tree) -> A.If:
         cond, block, orelse = node.children
@@ -156,9 +160,15 @@ class AstBuilder:
         return A.If(self.build(cond), self.stmts(block), other, self.span(node))
 
     def b_nodes_stmt(self, node: Tree) -> A.Nodes:
-        name, count, keep, *clauses = node.children
-        return A.Nodes(str(name), self.build(count), self.build(keep),
-                       tuple(self.build(c) for c in clauses), self.span(node))
+        name, count, keep, *rest = node.children
+        options = tuple(self.build(c) for c in rest if c.data == "node_option")
+        clauses = tuple(self.build(c) for c in rest if c.data != "node_option")
+        return A.Nodes(str(name), self.build(count), self.build(keep), clauses,
+                       self.span(node), options)
+
+    def b_node_option(self, node: Tree) -> A.Kwarg:
+        name, value = node.children
+        return A.Kwarg(str(name), self.build(value), self.span(node))
 
     def b_from_clause(self, node: Tree) -> A.FromClause:
         source, role, opset = node.children
@@ -298,7 +308,7 @@ class AstBuilder:
         return A.ListLit(tuple(self.kids(node)), self.span(node))
 
     def b_comprehension(self, node: Tree) -> A.Comprehension:
-        elem, var, lo, hi = node.children
-        return A.Comprehension(self.build(elem), str(var), self.build(lo), self.build(hi),
-                               self.span(node))
+        elem, var, rng = node.children
+        lo, hi, reverse = self._range(rng)
+        return A.Comprehension(self.build(elem), str(var), lo, hi, self.span(node), reverse)
 

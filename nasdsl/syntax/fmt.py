@@ -103,11 +103,13 @@ class _Printer:
             kw = "op" if isinstance(s, A.OpDef) else "cell"
             self._open(d, f"{kw} {s.name}({formals(s.formals)})", s, s.body, s.span.end)
         elif isinstance(s, A.For):
-            self._open(d, f"for {s.var} in {e(s.lo)}..{e(s.hi)}", s, s.body, s.span.end)
+            self._open(d, f"for {s.var} in {range_text(s)}", s, s.body, s.span.end)
         elif isinstance(s, A.If):
             self._if(s, d, "if")
         elif isinstance(s, A.Nodes):
-            self._emit(d, f"nodes {s.name}[{e(s.count)}] keep {e(s.keep)} {{", _HeadOnly(s))
+            opts = "".join(f", {o.name}={e(o.value)}" for o in s.options)
+            self._emit(d, f"nodes {s.name}[{e(s.count)}] keep {e(s.keep)}{opts} {{",
+                       _HeadOnly(s))
             for c in s.clauses:
                 role = f" {c.role}" if c.role else ""
                 self._emit(d + 1, f"from {c.source}{role}: {e(c.opset)}", c)
@@ -173,6 +175,11 @@ def keep(k: A.Keep) -> str:
     return expr(k.lo)  # type: ignore[arg-type]
 
 
+def range_text(r: A.For | A.Comprehension) -> str:
+    text = f"{expr(r.lo)}..{expr(r.hi)}"
+    return f"reversed({text})" if r.reverse else text
+
+
 def formals(fs: tuple[A.Formal, ...]) -> str:
     return ", ".join(f.name + (f"={expr(f.default)}" if f.default is not None else "")
                      for f in fs)
@@ -226,7 +233,7 @@ def _expr(e: A.Expr) -> tuple[str, int]:
     if isinstance(e, A.ListLit):
         return "[" + ", ".join(expr(i) for i in e.items) + "]", _ATOM
     if isinstance(e, A.Comprehension):
-        return (f"[{expr(e.element)} for {e.var} in {expr(e.lo)}..{expr(e.hi)}]", _ATOM)
+        return (f"[{expr(e.element)} for {e.var} in {range_text(e)}]", _ATOM)
     if isinstance(e, A.UnaryOp):
         if e.op == "not":
             return f"not {expr(e.operand, _PREC['not'])}", _PREC["not"]

@@ -3,7 +3,7 @@ arch StridePatch {
   input x(channels=1, size=(100, 96))
   h = x
   for i in 0..3 {
-    h = pool(h, max)  # E: error[E0301]: stride 8 on axis 0 does not divide the patch size 100
+    h = pool(h, max)  # E: error[E0301]: the patch size 100 on axis 0 is not a multiple of the network's total stride 8 # E: 96 or 104
   }
   output y = h
 }
