@@ -334,7 +334,7 @@ def _bind_formals(defn: A.OpDef | A.CellDef, args: list, kwargs: dict, e: A.Call
 
 
 def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
-    from nasdsl.sema.budget import Frame
+    from nasdsl.sema.budget import NODE_COST, Frame
     from nasdsl.sema.elaborate import MAX_CALL_DEPTH
 
     if el.depth >= MAX_CALL_DEPTH:
@@ -342,6 +342,7 @@ def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
                         f"calls nest at most {MAX_CALL_DEPTH} levels")
     saved = (el.scope, el.hint, el.cell, el.loops)
     el.loops = ()  # a body's loop indices qualify names within that body only
+    el.budget.tick(e.span, NODE_COST - 1)   # a call did tick once already
     el.depth += 1
     el.scope = el.fresh_path(el.hint or name)
     el.budget.push(Frame("call", name, e.span, choices=choices))

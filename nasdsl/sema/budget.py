@@ -18,9 +18,9 @@ from nasdsl.diagnostics import Note
 from nasdsl.sema.exprs import MAX_LIST
 from nasdsl.source import Span
 
-MAX_WORK = 200_000      # steps: about a second; the shipped specs use < 4,000
-MAX_TOTAL_WORK = 500_000  # steps of all elaborations of one check (shipped: < 25,000)
-NODE_COST = 5           # an op added to the network costs more than a loop step
+MAX_WORK = 100_000      # steps: under a second; the shipped specs use < 4,000
+MAX_TOTAL_WORK = 300_000  # steps of all elaborations of one check (shipped: < 30,000)
+NODE_COST = 5           # an op added to the network, or an op or cell call, costs more
 CHOICE_COST = 10        # so does a choice (a decision point, recorded and decided)
 MAX_NOTES = 6           # call-stack notes shown per diagnostic
 __all__ = ["MAX_WORK", "MAX_TOTAL_WORK", "Total", "total_budget", "MAX_LIST", "NODE_COST", "CHOICE_COST", "Budget", "Frame", "Exhausted"]
@@ -117,8 +117,8 @@ class Budget:
         raise Exhausted("E0238", f"elaboration stopped after {self.limit:,} steps",
                         where, f"{what} too much work: specs are limited to "
                         f"{self.limit:,} steps (loop iterations, list items, statements, "
-                        f"calls; an op added to the network costs {NODE_COST}, a choice "
-                        f"{CHOICE_COST})", self.notes(skip_last=True))
+                        f"built-in calls; an op added to the network or a call of an op or cell "
+                        f"costs {NODE_COST}, a choice {CHOICE_COST})", self.notes(skip_last=True))
 
     # ---- the stack ---------------------------------------------------------------------
     def push(self, frame: Frame) -> None:

@@ -170,11 +170,13 @@ def _one_step(parts: _Parts, loss_fn: LossFn, batch: dict[str, Any], config: Tra
         err.step = pos.global_step
         raise
     parts.schedule.step()
+    took = time.perf_counter() - started
     pos.step += 1
     pos.global_step += 1
-    pos.elapsed += time.perf_counter() - started
+    pos.elapsed += took
     run.log({"epoch": pos.epoch, "step": pos.global_step, "loss": result.loss,
-             "lr": parts.optimizer.param_groups[0]["lr"], "time": round(time.time(), 4)})
+             "lr": parts.optimizer.param_groups[0]["lr"], "time": round(time.time(), 4),
+             "step_s": round(took, 5)})
     if bar is not None:
         bar.update(1)
         bar.set_postfix(loss=f"{result.loss:.4f}")

@@ -1,7 +1,7 @@
 space NestedLoops {
   param dims = 2
   for i in 0..10000 {
-    for j in 0..10000 {  # E: error[E0238]: elaboration stopped after 200,000 steps # E: the loop over `j` does too much work
+    for j in 0..10000 {  # E: error[E0238]: elaboration stopped after 100,000 steps # E: the loop over `j` does too much work
       let a = i * j
     }
   }
