@@ -96,8 +96,7 @@ class Pipeline:
                              resume=self.p("search/manifest.json").exists(),
                              device=self.plan.device, progress=self.plan.progress)
         result = search(opts)
-        genotype = Path(result["genotype"])
-        shutil.copyfile(genotype, self.p("genotype.nas"))
+        _copy_genotype(Path(result["genotype"]), self.p("genotype.nas"), self.plan.space)
         return StageResult({"genotype": "genotype.nas", "search": "search"},
                            {"engine": engine, "genotype_hash": result.get("genotype_hash")})
 
@@ -199,6 +198,21 @@ def _with_data_shape(space: str, defines: list[str], values: dict[str, Any]) -> 
                                                         ("classes", "data_classes"))
              if name in declared and name not in given and key in values]
     return list(defines) + extra
+
+
+def _copy_genotype(src: Path, dst: Path, space: str) -> None:
+    """Copy RUN/search/genotype.nas to RUN/, re-pointing its relative `of "..."` path."""
+    import os
+
+    from nasdsl.runs import atomic_write_bytes
+
+    target = Path(space).resolve()
+    old = os.path.relpath(target, src.parent.resolve())
+    new = os.path.relpath(target, dst.parent.resolve())
+    text = src.read_text(encoding="utf-8")
+    if f'of "{old}"' not in text:
+        raise RuntimeError(f"{src}: expected `of \"{old}\"` in the derived genotype")
+    atomic_write_bytes(dst, text.replace(f'of "{old}"', f'of "{new}"', 1).encode())
 
 
 def _stage_defines(space: str, stage: list[str], user: list[str]) -> list[str]:
