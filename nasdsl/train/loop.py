@@ -209,8 +209,21 @@ def _end_epoch(parts: _Parts, val_cases: Sequence[dict[str, Any]], config: Train
         run.save(state, "best")
     run.save(state)
     run.log({"event": "epoch", **record})
+    _announce(config, run, record)
     dist.barrier()
     return record
+
+
+def _announce(config: TrainConfig, run: RunDir, record: dict[str, Any]) -> None:
+    """One persistent line per epoch under the (transient) progress bars."""
+    if not (config.progress and run.writer):
+        return
+    from tqdm import tqdm
+
+    dice = record.get("val_dice")
+    shown = "" if dice is None else f", validation Dice {dice:.4f}" + (
+        " (best)" if record.get("best") else "")
+    tqdm.write(f"epoch {record['epoch'] + 1}/{config.epochs}: step {record['step']}{shown}")
 
 
 def _nonfinite(err: NonFiniteLoss, run: RunDir, pos: Position) -> TrainingStopped:
