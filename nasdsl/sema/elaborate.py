@@ -3,8 +3,9 @@
 The spec is run as a small program: parameters folded, loops unrolled, composite ops
 expanded, cells instantiated, every op application shape-checked against the registry.
 Choices take their value from an assignment (a genotype, or an engine's sample); when
-undecided, value choices take their first value and cell nodes become `mixed`/`choose`
-nodes (the supernet form). Errors are collected per statement; a failed statement binds
+undecided, cell nodes become `mixed`/`choose` nodes and, with `relax`, value and op
+choices become mixed nodes too unless structural (sema/choices.py, sema/explore.py);
+otherwise they take their first value. Errors are collected per statement; a failed statement binds
 POISON so that later uses stay silent instead of cascading.
 """
 
