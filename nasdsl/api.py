@@ -20,7 +20,7 @@ from nasdsl.sema.budget import total_budget
 from nasdsl.sema.elaborate import Elaborator, Env
 from nasdsl.sema.exprs import MAX_INT, EvalError, Silent, is_int
 from nasdsl.ir.decisions import validate_assignment
-from nasdsl.sema.explore import Relaxed, cached_table, elaborate_relaxed
+from nasdsl.sema.explore import Relaxed, cached_table, elaborate_relaxed, known_structural
 from nasdsl.sema.genotype import literal, read_genotype, report_issues
 from nasdsl.sema.overrides import check_override_kinds
 from nasdsl.sema.genotype import _Bad as _BadLiteral
@@ -204,15 +204,20 @@ def compile_assignment(space: Compiled, assignment: dict[str, Any]) -> Compiled:
 def _space(unit: A.Unit, overrides: dict[str, Any], input_size,
            sink: DiagnosticSink) -> tuple[Relaxed, DecisionTable] | None:
     """The relaxed elaboration of the space (its defaults) and its complete table."""
-    base = elaborate_relaxed(unit, overrides, None, input_size)
+    base = elaborate_relaxed(unit, overrides, None, input_size,
+                             known_structural(unit, overrides, input_size))
     if not base.ok:
         sink.extend(base.diagnostics)
         if not sink.has_errors:
             raise InternalError("elaboration failed without a diagnostic")
         return None
-    table, _ = cached_table(unit, overrides, input_size, base, sink)
+    table, structural = cached_table(unit, overrides, input_size, base, sink)
     if sink.has_errors:
         return None
+    if structural != base.structural:
+        # NOTE: a choice found structural under another assignment is structural in the
+        # relaxed graph too, so that the table and the supernet agree
+        base = elaborate_relaxed(unit, overrides, None, input_size, structural)
     return base, table
 
 
@@ -505,7 +510,8 @@ def _elaborate(c: Compiled, assignment: dict[str, Any]) -> Graph | None:
 
 def _elaborate_variant(c: Compiled, assignment: dict[str, Any]) -> Graph | None:
     try:
-        run = elaborate_relaxed(c.space_unit, dict(c.params), assignment, c.size_override)
+        run = elaborate_relaxed(c.space_unit, dict(c.params), assignment, c.size_override,
+                                frozenset(p.id for p in c.table if p.structural))
     except (EvalError, InternalError):
         return None
     if not run.ok or run.result.graph is None:

@@ -121,15 +121,21 @@ def _from_manifest(opts):
               help="Genotype file name inside RUN (default genotype.nas).")
 @click.option("--export-weights", is_flag=True,
               help="Also write the derived network's inherited weights (weights.pt).")
+@click.option("--checkpoint", default="last", show_default=True,
+              help="Which checkpoint of RUN/checkpoints/ to derive from.")
 def derive(run_dir: str, top_k: int | None, budget: float | None, output: str | None,
-           export_weights: bool) -> None:
+           export_weights: bool, checkpoint: str) -> None:
     """Derive a genotype again from a run's last checkpoint."""
 
     def go() -> int:
         from nasdsl.engines.loop import load_engine_from_run
         from nasdsl.engines.outputs import summary, write_outputs
 
-        space, engine, manifest, run = load_engine_from_run(run_dir)
+        if not checkpoint.isidentifier():
+            click.echo("error: --checkpoint names a file of RUN/checkpoints/ (e.g. last)",
+                       err=True)
+            return EXIT_USAGE
+        space, engine, manifest, run = load_engine_from_run(run_dir, checkpoint=checkpoint)
         if export_weights and not engine.shares_weights:
             click.echo(f"error: {manifest['engine']} trains its candidates at a fraction of "
                        "the channels (C/K); its weights cannot hand over to the derived "
@@ -141,7 +147,7 @@ def derive(run_dir: str, top_k: int | None, budget: float | None, output: str | 
             click.echo("error: -o names a .nas file inside the run directory", err=True)
             return EXIT_USAGE
         result = write_outputs(run, engine, space, manifest["engine"], None, top_k, budget,
-                               name)
+                               name, export=export_weights)
         click.echo(summary(result))
         return 0
 

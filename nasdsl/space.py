@@ -78,7 +78,8 @@ class SearchSpace:
         key = _key(self.table.normalise(fixed))
         if key not in self._relaxed:
             run = elaborate_relaxed(self.compiled.space_unit, dict(self.compiled.params),
-                                    self.table.normalise(fixed), self.compiled.size_override)
+                                    self.table.normalise(fixed), self.compiled.size_override,
+                                    frozenset(p.id for p in self.table if p.structural))
             if not run.ok or run.result.graph is None:
                 from nasdsl.diagnostics import NasError
 

@@ -77,7 +77,9 @@ def test_check_emitted_refuses_code_that_runs_on_import():
     for bad in ('print("PWNED")\n', 'X = print("PWNED")\n', "import os\n",
                 'class A:\n    print("PWNED")\n', "@print\ndef f():\n    pass\n",
                 "def f(a=print()):\n    pass\n", "def f(:\n",
-                "class B(metaclass=print):\n    pass\n"):
+                "class B(metaclass=print):\n    pass\n",
+                "def f(x):\n    return getattr(x, 'y')\n",
+                "def f(x):\n    return x.__class__\n", "def f():\n    open('/etc/passwd')\n"):
         with pytest.raises(InternalError):
             check_emitted(good + bad)
 
@@ -134,3 +136,11 @@ def test_onnx_export_keeps_dynamic_sizes_with_the_input_check(tmp_path):
     result = verify(model, tmp_path / "m.onnx", example_input(1, (32, 48), batch=2))
     assert result.shapes == [(2, 1, 32, 48)]
 
+
+
+def test_every_op_implementation_passes_the_emitted_source_check():
+    """A new impl class in ops/torch_impl.py must not trip the check at compile time."""
+    from nasdsl.ops.impl_source import IMPL_IMPORTS, _parsed, impl_source
+
+    names = list(_parsed()[3])
+    check_emitted("\n".join(IMPL_IMPORTS) + "\n\n" + impl_source(names))

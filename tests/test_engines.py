@@ -138,3 +138,31 @@ def test_derive_again_and_refuse_pc_darts_export(synth, tmp_path):
         assert "no architecture" in res.output and res.exit_code == 2
     res = CliRunner().invoke(main, ["derive", str(runs["pc_darts"]), "--export-weights"])
     assert res.exit_code == 1 and "C/K" in res.output
+
+
+MACRO = """space Macro {
+  param dims = 2
+  input x(channels=1, size=32)
+  opset ops = [to = sep_conv_3x3, cuda = dil_conv_3x3, train = skip_connect, none]
+  h = conv(x, 8, 3)
+  for i in 0..3 {
+    choice blk[i] in ops
+    h = blk[i](h)
+  }
+  output y = conv(h, 4, 1)
+  constraint params <= 700
+}
+"""
+
+
+def test_proxyless_searches_macro_layer_choices_within_budget(synth, tmp_path):
+    spec = tmp_path / "macro.nas"
+    spec.write_text(MACRO)
+    out = tmp_path / "run"
+    opts = SearchOptions(str(spec), synth[2], str(out), "proxyless", {},
+                         {**settings_for("proxyless"), "cost_weight": 1.0}, progress=False)
+    result = search(opts)
+    assert result["params"] <= 700
+    assert set(result["assignment"]) == {"blk[0]", "blk[1]", "blk[2]"}
+    assert moved(out) > 1e-6
+    compile_spec(str(out / "genotype.nas"))

@@ -103,7 +103,7 @@ def test_search_settings_are_checked_against_the_engine(tmp_path):
     assert "did you mean `children_per_episode`?" in text
     assert "`temperature` must be in [0, 1000000]" in text
     assert "`retrain` must be true or false" in text
-    assert ":7:5: error[E0430]" in text          # the unknown setting's own line
+    assert ":7:5: error[E0424]" in text          # the unknown setting's own line
     with pytest.raises(NasError):
         compile_spec(_space(tmp_path, "    engine = pc_darts\n    k = 2.5\n"))
     compile_spec(_space(tmp_path, "    engine = pc_darts\n    k = 2\n"))

@@ -8,7 +8,9 @@ break, bidi controls) as `\\xNN`/`\\uNNNN`/`\\UNNNNNNNN`. The result is safe ins
 comment and inside a (non-raw) string literal alike.
 
 `check_emitted` then parses the file and refuses it unless its top level only imports
-torch/math and defines things: no statement that runs code on import.
+torch/math and defines things (no statement that runs code on import), and unless it
+names none of the builtins that reach outside a model (exec, eval, open, getattr, ...)
+or a dunder attribute.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from nasdsl.diagnostics import InternalError
 
 _SAFE = frozenset(string.ascii_letters + string.digits + " ._-+()[]@,=~")
 MAX_PROVENANCE = 120
+_FORBIDDEN = frozenset({"exec", "eval", "compile", "open", "__import__", "globals", "locals",
+                        "vars", "getattr", "setattr", "delattr", "input", "breakpoint",
+                        "os", "sys", "subprocess", "__builtins__"})
 _DECORATORS = {"staticmethod", "classmethod", "property"}
 _IMPORTS = {"torch", "torch.nn", "torch.nn.functional", "math"}
 
@@ -46,6 +51,12 @@ def check_emitted(source: str) -> ast.Module:
                             f"{exc.lineno})") from None
     for node in tree.body:
         _check_top(node)
+    for node in ast.walk(tree):  # nor anything that reaches outside the model when run
+        if isinstance(node, ast.Name) and node.id in _FORBIDDEN:
+            _refuse(node, f"uses `{node.id}`")
+        if (isinstance(node, ast.Attribute) and node.attr.startswith("__")
+                and node.attr != "__init__"):
+            _refuse(node, f"uses `{node.attr}`")
     return tree
 
 

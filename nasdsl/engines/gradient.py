@@ -83,6 +83,10 @@ class GradientEngine(Engine):
         self.a_opt.step()
         return dist.mean_scalar(float(loss.detach()))
 
+    def end_epoch(self, epoch: int, val: ValBatches) -> dict[str, Any]:
+        """Dice of the supernet (the current relaxation) on one validation batch."""
+        return {"val_dice": self.batch_dice(self.net, val(epoch, 1_000_000))}
+
     # ---- derivation -----------------------------------------------------------------
     def op_weight(self, did: str) -> list[float]:
         return torch.softmax(self.arch[did].detach().float(), -1).tolist()

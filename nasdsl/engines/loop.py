@@ -71,6 +71,7 @@ def search(opts: SearchOptions) -> dict[str, Any]:
     info, device = dist.setup(opts.device)
     space = SearchSpace.load(opts.spec, opts.overrides)
     name = pick_engine(space, opts.engine)
+    _check_cli_settings(name, opts.settings)
     settings, dropped = resolve_settings(name, space.compiled.search, opts.settings)
     seed_everything(int(settings["seed"]))
     precision = Precision.for_device(device)
@@ -116,6 +117,16 @@ def search(opts: SearchOptions) -> dict[str, Any]:
 
 # norm statistics are per rank (as with DDP without SyncBatchNorm); weights are not
 _RANK_LOCAL = ("running_mean", "running_var", "num_batches_tracked", "buffers")
+
+
+def _check_cli_settings(engine: str, values: dict[str, Any]) -> None:
+    """`--set` is checked like a `search` block: unknown names and bad values stop."""
+    from nasdsl.engines.registry import check_settings
+
+    problems = check_settings(engine, values)
+    if problems:
+        raise SearchError("; ".join(f"--set: {p.message}" + (f" ({p.hint})" if p.hint else "")
+                                    for p in problems))
 
 
 def state_digest(state: Any) -> str:
@@ -222,7 +233,8 @@ def _log_epoch(run: RunDir, engine, space: SearchSpace, epoch: int, record: dict
     return patience
 
 
-def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool = True):
+def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool = True,
+                         checkpoint: str = "last"):
     """(space, engine, manifest, run) rebuilt from a run's manifest and its last
     checkpoint (restore=False: the engine as initialised, before any step)."""
     run = RunDir(run_dir, writer=False)
@@ -238,7 +250,10 @@ def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool
     seed_everything(int(manifest["settings"]["seed"]))
     engine = ENGINE_CLASSES[manifest["engine"]](space, manifest["settings"], precision, classes)
     if restore:
-        engine.load_state_dict(run.load()["engine"])
+        state = run.load(checkpoint)
+        if "engine" not in state:
+            raise RunError(f"{run.checkpoint_path(checkpoint)}: not a search checkpoint")
+        engine.load_state_dict(state["engine"])
     return space, engine, manifest, run
 
 

@@ -19,7 +19,10 @@ WEIGHTS = "weights.pt"
 
 def write_outputs(run: RunDir, engine, space: SearchSpace, name: str, opts: Any,
                   top_k: int | None = None, budget: float | None = None,
-                  out_name: str = GENOTYPE) -> dict[str, Any]:
+                  out_name: str = GENOTYPE, export: bool = True) -> dict[str, Any]:
+    """The end of a search (out_name = genotype.nas: also the supernet weights and the
+    `best` checkpoint `train --init-from RUN/` reads) or a re-derivation (`derive`)."""
+    main = out_name == GENOTYPE
     derived = engine.derive(top_k, budget)
     child = space.child(derived)
     comments = [f"derived by nasdsl search --engine {name} (run {run.path.name})",
@@ -30,17 +33,22 @@ def write_outputs(run: RunDir, engine, space: SearchSpace, name: str, opts: Any,
     path = run.path / out_name
     text = genotype_text(space, derived, path, "Searched", comments)
     atomic_write_bytes(path, text.encode())
-    atomic_torch_save(run.path / SUPERNET, engine.supernet_state())
-    weights = engine.export_weights(derived) if engine.shares_weights else None
+    if main:
+        atomic_torch_save(run.path / SUPERNET, engine.supernet_state())
+    weights = engine.export_weights(derived) if engine.shares_weights and export else None
+    weights_path = run.path / (WEIGHTS if main else f"{Path(out_name).stem}.weights.pt")
     if weights is not None:
-        atomic_torch_save(run.path / WEIGHTS, weights)
+        atomic_torch_save(weights_path, weights)
+        if main:  # `nasdsl train GENOTYPE --init-from RUN/` reads best.pt's "model"
+            run.save({"model": weights, "genotype": str(path)}, "best")
     from nasdsl.analysis.resources import param_bounds
 
     result = {"genotype": str(path), "genotype_hash": child.genotype_hash(),
               "params": param_bounds(child.graph).lo,
               "assignment": assignment_labels(derived),
-              "weights": str(run.path / WEIGHTS) if weights is not None else None}
-    run.update_manifest(final=result)
+              "weights": str(weights_path) if weights is not None else None}
+    if main:
+        run.update_manifest(final=result)
     run.log({"event": "done", **{k: v for k, v in result.items() if k != "assignment"}})
     return result
 

@@ -3,8 +3,9 @@
 The spec is run as a small program: parameters folded, loops unrolled, composite ops
 expanded, cells instantiated, every op application shape-checked against the registry.
 Choices take their value from an assignment (a genotype, or an engine's sample); when
-undecided, value choices take their first value and cell nodes become `mixed`/`choose`
-nodes (the supernet form). Errors are collected per statement; a failed statement binds
+undecided, cell nodes become `mixed`/`choose` nodes and, with `relax`, value and op
+choices become mixed nodes too unless structural (sema/choices.py, sema/explore.py);
+otherwise they take their first value. Errors are collected per statement; a failed statement binds
 POISON so that later uses stay silent instead of cascading.
 """
 
@@ -336,7 +337,7 @@ class Elaborator:
         spans = {st.name: st for st in s.settings}
         for p in check_settings(self.search.get("engine"), self.search):
             st = spans[p.name]
-            self.sink.error("E0430" if not p.on_value else "E0431", p.message,
+            self.sink.error("E0424" if not p.on_value else "E0425", p.message,
                             st.value.span if p.on_value else st.span, p.hint)
 
     def s_Constraint(self, s: A.Constraint, env: Env, top: bool) -> None:

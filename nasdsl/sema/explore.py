@@ -124,7 +124,8 @@ def complete_table(unit: A.Unit, overrides: dict[str, Any], input_size, base: Re
             tried.append(_label_key(label))
             for qp in r.result.table:
                 qid = qp.id
-                if qid in points and points[qid].labels != qp.labels:
+                if qid in points and (points[qid].labels, points[qid].keep) != \
+                        (qp.labels, qp.keep):
                     _domain_error(sink, points[qid], qp, did)
                     continue
                 if qid not in points:
@@ -286,3 +287,9 @@ def cached_table(unit: A.Unit, overrides: dict[str, Any], input_size, base: Rela
     _CACHE.move_to_end(key)
     sink.extend(hit[2])
     return hit[0], hit[1]
+
+
+def known_structural(unit: A.Unit, overrides: dict[str, Any], input_size) -> frozenset[str]:
+    """The structural choices found when this space was last explored (saves restarts)."""
+    hit = _CACHE.get(cache_key(unit, overrides, input_size))
+    return hit[1] if hit is not None else frozenset()

@@ -1,5 +1,5 @@
-# expect: error[
-# work: 10**8 loop iterations (issue 7: bounded by the elaboration work limit)
+# expect: error[E0238]
+# work: 10**8 loop iterations, stopped by the elaboration work limit
 space WorkLoops {
   param dims = 2
   for i in 0..10000 {

@@ -1,5 +1,5 @@
-# expect: error[
-# work: a doubly recursive op, 2**40 calls (issue 7: bounded by the elaboration work limit)
+# expect: error[E0238]
+# work: a doubly recursive op, 2**40 calls, stopped by the elaboration work limit
 space WorkRecursion {
   param dims = 2
   input x(channels=1, size=32)
