@@ -68,55 +68,75 @@ def data_module(root: Path, dims: int, patch: list[int], batch: int, steps: int,
 
 # ---- throughput ----------------------------------------------------------------------------
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    """Rounds of (bare loop, fit with 0 workers, fit with 1 worker, loader alone),
+    interleaved so that load changes on a shared machine hit every variant alike."""
     from nasdsl.data import make_synthetic_dataset
-    from nasdsl.train.session import ModuleBatches
 
     tmp = Path(tempfile.mkdtemp())
     make_synthetic_dataset(tmp / "synth", dims=2, cases=8, tests=0, size=args.size + 32)
     patch = [args.size, args.size]
     c = compile_spec(str(ROOT / "specs/unet.nas"), {"base": args.base, "depth": 4,
                                                     "classes": 4})
-    device = torch.device(args.device)
-    precision = Precision.for_device(device)
-    rows = []
-    for workers in (0, 1):
-        _, _, dm = data_module(tmp / "synth", 2, patch, args.batch, args.steps,
-                               workers=workers)
+    precision = Precision.for_device(torch.device(args.device))
+    modules = {w: data_module(tmp / "synth", 2, patch, args.batch, args.steps, workers=w)[2]
+               for w in (0, 1)}
+    for dm in modules.values():
         dm.train_dataset()  # preprocessing is start-up cost, not per-step cost
-        cfg = TrainConfig(epochs=1, steps_per_epoch=args.steps, batch_size=args.batch,
-                          progress=False, checkpoint_every=0)
-
-        def nasdsl_loop(workers=workers, dm=dm) -> tuple[float, float]:
-            """(steady-state s per step after the first, whole fit() wall time)."""
-            run = RunDir.create(tmp / f"run{time.monotonic_ns()}", {})
-            t0 = time.perf_counter()
-            fit(lambda: GenotypeNet(c), SegLoss(4), ModuleBatches(dm, 1, 0), [], cfg, run,
-                precision, InferShape(2, 4, tuple(patch), (16, 16)))
-            wall = time.perf_counter() - t0
-            stamps = [r["time"] for r in run.records() if "loss" in r]
-            return (stamps[-1] - stamps[0]) / (len(stamps) - 1), wall
-        batch = next(iter(dm.train_loader(0)))
-        nasdsl_loop()  # warm-up (first DataLoader, allocator)
-        _bare_loop(c, batch, 2, precision)
-        loop = [nasdsl_loop() for _ in range(args.repeats)]
-        bare = [_bare_loop(c, batch, args.steps, precision) for _ in range(args.repeats)]
-        step_loop, wall_loop = min(s for s, _ in loop), min(w for _, w in loop)
-        step_bare, wall_bare = min(s for s, _ in bare), min(w for _, w in bare)
-        rows.append({"workers": workers, "steps": args.steps, "batch": args.batch,
-                     "patch": patch, "bare_step_s": step_bare, "nasdsl_step_s": step_loop,
-                     "bare_wall_s": wall_bare, "nasdsl_wall_s": wall_loop,
-                     "bare_img_s": args.batch / step_bare,
-                     "nasdsl_img_s": args.batch / step_loop,
-                     "overhead": step_loop / step_bare - 1,
-                     "overhead_wall": wall_loop / wall_bare - 1})
+    batch = next(iter(modules[0].train_loader(0)))
+    rounds = []
+    for r in range(args.repeats + 1):  # round 0 warms up
+        w0, w0_compute = _fit_step(c, modules[0], args, patch, precision, tmp)
+        w1, w1_compute = _fit_step(c, modules[1], args, patch, precision, tmp)
+        row = {"bare": _bare_loop(c, batch, args.steps, precision)[0], "fit_w0": w0,
+               "fit_w1": w1, "loader_w0": _loader_step(modules[0]),
+               "within_w0": w0 / w0_compute - 1, "within_w1": w1 / w1_compute - 1}
+        if r:
+            rounds.append(row)
+    best = {k: min(r[k] for r in rounds) for k in rounds[0]}
+    ratio = {k: sorted(r[k] / r["bare"] for r in rounds)[len(rounds) // 2] - 1
+             for k in ("fit_w0", "fit_w1")}
+    within = {k: sorted(r[f"within_{k[-2:]}"] for r in rounds)[len(rounds) // 2]
+              for k in ("fit_w0", "fit_w1")}
     result = {"machine": machine(), "model": f"unet.nas base={args.base} depth=4",
-              "params": sum(p.numel() for p in GenotypeNet(c).parameters()), "rows": rows}
-    print("| workers | bare loop img/s | nasdsl fit img/s | overhead (steady) | "
-          "overhead (whole fit, incl. start-up) |\n|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['workers']} | {r['bare_img_s']:.2f} | {r['nasdsl_img_s']:.2f} | "
-              f"{100 * r['overhead']:+.1f} % | {100 * r['overhead_wall']:+.1f} % |")
+              "params": sum(p.numel() for p in GenotypeNet(c).parameters()),
+              "batch": args.batch, "patch": patch, "steps": args.steps, "rounds": rounds,
+              "best_s_per_step": best, "median_overhead": ratio,
+              "median_within_run_overhead": within}
+    print(f"| variant | s / step (best of {len(rounds)}) | images/s | vs bare loop (median "
+          "of per-round ratios) | step time outside train_step (same run, median) |\n"
+          "|---|---|---|---|---|")
+    print(f"| bare PyTorch loop, one fixed batch | {best['bare']:.3f} | "
+          f"{args.batch / best['bare']:.2f} | - | - |")
+    for k, name in (("fit_w0", "nasdsl fit, 0 workers"), ("fit_w1", "nasdsl fit, 1 worker")):
+        print(f"| {name} | {best[k]:.3f} | {args.batch / best[k]:.2f} | "
+              f"{100 * ratio[k]:+.1f} % | {100 * within[k]:+.1f} % |")
+    print(f"| data pipeline alone (sample + augment + collate, 0 workers) | "
+          f"{best['loader_w0']:.3f} | {args.batch / best['loader_w0']:.2f} | - | - |")
     return result
+
+
+def _fit_step(c, dm, args, patch, precision: Precision, tmp: Path) -> tuple[float, float]:
+    """Steady-state seconds per step of `fit` (from the step timestamps, first excluded),
+    and the part of it spent in `train_step` (so the rest is data + bookkeeping)."""
+    from nasdsl.train.session import ModuleBatches
+
+    cfg = TrainConfig(epochs=1, steps_per_epoch=args.steps, batch_size=args.batch,
+                      progress=False, checkpoint_every=0)
+    run = RunDir.create(tmp / f"run{time.monotonic_ns()}", {})
+    fit(lambda: GenotypeNet(c), SegLoss(4), ModuleBatches(dm, 1, 0), [], cfg, run,
+        precision, InferShape(2, 4, tuple(patch), (16, 16)))
+    steps = [r for r in run.records() if "loss" in r]
+    interval = (steps[-1]["time"] - steps[0]["time"]) / (len(steps) - 1)
+    compute = sum(r["step_s"] for r in steps[1:]) / (len(steps) - 1)
+    return interval, compute
+
+
+def _loader_step(dm) -> float:
+    it = iter(dm.train_loader(1))
+    next(it)
+    t0 = time.perf_counter()
+    n = sum(1 for _ in it)
+    return (time.perf_counter() - t0) / max(1, n)
 
 
 def _bare_loop(c, batch: dict, steps: int, precision: Precision) -> tuple[float, float]:

@@ -48,46 +48,51 @@ def read_jsonl(path: Path) -> list[dict]:
     return out
 
 
-def _series(records: Iterable[dict], x_key: str) -> dict[str, tuple[list, list]]:
+SKIP = {"step", "epoch", "time", "lr", "rank", "seed", "global_step", "elapsed", "best",
+        "step_s"}
+
+
+def _series(records: Iterable[dict], x_of) -> dict[str, tuple[list, list]]:
     series: dict[str, tuple[list, list]] = {}
     for i, rec in enumerate(records):
-        x = rec.get(x_key, i)
         for key, value in rec.items():
-            if key == x_key or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if key in SKIP or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             if not math.isfinite(value):
                 continue
             xs, ys = series.setdefault(key, ([], []))
-            xs.append(x)
+            xs.append(x_of(i, rec))
             ys.append(value)
-    return series
+    return {k: v for k, v in series.items() if len(v[0]) > 1}
 
 
-def training_curves(metrics: Path, out: Path, keys: tuple[str, ...] = (),
-                    x_key: str = "epoch", title: str = "") -> Path:
-    """One panel per metric (losses, Dice, ...) against `x_key`; `keys` picks a subset."""
+def training_curves(metrics: Path, out: Path, title: str = "") -> Path:
+    """Per-step values (losses) against the step count, and per-epoch values
+    (validation Dice, architecture entropy, parameters) against the epoch."""
     records = read_jsonl(metrics)
-    series = _series(records, x_key)
-    skip = {"step", "epoch", "time", "lr_step", "rank", "seed"}
-    names = [k for k in (keys or sorted(series)) if k in series and k not in skip
-             and len(series[k][0]) > 1]
+    steps = [r for r in records if "event" not in r]
+    epochs = [r for r in records if r.get("event") == "epoch"]
+    panels = [(k, xs, ys, "step") for k, (xs, ys) in
+              _series(steps, lambda i, r: i + 1).items()]
+    panels += [(k, xs, ys, "epoch") for k, (xs, ys) in
+               _series(epochs, lambda i, r: r.get("epoch", i)).items()]
     plt = _pyplot()
-    cols = min(3, max(1, len(names)))
-    rows = max(1, math.ceil(len(names) / cols))
+    cols = min(3, max(1, len(panels)))
+    rows = max(1, math.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names):
-        xs, ys = series[name]
+    for ax, (name, xs, ys, x_name) in zip(axes.flat, panels):
         ax.plot(xs, ys, marker="." if len(xs) < 50 else None)
         ax.set_title(name)
-        ax.set_xlabel(x_key)
+        ax.set_xlabel(x_name)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    if not names:
+    if not panels:
         axes.flat[0].text(0.5, 0.5, "no metric with more than one point",
                           ha="center", va="center")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
     _save(fig, out)
     plt.close(fig)
     return out

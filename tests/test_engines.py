@@ -70,7 +70,10 @@ CASES += [("enas", "ronasmis", 3), ("random", "ronasmis", 3)]
 def test_engine_searches_and_writes_a_genotype(engine, space, dims, synth, tmp_path):
     overrides = {**TINY_2D, **TINY_3D}[space]
     out = tmp_path / "run"
-    extra = {"first_child_max": False} if engine == "enas" and dims == 3 else {}
+    # 3D: one step per phase (RONASMIS children take patches up to 160x160x48)
+    extra = {"steps_per_epoch": 1} if dims == 3 else {}
+    if engine == "enas" and dims == 3:
+        extra.update(first_child_max=False, children_per_episode=2)
     result = run_search(engine, space, overrides, synth[dims], out, **extra)
     genotype = out / "genotype.nas"
     compiled = compile_spec(str(genotype))

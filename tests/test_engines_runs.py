@@ -125,3 +125,13 @@ def test_check_engine_reports_the_pairing(spec, engine, ok):
         assert f"engine {engine}: ok" in res.output
     else:
         assert "patch_hw (structural)" in res.output and "enas, random" in res.output
+
+
+@pytest.mark.parametrize("spec", ["nas_unet.nas", "thrifty_nas.nas", "ronasmis.nas"])
+def test_registry_defaults_are_the_seed_specs_search_blocks(spec):
+    from nasdsl.engines.registry import engine_settings
+
+    block = compile_spec(str(ROOT / "specs" / spec)).search
+    defaults = {k: s.default for k, s in engine_settings(block["engine"]).items()}
+    assert {k: v for k, v in block.items() if k != "engine"} == \
+        {k: defaults[k] for k in block if k != "engine"}

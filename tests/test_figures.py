@@ -16,10 +16,11 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def test_curves_from_jsonl_ignore_torn_last_line(tmp_path):
     metrics = tmp_path / "metrics.jsonl"
-    rows = [json.dumps({"epoch": e, "loss": 1.0 / (e + 1), "val_dice": 0.1 * e,
-                        "phase": "train"}) for e in range(5)]
+    rows = [json.dumps({"epoch": e, "step": 1, "loss": 1.0 / (e + 1)}) for e in range(5)]
+    rows += [json.dumps({"epoch": e, "event": "epoch", "val_dice": 0.1 * e})
+             for e in range(3)]
     metrics.write_text("\n".join(rows) + '\n{"epoch": 5, "lo')  # killed mid-write
-    assert len(read_jsonl(metrics)) == 5
+    assert len(read_jsonl(metrics)) == 8
     out = training_curves(metrics, tmp_path / "curves.png")
     assert out.read_bytes().startswith(PNG)
 

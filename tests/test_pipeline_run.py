@@ -4,6 +4,7 @@ exist, the genotype checks, and a second run reuses every stage."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -39,6 +40,8 @@ def test_run_end_to_end_then_reuse(tmp_path):
     compiled = compile_spec(str(run / "genotype.nas"), {"C": 4, "depth": 1, "M": 2,
                                                         "patch": 32, "classes": 3})
     assert compiled.is_frozen
+    rel = os.path.relpath(SPECS / "nas_unet.nas", run.resolve())
+    assert f'of "{rel}"' in (run / "genotype.nas").read_text()
     v = summary["values"]
     assert v["params"] > 0 and v["test_cases"] == 1
     assert set(v["test_dice"]) == {"gray_matter", "white_matter"}

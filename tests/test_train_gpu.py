@@ -39,7 +39,8 @@ def test_bf16_autocast_channels_last_training_on_cuda(tmp_path):
     assert precision.autocast_dtype == torch.bfloat16 and precision.channels_last
     model = precision.prepare_model(GenotypeNet(c), 2)
     seen = []
-    model.enc_0.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     batch = {k: torch.stack([Squares().item(i, i)[k] for i in range(4)]) for k in
              ("image", "label")}

@@ -155,3 +155,24 @@ def test_deep_supervision_weights_heads_and_resizes_labels(tmp_path):
     plain = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False)
     expected = (2 / 3) * plain(out[0], label) + (1 / 3) * plain(out[1], label[:, :, ::2, ::2])
     torch.testing.assert_close(SegLoss(3, 0)(out, label), expected)
+
+
+def test_case_metrics_on_a_known_case():
+    import numpy as np
+
+    from nasdsl.train.metrics import case_scores
+
+    pred = np.zeros((40, 40), np.int64)
+    ref = np.zeros((40, 40), np.int64)
+    pred[10:30, 10:30] = 1
+    ref[12:32, 10:30] = 1          # the same square shifted 2 voxels = 1.0 mm on axis 0
+    ref[35:38, 35:38] = 3          # a structure the prediction misses; class 2 nowhere
+    s = case_scores("c", pred, ref, 4, spacing=(0.5, 1.0), tolerance_mm=1.0)
+    assert s.scores["dice"][1] == pytest.approx(720 / 800)
+    assert s.scores["iou"][1] == pytest.approx(360 / 440)
+    assert s.scores["hd95"][1] == pytest.approx(1.0)
+    assert s.scores["surface_dice"][1] == pytest.approx(1.0)
+    assert math.isnan(s.scores["dice"][2]) and math.isnan(s.scores["hd95"][2])
+    assert s.scores["dice"][3] == 0.0 and math.isinf(s.scores["hd95"][3])
+    tight = case_scores("c", pred, ref, 4, spacing=(0.5, 1.0), tolerance_mm=0.4)
+    assert tight.scores["surface_dice"][1] < 1.0

@@ -129,6 +129,13 @@ def _register(spec: EngineSpec) -> None:
 _register(EngineSpec(
     "darts", ("op", "inputs"), _COMMON + _ARCH + (
         _s("order", "int", 1, 1, 1, doc="first order only (the NAS-Unet authors' setting)"),
+        # the NAS-Unet authors' search (specs/nas_unet.nas)
+        _s("epochs", "int", 300, 1, 100_000),
+        _s("arch_start_epoch", "int", 10, 0, 100_000, doc="weights only before this epoch"),
+        _s("patience", "int", 40, 0, 100_000,
+           doc="stop when the derived genotype is unchanged this many epochs (0 = never)"),
+        _s("arch_weight_decay", "float", 5e-3, 0.0, 1.0),
+        _s("batch_size", "int", 6, 1, 4096),
     ),
     "first-order DARTS: every candidate of every edge runs, weighted by softmax(alpha)",
     shares_weights=True))

@@ -38,7 +38,7 @@ class RunPlan:
     out: str
     data: str | None                  # None: the built-in MNI task, made in RUN/data
     engine: str | None                # None: the spec's `search` block
-    defines: list[str]                # -D for search and train (space size)
+    defines: list[str]                # -D for every stage (the user's)
     data_budget: DataBudget
     search: SearchBudget
     train: TrainBudget
@@ -46,26 +46,36 @@ class RunPlan:
     device: str | None = None
     full: bool = False
     progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Stage-specific -D under the user's: the search may run a smaller instance of the
+    # space than the trained network (NAS-Unet searched at C=16 and trained at C=32);
+    # decisions are keyed by cell type, so the genotype fits both.
+    search_defines: list[str] = field(default_factory=list)
+    train_defines: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-QUICK_DEFINES = ["C=8", "depth=3", "patch=96"]
+# Quick mode shrinks the widths and depth of spaces that have these parameters
+# (nas_unet, thrifty_nas, unet-like specs); a parameter the spec lacks is left out.
+QUICK_SEARCH = {"C": 4, "depth": 2, "patch": 64, "base": 4}
+QUICK_TRAIN = {"C": 16, "depth": 3, "base": 8}
 
 
 def quick_plan(space: str, out: str, data: str | None, engine: str | None,
                defines: list[str], seed: int, device: str | None) -> RunPlan:
-    """~10 minutes on 2 CPU cores: small slices, a tiny space, a few epochs."""
+    """~10 minutes on 2 CPU cores: small slices, a tiny search, a short training."""
     return RunPlan(
-        space, out, data, engine, list(defines) if defines else list(QUICK_DEFINES),
+        space, out, data, engine, list(defines),
         DataBudget(cases=20, tests=4, resolution=2.0, dims=2),
-        SearchBudget({"epochs": 4, "steps_per_epoch": 12, "batch_size": 4,
+        SearchBudget({"epochs": 3, "steps_per_epoch": 10, "batch_size": 2,
                       "arch_start_epoch": 1, "warmup_epochs": 1, "patience": 0,
+                      "children_per_episode": 4, "child_epochs": 1, "samples": 4,
                       "seed": seed}),
-        TrainBudget(epochs=8, steps_per_epoch=25, batch_size=4, time_budget=180.0),
-        seed, device)
+        TrainBudget(epochs=10, steps_per_epoch=40, batch_size=4, time_budget=180.0),
+        seed, device,
+        search_defines=[f"{k}={v}" for k, v in QUICK_SEARCH.items()],
+        train_defines=[f"{k}={v}" for k, v in QUICK_TRAIN.items()])
 
 
 def full_plan(space: str, out: str, data: str | None, engine: str | None,

@@ -38,10 +38,14 @@ class Pipeline:
         self.data_dir = str(self.dir / data.outputs["data"]) if self.plan.data is None \
             else self.plan.data
         self.defines = _with_data_shape(self.plan.space, self.plan.defines, self.values)
+        self.search_defines = _stage_defines(self.plan.space, self.plan.search_defines,
+                                             self.defines)
+        self.train_defines = _stage_defines(self.plan.space, self.plan.train_defines,
+                                            self.defines)
         self._stage("search", {"space": _file_id(self.plan.space), "engine": self.plan.engine,
-                               "defines": self.defines,
+                               "defines": self.search_defines,
                                "settings": self.plan.search.settings}, self.search)
-        self._stage("check", {}, self.check)
+        self._stage("check", {"defines": self.train_defines}, self.check)
         self._stage("compile", {}, self.compile)
         self._stage("draw", {}, self.draw)
         self._stage("train", {"budget": vars(self.plan.train)}, self.train)
@@ -84,16 +88,15 @@ class Pipeline:
         from nasdsl.engines.loop import SearchOptions, search
         from nasdsl.engines.registry import engine_settings
 
-        engine = self.plan.engine or _spec_engine(self.plan.space, self.defines)
+        engine = self.plan.engine or _spec_engine(self.plan.space, self.search_defines)
         known = engine_settings(engine)
         settings = {k: v for k, v in self.plan.search.settings.items() if k in known}
         opts = SearchOptions(self.plan.space, self.data_dir, str(self.p("search")), engine,
-                             dict(parse_override(d) for d in self.defines), settings,
+                             dict(parse_override(d) for d in self.search_defines), settings,
                              resume=self.p("search/manifest.json").exists(),
                              device=self.plan.device, progress=self.plan.progress)
         result = search(opts)
-        genotype = Path(result["genotype"])
-        shutil.copyfile(genotype, self.p("genotype.nas"))
+        _copy_genotype(Path(result["genotype"]), self.p("genotype.nas"), self.plan.space)
         return StageResult({"genotype": "genotype.nas", "search": "search"},
                            {"engine": engine, "genotype_hash": result.get("genotype_hash")})
 
@@ -101,7 +104,7 @@ class Pipeline:
         from nasdsl.api import compile_spec, parse_override
 
         return compile_spec(str(self.p("genotype.nas")),
-                            dict(parse_override(d) for d in self.defines))
+                            dict(parse_override(d) for d in self.train_defines))
 
     def check(self) -> StageResult:
         from nasdsl.api import summarize
@@ -136,7 +139,7 @@ class Pipeline:
                              batch_size=b.batch_size, seed=self.plan.seed,
                              time_budget=b.time_budget, progress=self.plan.progress)
         request = TrainRequest(str(self.p("genotype.nas")), self.data_dir,
-                               str(self.p("train")), list(self.defines), config,
+                               str(self.p("train")), list(self.train_defines), config,
                                device=self.plan.device)
         resume = (self.p("train") / "checkpoints" / "last.pt").exists()
         t0 = time.perf_counter()
@@ -173,13 +176,11 @@ class Pipeline:
         outputs = {}
         metrics = self.p("train") / "metrics.jsonl"
         if metrics.exists():
-            training_curves(metrics, self.p("training_curves.png"), x_key="epoch",
-                            title="training")
+            training_curves(metrics, self.p("training_curves.png"), title="training")
             outputs["curves"] = "training_curves.png"
         search_metrics = self.p("search") / "metrics.jsonl"
         if search_metrics.exists():
-            training_curves(search_metrics, self.p("search_curves.png"), x_key="epoch",
-                            title="search")
+            training_curves(search_metrics, self.p("search_curves.png"), title="search")
             outputs["search_curves"] = "search_curves.png"
         overlay_first_case(self.p("predictions"), self.data_dir, self.p("overlay.png"))
         outputs["overlay"] = "overlay.png"
@@ -197,6 +198,32 @@ def _with_data_shape(space: str, defines: list[str], values: dict[str, Any]) -> 
                                                         ("classes", "data_classes"))
              if name in declared and name not in given and key in values]
     return list(defines) + extra
+
+
+def _copy_genotype(src: Path, dst: Path, space: str) -> None:
+    """Copy RUN/search/genotype.nas to RUN/, re-pointing its relative `of "..."` path."""
+    import os
+
+    from nasdsl.runs import atomic_write_bytes
+
+    target = Path(space).resolve()
+    old = os.path.relpath(target, src.parent.resolve())
+    new = os.path.relpath(target, dst.parent.resolve())
+    text = src.read_text(encoding="utf-8")
+    if f'of "{old}"' not in text:
+        raise RuntimeError(f"{src}: expected `of \"{old}\"` in the derived genotype")
+    atomic_write_bytes(dst, text.replace(f'of "{old}"', f'of "{new}"', 1).encode())
+
+
+def _stage_defines(space: str, stage: list[str], user: list[str]) -> list[str]:
+    """The stage's -D for parameters the spec declares, then the user's (which win)."""
+    from nasdsl.api import compile_spec
+
+    declared = compile_spec(space, {}).params
+    given = {d.split("=", 1)[0].strip() for d in user}
+    own = [d for d in stage if d.split("=", 1)[0] in declared and d.split("=", 1)[0]
+           not in given]
+    return own + list(user)
 
 
 def _file_id(path: str) -> dict[str, Any]:

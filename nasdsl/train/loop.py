@@ -170,11 +170,13 @@ def _one_step(parts: _Parts, loss_fn: LossFn, batch: dict[str, Any], config: Tra
         err.step = pos.global_step
         raise
     parts.schedule.step()
+    took = time.perf_counter() - started
     pos.step += 1
     pos.global_step += 1
-    pos.elapsed += time.perf_counter() - started
+    pos.elapsed += took
     run.log({"epoch": pos.epoch, "step": pos.global_step, "loss": result.loss,
-             "lr": parts.optimizer.param_groups[0]["lr"], "time": round(time.time(), 4)})
+             "lr": parts.optimizer.param_groups[0]["lr"], "time": round(time.time(), 4),
+             "step_s": round(took, 5)})
     if bar is not None:
         bar.update(1)
         bar.set_postfix(loss=f"{result.loss:.4f}")
@@ -207,8 +209,21 @@ def _end_epoch(parts: _Parts, val_cases: Sequence[dict[str, Any]], config: Train
         run.save(state, "best")
     run.save(state)
     run.log({"event": "epoch", **record})
+    _announce(config, run, record)
     dist.barrier()
     return record
+
+
+def _announce(config: TrainConfig, run: RunDir, record: dict[str, Any]) -> None:
+    """One persistent line per epoch under the (transient) progress bars."""
+    if not (config.progress and run.writer):
+        return
+    from tqdm import tqdm
+
+    dice = record.get("val_dice")
+    shown = "" if dice is None else f", validation Dice {dice:.4f}" + (
+        " (best)" if record.get("best") else "")
+    tqdm.write(f"epoch {record['epoch'] + 1}/{config.epochs}: step {record['step']}{shown}")
 
 
 def _nonfinite(err: NonFiniteLoss, run: RunDir, pos: Position) -> TrainingStopped:
