@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 
 from nasdsl.syntax import ast as A
 
-# Keywords excluded from NAME by the grammar's lookahead.
+# Keywords excluded from NAME by the grammar's lookahead; `reversed` is one only where a
+# range starts (`for i in reversed(a..b)`), so generated names avoid it too.
 KEYWORDS = frozenset(
     "space arch genotype of param let opset op cell choice in from keep any input output "
     "for if else nodes return search constraint or and not true false".split())
+RANGE_WORDS = frozenset({"reversed"})
 
 # Names that start or end like keywords: they must lex as NAME, not as keyword + NAME.
 TRICKY_NAMES = ["ifx", "if_", "in1", "int", "index", "input_x", "inputs", "nodes2",
@@ -32,7 +34,7 @@ _ident = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True)
 _long_ident = st.integers(20, 95).flatmap(
     lambda n: st.from_regex(rf"[A-Za-z_][A-Za-z0-9_]{{{n}}}", fullmatch=True))
 names = st.one_of(st.sampled_from(TRICKY_NAMES),
-                  _ident.filter(lambda s: s not in KEYWORDS),
+                  _ident.filter(lambda s: s not in KEYWORDS | RANGE_WORDS),
                   st.integers(0, 9).flatmap(
                       lambda i: _long_ident if i == 0 else st.sampled_from(TRICKY_NAMES)))
 
@@ -89,6 +91,14 @@ class Gen:
 
     def name(self) -> str:
         return self.draw(names)
+
+    def range(self, depth: int) -> tuple[str, A.Expr, A.Expr, bool]:
+        """`lo..hi` or `reversed(lo..hi)`: (text, lo, hi, reverse)."""
+        lt, lo = self.expr(depth)
+        ht, hi = self.expr(depth)
+        if self.draw(st.booleans()):
+            return self.join("reversed", "(", lt, "..", ht, ")"), lo, hi, True
+        return self.join(lt, "..", ht), lo, hi, False
 
     # -- expressions: (text, level, ast) ----------------------------------------------------
     def expr(self, depth: int, level: int = OR) -> tuple[str, A.Expr]:
@@ -165,10 +175,9 @@ class Gen:
         if kind == "comp":
             et, e = self.expr(d)
             var = self.name()
-            lt, lo = self.expr(d)
-            ht, hi = self.expr(d)
-            text = self.join("[", et, "for", var, "in", lt, "..", ht, "]")
-            return text, ATOM, A.Comprehension(e, var, lo, hi, None)
+            rt, lo, hi, rev = self.range(d)
+            text = self.join("[", et, "for", var, "in", rt, "]")
+            return text, ATOM, A.Comprehension(e, var, lo, hi, None, rev)
         # paren: a redundant pair around any expression
         t, x = self.expr(d)
         return self.join("(", t, ")"), ATOM, x
@@ -302,15 +311,20 @@ class Gen:
                 ot, opset = self.expr(ed)
                 text = self.join("from", src, role or "", ":", ot)
                 clauses.append((self.spaced(text), A.FromClause(src, role, opset, None)))
-            text = self.join("nodes", n, "[", ct, "]", "keep", kt, "{",
-                             *[t for t, _ in clauses], "}")
-            return text, A.Nodes(n, count, keep, tuple(c for _, c in clauses), None)
+            options = []
+            for _ in range(self.draw(st.integers(0, 2))):
+                on = self.name()
+                vt, v = self.expr(ed)
+                options.append((self.join(",", on, "=", vt), A.Kwarg(on, v, None)))
+            text = self.join("nodes", n, "[", ct, "]", "keep", kt, *[t for t, _ in options],
+                             "{", *[t for t, _ in clauses], "}")
+            return text, A.Nodes(n, count, keep, tuple(c for _, c in clauses), None,
+                                 tuple(o for _, o in options))
         if kind == "for":
             v = self.name()
-            lt, lo = self.expr(ed)
-            ht, hi = self.expr(ed)
+            rt, lo, hi, rev = self.range(ed)
             bt, body = self.block(depth - 1)
-            return self.join("for", v, "in", lt, "..", ht, bt), A.For(v, lo, hi, body, None)
+            return self.join("for", v, "in", rt, bt), A.For(v, lo, hi, body, None, rev)
         assert kind == "if"
         return self.if_stmt(depth, ed)
 

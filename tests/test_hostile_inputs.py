@@ -13,7 +13,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,18 +23,6 @@ from conftest import ROOT, SPECS
 CORPUS = Path(__file__).parent / "hostile"
 LIMIT_S = 15.0  # generous on a loaded 2-core CI machine; these take ~1 s alone
 WORK_LIMIT_S = 45.0  # work bombs stop after ~1-2 s of CPU; unbounded, they ran for minutes
-
-
-def nasdsl(*args: str, cwd: Path | None = None, timeout: float = LIMIT_S):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "nasdsl.cli", *args], cwd=cwd or ROOT,
-                              env=env, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"nasdsl {' '.join(args)} ran past {timeout} s")
-    return proc, time.perf_counter() - start
 
 
 def assert_diagnosed(proc, expect: str | None = None) -> None:

@@ -111,7 +111,6 @@ class Elaborator:
         self.depth = 0
         self.symbols = _known_symbols()
         self.budget = Budget()
-        self.param_names: list[str] = []   # declared, even when the value failed
         self.dims_failed = False
         self.stride_issue: tuple[Span, tuple[Note, ...]] | None = None  # first op whose
         # stride does not divide the patch size, and the call stack there
@@ -184,11 +183,9 @@ class Elaborator:
             raise EvalError("E0212", "`param` is allowed only at the top of a spec", s.span,
                             "use `let` inside ops, cells and loops")
         self._declare(s.name, s.span, env)
-        self.param_names.append(s.name)
         if s.name == "dims":
             self.dims_failed = True   # until it succeeds: later tensors stay quiet
         value = self.overrides[s.name] if s.name in self.overrides else self.eval(s.value, env)
-        value = _as_declared(value, s.value)
         if s.name == "dims":
             if type(value) is not int or value not in (2, 3):
                 raise EvalError("E0213", f"`dims` must be 2 or 3, found {show(value)}",
@@ -601,13 +598,6 @@ def _head(span: Span) -> Span:
 def _range(lo: int, hi: int, reverse: bool) -> range:
     """`lo..hi` is half-open; `reversed(lo..hi)` runs hi-1 down to lo."""
     return range(hi - 1, lo - 1, -1) if reverse else range(lo, hi)
-
-
-def _as_declared(value: Any, declared: A.Expr) -> Any:
-    """`-D up=authors` reads as a name; a parameter declared as a string takes it as text."""
-    if isinstance(declared, A.StrLit) and isinstance(value, Symbol):
-        return value.name
-    return value
 
 
 def _axes(value: Any, dims: int, span: Span, what: str) -> tuple[int, ...]:
