@@ -38,7 +38,7 @@ from nasdsl.runs import RunDir  # noqa: E402
 from nasdsl.train import (GenotypeNet, InferShape, Precision, SegLoss, TrainConfig,  # noqa: E402
                           fit, net_info)
 from nasdsl.train.session import ModuleBatches  # noqa: E402
-from train_bench import OUT, _test_dice, data_module, machine  # noqa: E402
+from train_bench import OUT, _test_dice, machine, mni_task  # noqa: E402
 
 Factory = Callable[[], torch.nn.Module]
 
@@ -128,16 +128,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--root", default=None, help="the MNI task (written if absent)")
     args = p.parse_args()
-    from nasdsl.data import make_mni_dataset
-
-    root = Path(args.root) if args.root else OUT / f"mni_{args.cases}_{args.tests}_" \
-                                                   f"{args.resolution}"
-    if not (root / "dataset.json").exists():
-        make_mni_dataset(root, cases=args.cases, tests=args.tests, seed=0,
-                         resolution=args.resolution)
-    patch = [args.patch, args.patch]
-    index, plan, dm = data_module(root, 2, patch, args.batch, args.steps, folds=5)
-    val = dm.val_cases()
+    index, plan, dm, val, patch = mni_task(args)
     rows = []
     for name, factory, multiple in models(args):
         for seed in args.seeds:

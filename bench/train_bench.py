@@ -211,9 +211,10 @@ def infer(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ---- MNI test Dice at equal budget ---------------------------------------------------------
-def mni(args: argparse.Namespace) -> dict[str, Any]:
+def mni_task(args: argparse.Namespace):
+    """The MNI task of --root (written there, or under build/bench, when absent) as a 2D
+    data module: (index, plan, data module, validation cases, patch)."""
     from nasdsl.data import make_mni_dataset
-    from nasdsl.train.session import ModuleBatches
 
     name = f"mni_{args.cases}_{args.tests}_{args.resolution}"
     root = Path(args.root) if args.root else OUT / name
@@ -222,7 +223,13 @@ def mni(args: argparse.Namespace) -> dict[str, Any]:
                          resolution=args.resolution)
     patch = [args.patch, args.patch]
     index, plan, dm = data_module(root, 2, patch, args.batch, args.steps, folds=5)
-    val = dm.val_cases()
+    return index, plan, dm, dm.val_cases(), patch
+
+
+def mni(args: argparse.Namespace) -> dict[str, Any]:
+    from nasdsl.train.session import ModuleBatches
+
+    index, plan, dm, val, patch = mni_task(args)
     results = []
     for name, factory, multiple in _models(args):
         torch.manual_seed(0)

@@ -188,6 +188,11 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
 def compile_assignment(space: Compiled, assignment: dict[str, Any]) -> Compiled:
     """One architecture of a compiled space (an engine's assignment), without reading
     the file again; raises NasError with E0411/E0412/E0413/E0416 as a genotype would."""
+    return _elaborate_child(space, assignment)[2]
+
+
+def _elaborate_child(space: Compiled, assignment: dict[str, Any]):
+    """(elaborator, result, child Compiled) of one assignment; NasError if it fails."""
     sink = DiagnosticSink()
     chosen = _elaborate_assignment(space.space_unit, dict(space.params),
                                    space.size_override, space.table, dict(assignment), {},
@@ -195,10 +200,11 @@ def compile_assignment(space: Compiled, assignment: dict[str, Any]) -> Compiled:
     if chosen is None or chosen[1].graph is None:
         raise NasError(sorted(sink.errors, key=_order))
     el, result = chosen
-    return Compiled(space.path, space.unit, space.space_unit, space.space_path,
-                    live_nodes(result.graph), space.table, result.params, result.search,
-                    result.used_decisions, el.input_size, assigned=True,
-                    size_override=space.size_override)
+    child = Compiled(space.path, space.unit, space.space_unit, space.space_path,
+                     live_nodes(result.graph), space.table, result.params, result.search,
+                     result.used_decisions, el.input_size, assigned=True,
+                     size_override=space.size_override)
+    return el, result, child
 
 
 def _space(unit: A.Unit, overrides: dict[str, Any], input_size,
@@ -395,16 +401,8 @@ def check_architecture(space: Compiled, assignment: dict[str, Any]) -> Constrain
     """The spec's constraints evaluated on one architecture of the space."""
     from nasdsl.syntax.fmt import expr as fmt_expr
 
+    el, result, child = _elaborate_child(space, assignment)
     sink = DiagnosticSink()
-    chosen = _elaborate_assignment(space.space_unit, dict(space.params),
-                                   space.size_override, space.table, dict(assignment), {},
-                                   None, sink)
-    if chosen is None or chosen[1].graph is None:
-        raise NasError(sorted(sink.errors, key=_order))
-    el, result = chosen
-    child = Compiled(space.path, space.unit, space.space_unit, space.space_path,
-                     live_nodes(result.graph), space.table, result.params, result.search,
-                     result.used_decisions, el.input_size, assigned=True)
     values = _cost_values(child)
     checked = _eval_constraints(el, result.constraints, values, sink)
     if sink.has_errors:

@@ -52,3 +52,19 @@ def test_run_end_to_end_then_reuse(tmp_path):
     logs.clear()
     Pipeline(_toy_plan(tmp_path / "run"), log=logs.append).run()
     assert all("reused" in line for line in logs), logs
+
+
+@pytest.mark.slow
+def test_readme_first_command_quick_mode(tmp_path):
+    """The README's first command at its default (quick) budgets: ~10 min on 2 cores."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "nasdsl.cli", "run",
+                           str(SPECS / "nas_unet.nas"), "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=3600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "test Dice (mean of classes)" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["values"]["pytorch_onnx_agreement"] > 0.99
