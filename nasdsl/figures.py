@@ -5,10 +5,9 @@ matplotlib with the Agg backend (no display needed); files written atomically.
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -25,14 +24,12 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
+    from nasdsl.outputs import write_atomic
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomic(path, buf.getvalue())
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -57,11 +57,12 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     with temp_beside(path) as tmp:
         tmp.write_bytes(payload)
-        os.chmod(tmp, _mode_for(path))
+        os.chmod(tmp, mode_for(path))
         os.replace(tmp, path)
 
 
-def _mode_for(path: Path) -> int:
+def mode_for(path: Path) -> int:
+    """The mode a replacing file gets: the old file's, else the umask's default."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:

@@ -6,15 +6,13 @@ formats (PNG, PDF) go through Graphviz's `dot` program when it is installed.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from nasdsl.api import Compiled
 from nasdsl.backends import drawing
-from nasdsl.outputs import check_output
+from nasdsl.outputs import check_output, write_atomic as _write_atomic
 
 
 def _q(text: str) -> str:
@@ -48,20 +46,6 @@ def to_dot(c: Compiled) -> str:
 
 class RenderError(Exception):
     pass
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a drawing is not secret
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write(c: Compiled, output: Path) -> str:
