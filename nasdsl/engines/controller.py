@@ -128,16 +128,10 @@ def _draw_k(q: torch.Tensor, k: int, gen, greedy):
     ent = torch.zeros(())
     mask = torch.zeros_like(q, dtype=torch.bool)
     for _ in range(min(k, len(q))):
-        logits = q.masked_fill(mask, float("-inf"))
-        logprobs = torch.log_softmax(logits, -1)
-        probs = logprobs.exp()
-        if greedy:
-            j = int(probs.argmax())
-        else:
-            j = int(torch.multinomial(probs.detach(), 1, generator=gen).item())
+        j, lp_j, ent_j = _draw(q.masked_fill(mask, float("-inf")), gen, greedy)
         chosen.append(j)
-        lp = lp + logprobs[j]
-        ent = ent - (probs * logprobs.masked_fill(mask, 0.0)).sum()
+        lp = lp + lp_j
+        ent = ent + ent_j
         mask = mask.clone()
         mask[j] = True
     return chosen, lp, ent
