@@ -18,13 +18,7 @@ from nasdsl.train import (BatchPlan, GenotypeNet, InferShape, NonFiniteLoss,  # 
                           train_step)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread: on a shared 2-core machine 2 threads spin-wait 100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Blobs:
