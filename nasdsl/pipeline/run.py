@@ -27,6 +27,7 @@ class Pipeline:
         self.book = StageBook(self.dir, log)
         self.log = log
         self.values: dict[str, Any] = {}
+        self._genotype = None  # compiled on first use (check, compile, draw)
 
     def p(self, name: str) -> Path:
         return self.dir / name
@@ -37,10 +38,13 @@ class Pipeline:
                                     "budget": vars(self.plan.data_budget)}, self.make_data)
         self.data_dir = str(self.dir / data.outputs["data"]) if self.plan.data is None \
             else self.plan.data
-        self.defines = _with_data_shape(self.plan.space, self.plan.defines, self.values)
-        self.search_defines = _stage_defines(self.plan.space, self.plan.search_defines,
+        from nasdsl.api import compile_spec
+
+        declared = set(compile_spec(self.plan.space, {}).params)  # the spec's parameters
+        self.defines = _with_data_shape(declared, self.plan.defines, self.values)
+        self.search_defines = _stage_defines(declared, self.plan.search_defines,
                                              self.defines)
-        self.train_defines = _stage_defines(self.plan.space, self.plan.train_defines,
+        self.train_defines = _stage_defines(declared, self.plan.train_defines,
                                             self.defines)
         self._stage("search", {"space": _file_id(self.plan.space), "engine": self.plan.engine,
                                "defines": self.search_defines,
@@ -101,10 +105,13 @@ class Pipeline:
                            {"engine": engine, "genotype_hash": result.get("genotype_hash")})
 
     def _compiled(self):
-        from nasdsl.api import compile_spec, parse_override
+        """The derived genotype at the training size, compiled once per run."""
+        if self._genotype is None:
+            from nasdsl.api import compile_spec, parse_override
 
-        return compile_spec(str(self.p("genotype.nas")),
-                            dict(parse_override(d) for d in self.train_defines))
+            self._genotype = compile_spec(str(self.p("genotype.nas")),
+                                          dict(parse_override(d) for d in self.train_defines))
+        return self._genotype
 
     def check(self) -> StageResult:
         from nasdsl.api import summarize
@@ -187,13 +194,11 @@ class Pipeline:
         return StageResult(outputs)
 
 
-def _with_data_shape(space: str, defines: list[str], values: dict[str, Any]) -> list[str]:
+def _with_data_shape(declared: set[str], defines: list[str],
+                     values: dict[str, Any]) -> list[str]:
     """Add `-D in_channels=` / `-D classes=` from the dataset when the spec declares those
     parameters and the user did not set them: the network fits the data it trains on."""
-    from nasdsl.api import compile_spec
-
     given = {d.split("=", 1)[0].strip() for d in defines}
-    declared = compile_spec(space, {}).params
     extra = [f"{name}={values[key]}" for name, key in (("in_channels", "data_channels"),
                                                         ("classes", "data_classes"))
              if name in declared and name not in given and key in values]
@@ -215,11 +220,8 @@ def _copy_genotype(src: Path, dst: Path, space: str) -> None:
     atomic_write_bytes(dst, text.replace(f'of "{old}"', f'of "{new}"', 1).encode())
 
 
-def _stage_defines(space: str, stage: list[str], user: list[str]) -> list[str]:
+def _stage_defines(declared: set[str], stage: list[str], user: list[str]) -> list[str]:
     """The stage's -D for parameters the spec declares, then the user's (which win)."""
-    from nasdsl.api import compile_spec
-
-    declared = compile_spec(space, {}).params
     given = {d.split("=", 1)[0].strip() for d in user}
     own = [d for d in stage if d.split("=", 1)[0] in declared and d.split("=", 1)[0]
            not in given]
