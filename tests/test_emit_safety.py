@@ -144,3 +144,14 @@ def test_every_op_implementation_passes_the_emitted_source_check():
 
     names = list(_parsed()[3])
     check_emitted("\n".join(IMPL_IMPORTS) + "\n\n" + impl_source(names))
+
+
+def test_check_refuses_an_import_hidden_in_a_method():
+    """Imports anywhere (not just at the top) are limited to torch and math."""
+    from nasdsl.backends.emit_safety import check_emitted
+    from nasdsl.diagnostics import InternalError
+
+    src = "import torch\nclass Model(torch.nn.Module):\n    def forward(self, x):\n" \
+          "        import shutil\n        return x\n"
+    with pytest.raises(InternalError, match="imports"):
+        check_emitted(src)

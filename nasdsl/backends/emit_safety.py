@@ -52,6 +52,11 @@ def check_emitted(source: str) -> ast.Module:
     for node in tree.body:
         _check_top(node)
     for node in ast.walk(tree):  # nor anything that reaches outside the model when run
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and node not in tree.body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) \
+                else [str(node.module)]
+            if any(n not in _IMPORTS for n in names):
+                _refuse(node, f"imports {names}")
         if isinstance(node, ast.Name) and node.id in _FORBIDDEN:
             _refuse(node, f"uses `{node.id}`")
         if (isinstance(node, ast.Attribute) and node.attr.startswith("__")

@@ -44,14 +44,13 @@ def load_run_model(run: RunDir, checkpoint: str = "best") -> tuple[GenotypeNet, 
 
 
 def export_run(run_path: Path, output: Path, checkpoint: str = "best") -> str:
-    from nasdsl.backends.onnx_export import OPSET, export, verify
+    from nasdsl.backends.onnx_export import OPSET, export, load_emitted, verify
     from nasdsl.backends.torch_src import emit_torch
-    from nasdsl.infer.safe_source import load_checked
 
     run = RunDir(run_path)
     net, manifest, position = load_run_model(run, checkpoint)
     compiled = recompile(manifest["spec"])
-    standalone = load_checked(emit_torch(compiled)).Model()
+    standalone = load_emitted(emit_torch(compiled)).Model()
     standalone.load_state_dict(net.state_dict(), strict=True)
     standalone.eval()
     infer = manifest["infer"]
