@@ -75,3 +75,69 @@ def test_compile_command_writes_and_verifies(tmp_path, target, suffix):
                                   "--input-size", "32"])
     assert r.exit_code == 0, r.output
     assert out.exists() and "verified" in r.output
+
+
+def _svg_panels(spec: str):
+    import xml.etree.ElementTree as ET
+
+    from nasdsl.backends.dot import drawing
+    from nasdsl.backends.svg import to_svg
+
+    root = ET.fromstring(to_svg(drawing.build(compile_spec(str(SPECS / spec)))))
+    ns = "{http://www.w3.org/2000/svg}"
+    panels = []
+    for g in root.findall(f"{ns}g"):
+        rects = [tuple(float(r.get(k)) for k in ("x", "y", "width", "height"))
+                 for r in g.findall(f"{ns}rect")][1:]  # [0] is the panel's frame
+        lines = [[tuple(map(float, p.split(","))) for p in pl.get("points").split()]
+                 for pl in g.findall(f"{ns}polyline")]
+        texts = [t.text for t in g.findall(f"{ns}text") if t.get("font-weight") == "bold"]
+        panels.append((rects, lines, texts[1:]))  # texts[0] is the panel title
+    return root, panels
+
+
+def _on_border(pt, rect, tol=0.6) -> bool:
+    x, y, w, h = rect
+    inside = x - tol <= pt[0] <= x + w + tol and y - tol <= pt[1] <= y + h + tol
+    near = min(abs(pt[0] - x), abs(pt[0] - x - w), abs(pt[1] - y), abs(pt[1] - y - h))
+    return inside and near <= tol
+
+
+def _strictly_inside(pt, rect, tol=1.0) -> bool:
+    x, y, w, h = rect
+    return x + tol < pt[0] < x + w - tol and y + tol < pt[1] < y + h - tol
+
+
+@pytest.mark.parametrize("spec", ["unet.nas", "ronasmis.nas", "nas_unet.nas"])
+def test_svg_edges_end_at_box_borders_so_arrowheads_show(spec):
+    _, panels = _svg_panels(spec)
+    ends = 0
+    for rects, lines, _ in panels:
+        for pts in lines:
+            head, tail = pts[-1], pts[0]
+            # the arrowhead's tip touches its target's border, outside every box's inside
+            assert any(_on_border(head, r) for r in rects), (spec, head)
+            assert not any(_strictly_inside(head, r) for r in rects), (spec, head)
+            assert any(_on_border(tail, r) for r in rects), (spec, tail)
+            # and the last segment is long enough for the 7px marker to be seen
+            assert abs(head[0] - pts[-2][0]) + abs(head[1] - pts[-2][1]) > 7
+            ends += 1
+    assert ends > 10
+
+
+@pytest.mark.parametrize("spec", ["unet.nas", "ronasmis.nas"])
+def test_svg_box_names_carry_their_stage(spec):
+    _, panels = _svg_panels(spec)
+    names = panels[0][2]
+    assert len(names) == len(set(names)), [n for n in names if names.count(n) > 1]
+    assert "h.conv" not in names and "enc[1].h" in names
+
+
+def test_large_space_drawing_is_bounded():
+    from nasdsl.backends.svg import MAX_SIDE
+
+    root, _ = _svg_panels("ronasmis.nas")  # 86 ops: was drawn 1695 x 6730 px
+    width, height = float(root.get("width")), float(root.get("height"))
+    assert max(width, height) <= MAX_SIDE
+    vb = [float(v) for v in root.get("viewBox").split()]
+    assert vb[3] < 4500 and abs(width / height - vb[2] / vb[3]) < 0.01  # no distortion

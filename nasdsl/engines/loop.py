@@ -201,7 +201,7 @@ def _epoch_steps(engine, feed, run: RunDir, epoch: int, start: int, per_epoch: i
     from tqdm import tqdm
 
     spe = feed.steps_per_epoch
-    bar = tqdm(total=per_epoch, initial=start, desc=f"{engine.name} epoch {epoch}",
+    bar = tqdm(total=per_epoch, initial=start, desc=f"{engine.name} epoch {epoch + 1}",
                disable=not (opts.progress and run.writer), leave=False)
     step = start
     while step < per_epoch:

@@ -90,7 +90,9 @@ def overlay_first_case(pred_dir: Path, data_dir: str, out: Path) -> Path:
         else pred[0]
     values = np.asarray(index.label_values)
     label = values[loaded.label[0]]
-    return overlay(loaded.image, label, pred.astype(np.int64), out, title=f"test case {case.id}")
+    names = dict(zip(index.label_values, index.label_names))
+    return overlay(loaded.image, label, pred.astype(np.int64), out,
+                   title=f"test case {case.id}", names=names)
 
 
 def table(summary: dict[str, Any]) -> str:

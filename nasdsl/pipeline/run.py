@@ -187,11 +187,21 @@ class Pipeline:
             outputs["curves"] = "training_curves.png"
         search_metrics = self.p("search") / "metrics.jsonl"
         if search_metrics.exists():
-            training_curves(search_metrics, self.p("search_curves.png"), title="search")
+            training_curves(search_metrics, self.p("search_curves.png"), title="search",
+                            titles={"params": self._search_params_title()})
             outputs["search_curves"] = "search_curves.png"
         overlay_first_case(self.p("predictions"), self.data_dir, self.p("overlay.png"))
         outputs["overlay"] = "overlay.png"
         return StageResult(outputs)
+
+    def _search_params_title(self) -> str:
+        """The search logs the derived genotype's size at the *search* size, which can
+        differ from the trained network's: say which network the panel counts."""
+        differ = [d for d in self.search_defines if d not in self.train_defines]
+        at = f" ({', '.join(differ)})" if differ else ""
+        trained = self.values.get("params")
+        tail = f"; trained network: {trained:,}" if isinstance(trained, int) else ""
+        return f"params of the derived genotype\nat search size{at}{tail}"
 
 
 def _with_data_shape(declared: set[str], defines: list[str],
