@@ -14,6 +14,7 @@ from typing import Any
 
 from nasdsl.analysis.resources import Bounds, flop_bounds, param_bounds, supernet_params
 from nasdsl.diagnostics import DiagnosticSink, Diagnostic, InternalError, NasError
+from nasdsl.errors import UsageError  # noqa: F401 - re-exported: api.UsageError
 from nasdsl.ir.decisions import DecisionTable
 from nasdsl.ir.graph import Graph, live_nodes
 from nasdsl.sema.budget import total_budget
@@ -35,8 +36,6 @@ from nasdsl.syntax.parse import load_source, parse
 MAX_PARAMETERS = 10 ** 10  # 40 GB of float32 weights: far beyond any segmentation net
 
 
-class UsageError(Exception):
-    """A mistake on the command line (missing file, bad -D): exit code 2."""
 
 
 @dataclass

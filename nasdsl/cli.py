@@ -1,7 +1,10 @@
 """Command line: parse options, call the API, render diagnostics, set the exit code.
 
-Exit codes: 0 success, 1 spec errors (diagnostics printed), 2 usage errors, 3 internal
-errors (a bug in nasdsl: we say so and ask for a report).
+Exit codes (nasdsl.errors): 0 success, 1 input errors (spec diagnostics printed), 2 usage
+errors, 3 internal errors (a bug in nasdsl: we say so and ask for a report). ONE guard
+sets them: `_GuardedGroup.invoke`, around every command of the tree (`data ...`
+included), so no command can forget it. Every message goes to stderr; stdout carries
+only results.
 """
 
 from __future__ import annotations
@@ -15,70 +18,60 @@ from typing import Any, Callable
 import click
 
 from nasdsl import __version__
-from nasdsl.diagnostics import DiagnosticSink, InternalError, NasError
+from nasdsl.diagnostics import DiagnosticSink, NasError
+from nasdsl.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_SPEC, EXIT_USAGE, \
+    UserError
 from nasdsl.outputs import write_atomic as _write_atomic  # also used by cli_data
 
-EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
+__all__ = ["main", "run_guarded", "guard", "EXIT_SPEC", "EXIT_USAGE", "EXIT_INTERNAL"]
 
 
 def _color() -> bool:
     return sys.stderr.isatty() and "NO_COLOR" not in os.environ
 
 
-def run_guarded(fn: Callable[[], int]) -> None:
-    """Map the project's exceptions to exit codes; anything else is our bug."""
-    from nasdsl.api import UsageError
-    from nasdsl.outputs import OutputError
+def guard(fn: Callable[[], Any]) -> Any:
+    """THE guard: a UserError is its message and its exit code, anything else a bug.
 
+    Click's own exceptions (usage errors, --help, ctx.exit) and SystemExit pass through.
+    """
     try:
-        code = fn()
-    except NasError as err:
-        click.echo("\n".join(d.render(_color()) for d in err.diagnostics), err=True)
-        n = sum(d.severity == "error" for d in err.diagnostics)
-        click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
-        code = EXIT_SPEC
-    except (UsageError, OutputError) as err:
-        click.echo(f"error: {err}", err=True)
-        code = EXIT_USAGE
-    except _backend_error() as err:
-        click.echo(f"error: {err}", err=True)
-        code = EXIT_SPEC
-    except _data_error() as err:
-        click.echo(f"error: {err}", err=True)
-        code = EXIT_USAGE
-    except InternalError as err:
-        click.echo(f"internal error: {err}\nthis is a bug in nasdsl {__version__}; please "
-                   "report it with the spec that triggered it", err=True)
-        code = EXIT_INTERNAL
+        return fn()
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except UserError as err:
+        click.echo(err.render(_color()), err=True)
+        sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        code = 130
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # noqa: BLE001 - the last line of defence, reported as a bug
         import traceback
 
-        click.echo(f"internal error: {type(err).__name__}: {err}\nthis is a bug in nasdsl "
-                   f"{__version__}; please report it with the spec and this trace:", err=True)
+        from nasdsl.errors import InternalError
+
+        what = "internal error" if isinstance(err, InternalError) else \
+            f"internal error: {type(err).__name__}"
+        click.echo(f"{what}: {err}\nthis is a bug in nasdsl {__version__}; please report "
+                   "it with the command, its inputs and this trace:", err=True)
         click.echo(traceback.format_exc(), err=True)
-        code = EXIT_INTERNAL
-    sys.exit(code)
+        sys.exit(EXIT_INTERNAL)
 
 
-def _backend_error() -> type[Exception]:
-    """BackendError without importing the backends (they import torch) when unused."""
-    mod = sys.modules.get("nasdsl.backends.standalone")
-    return getattr(mod, "BackendError", _Never)
+def run_guarded(fn: Callable[[], int]) -> None:
+    """Run a command's body and exit with the code it returns. Errors are mapped by the
+    guard around the whole command tree (this may run outside it: API users' groups)."""
+    sys.exit(guard(fn))
 
 
-def _data_error() -> type[Exception]:
-    """nasdsl.data.DataError (bad data: exit 2), without importing nasdsl.data when unused."""
-    mod = sys.modules.get("nasdsl.data.errors")
-    return getattr(mod, "DataError", _Never)
+class _GuardedGroup(click.Group):
+    """The root group: every subcommand (and sub-group) runs inside `guard`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return guard(lambda: super(_GuardedGroup, self).invoke(ctx))
 
 
-class _Never(Exception):
-    pass
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nasdsl")
 def main() -> None:
     """nasdsl: a compiler for neural-architecture-search spaces in medical image
@@ -117,6 +110,10 @@ def check(files: tuple[str, ...], defines: tuple[str, ...], input_size: str | No
     def go() -> int:
         overrides = _overrides(defines)
         size = parse_size(input_size) if input_size else None
+        if engine is not None:
+            from nasdsl.cli_search import require_engine
+
+            require_engine(engine)
         failures: list[NasError] = []
         blocked = False
         for path in files:
@@ -221,14 +218,10 @@ def show(file: str, output: str, defines: tuple[str, ...]) -> None:
 
     def go() -> int:
         from nasdsl.api import compile_spec
-        from nasdsl.backends.dot import RenderError, write
+        from nasdsl.backends.dot import write
 
         compiled = compile_spec(file, _overrides(defines))
-        try:
-            click.echo(write(compiled, Path(output)))
-        except RenderError as err:
-            click.echo(f"error: {err}", err=True)
-            return EXIT_SPEC
+        click.echo(write(compiled, Path(output)))
         return 0
 
     run_guarded(go)

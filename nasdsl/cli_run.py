@@ -37,6 +37,10 @@ def add_run_command(main: click.Group, run_guarded: Callable, define_option: Cal
             from nasdsl.pipeline.plan import full_plan, quick_plan
             from nasdsl.pipeline.run import Pipeline
 
+            if engine is not None:  # before any stage writes
+                from nasdsl.cli_search import require_engine
+
+                require_engine(engine)
             make = full_plan if full else quick_plan
             plan = make(space, out, data, engine, list(defines), seed, device)
             plan.progress = not no_progress

@@ -9,18 +9,26 @@ import click
 
 # NOTE: nothing from nasdsl.cli at import time: cli.py imports this module to register
 # the commands (and may itself be running as __main__)
-EXIT_SPEC, EXIT_USAGE = 1, 2
 define_option = click.option(
     "-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
     help="Override a `param` of the spec, e.g. -D C=16 -D depth=4.")
+
+
+def require_engine(engine: str) -> None:
+    """An unknown engine name is a usage error (exit 2), said before any work."""
+    from nasdsl.engines.registry import ENGINES
+    from nasdsl.errors import UnknownEngine
+
+    if engine not in ENGINES:
+        raise UnknownEngine(f"--engine {engine}: unknown engine (engines: "
+                            f"{', '.join(ENGINES)})")
 
 
 def engine_report(compiled: Any, engine: str) -> tuple[bool, str]:
     """Whether `engine` can search the space, and the decisions that block it."""
     from nasdsl.engines.registry import ENGINES, blockers
 
-    if engine not in ENGINES:
-        return False, f"unknown engine `{engine}` (engines: {', '.join(ENGINES)})"
+    require_engine(engine)
     blocked = blockers(engine, compiled.table, compiled.graph)
     if not blocked:
         return True, f"engine {engine}: ok ({len(compiled.table)} decisions searchable)"
@@ -43,19 +51,9 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _guarded(fn) -> None:
-    from nasdsl.cli import run_guarded
-    from nasdsl.data import DataError
-    from nasdsl.engines.budget import BudgetError
-    from nasdsl.engines.loop import SearchError
-    from nasdsl.runs import RunError
+    from nasdsl.cli import run_guarded  # late: cli.py imports this module
 
-    def go() -> int:
-        try:
-            return fn()
-        except (SearchError, RunError, DataError, BudgetError) as err:
-            click.echo(f"error: {err}", err=True)
-            return EXIT_USAGE
-    run_guarded(go)
+    run_guarded(fn)
 
 
 @click.command()
@@ -130,22 +128,19 @@ def derive(run_dir: str, top_k: int | None, budget: float | None, output: str | 
     def go() -> int:
         from nasdsl.engines.loop import load_engine_from_run
         from nasdsl.engines.outputs import summary, write_outputs
+        from nasdsl.errors import InputError, UsageError
 
         if not checkpoint.isidentifier():
-            click.echo("error: --checkpoint names a file of RUN/checkpoints/ (e.g. last)",
-                       err=True)
-            return EXIT_USAGE
+            raise UsageError("--checkpoint names a file of RUN/checkpoints/ (e.g. last)")
         space, engine, manifest, run = load_engine_from_run(run_dir, checkpoint=checkpoint)
         if export_weights and not engine.shares_weights:
-            click.echo(f"error: {manifest['engine']} trains its candidates at a fraction of "
-                       "the channels (C/K); its weights cannot hand over to the derived "
-                       "network: train it from scratch (nasdsl train)", err=True)
-            return EXIT_SPEC
+            raise InputError(f"{manifest['engine']} trains its candidates at a fraction of "
+                             "the channels (C/K); its weights cannot hand over to the "
+                             "derived network: train it from scratch (nasdsl train)")
         run.writer = True
         name = output or "genotype.nas"
         if Path(name).name != name or not name.endswith(".nas"):
-            click.echo("error: -o names a .nas file inside the run directory", err=True)
-            return EXIT_USAGE
+            raise UsageError("-o names a .nas file inside the run directory")
         result = write_outputs(run, engine, space, manifest["engine"], None, top_k, budget,
                                name, export=export_weights)
         click.echo(summary(result))

@@ -1,7 +1,8 @@
 """Commands `train`, `eval`, `infer`, `export` (registered on the main group by cli.py).
 
 Data and run-directory mistakes are usage errors (exit 2, one line naming the file); a
-training run stopped by a NaN/Inf loss exits 1 with what was kept.
+training run stopped by a NaN/Inf loss exits 1 with what was kept (nasdsl.errors: the
+classes carry their exit codes; cli.guard maps them).
 """
 
 from __future__ import annotations
@@ -11,25 +12,6 @@ from typing import Any, Callable
 
 import click
 
-EXIT_STOPPED = 1
-
-
-def _guard(run_guarded: Callable[[Callable[[], int]], None], fn: Callable[[], int]) -> None:
-    """The main CLI's guard, plus this half's own expected failures."""
-    def go() -> int:
-        from nasdsl.api import UsageError
-        from nasdsl.data import DataError
-        from nasdsl.runs import RunError
-        from nasdsl.train.loop import TrainingStopped
-
-        try:
-            return fn()
-        except (DataError, RunError) as err:
-            raise UsageError(str(err)) from None
-        except TrainingStopped as err:
-            click.echo(f"error: {err}", err=True)
-            return EXIT_STOPPED
-    run_guarded(go)
 
 
 def _size(text: str | None) -> list[int] | None:
@@ -119,7 +101,7 @@ def _train_command(run_guarded: Callable, define_option: Callable) -> click.Comm
                        f"{result.stopped.replace('_', ' ')}); best validation Dice {best}; "
                        f"checkpoints in {Path(kw['out']) / 'checkpoints'}")
             return 0
-        _guard(run_guarded, go)
+        run_guarded(go)
     return train
 
 
@@ -175,7 +157,7 @@ def _eval_command(run_guarded: Callable) -> click.Command:
             click.echo(render_table(scores, names))
             click.echo(f"wrote {target}")
             return 0
-        _guard(run_guarded, go)
+        run_guarded(go)
     return eval_
 
 
@@ -203,7 +185,7 @@ def _infer_command(run_guarded: Callable) -> click.Command:
                 click.echo(f"wrote {p}")
             click.echo(f"{len(written)} case(s) with {loaded.backend}")
             return 0
-        _guard(run_guarded, go)
+        run_guarded(go)
     return infer
 
 
@@ -223,7 +205,7 @@ def _export_command(run_guarded: Callable) -> click.Command:
 
             click.echo(export_run(Path(run), Path(output), checkpoint))
             return 0
-        _guard(run_guarded, go)
+        run_guarded(go)
     return export
 
 

@@ -1,7 +1,7 @@
 """Diagnostics: collected (not raised), rendered as `path:line:col: error[code]: message`.
 
-Only NasError (spec errors) maps to exit code 1; an InternalError is a compiler bug and
-says so, never dressed up as a spec error.
+NasError (spec errors) is an InputError (exit 1, nasdsl.errors); an InternalError is a
+compiler bug and says so, never dressed up as a spec error.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from nasdsl.errors import InputError, InternalError  # noqa: F401 - InternalError re-exported
 from nasdsl.source import Span
 
 MAX_SHOWN = 50
@@ -121,16 +122,17 @@ def _order(d: Diagnostic) -> tuple:
     return (d.span.file.path, d.span.start)
 
 
-class NasError(Exception):
+class NasError(InputError):
     """Spec errors: carries the diagnostics; the CLI prints them and exits 1."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic]):
         self.diagnostics = list(diagnostics)
         super().__init__("\n".join(d.render() for d in self.diagnostics))
 
-
-class InternalError(Exception):
-    """A broken compiler invariant: a bug in nasdsl, not in the spec."""
+    def render(self, color: bool = False) -> str:
+        n = sum(d.severity == "error" for d in self.diagnostics)
+        return "\n".join([*(d.render(color) for d in self.diagnostics),
+                          f"{n} error{'s' if n != 1 else ''}"])
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:

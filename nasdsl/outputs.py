@@ -14,10 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from nasdsl.errors import UsageError
 from nasdsl.spec_files import printable, same_file
 
 
-class OutputError(Exception):
+class OutputError(UsageError):
     """An output path that must not be written (reported as a usage error)."""
 
 

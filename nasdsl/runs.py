@@ -24,12 +24,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from nasdsl.errors import UsageError
+
 MANIFEST = "manifest.json"
 METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
 
 
-class RunError(Exception):
+class RunError(UsageError):
     """A run directory that cannot be used (exists without --resume, missing, corrupt)."""
 
 

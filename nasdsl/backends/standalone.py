@@ -12,11 +12,12 @@ from pathlib import Path
 
 from nasdsl.api import Compiled
 from nasdsl.diagnostics import Diagnostic, NasError
+from nasdsl.errors import InputError
 from nasdsl.outputs import check_output, temp_beside, write_atomic
 from nasdsl.source import Span
 
 
-class BackendError(Exception):
+class BackendError(InputError):
     """A compiled model failed its verification (reported, exit code 1)."""
 
 

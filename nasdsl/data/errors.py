@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nasdsl.errors import UsageError
 
-class DataError(Exception):
+
+class DataError(UsageError):
     """Bad or unreadable data. The CLI prints `error: <file>: <what>` and exits 2."""
 
     def __init__(self, path: str | Path, what: str) -> None:

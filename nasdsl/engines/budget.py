@@ -12,9 +12,10 @@ import math
 from typing import Any, Callable
 
 from nasdsl.engines.space import SearchSpace
+from nasdsl.errors import UsageError
 
 
-class BudgetError(Exception):
+class BudgetError(UsageError):
     """No architecture reachable by op swaps fits the budget."""
 
 

@@ -21,6 +21,7 @@ from nasdsl.engines.proxyless import ProxylessEngine
 from nasdsl.engines.registry import blockers, resolve_settings
 from nasdsl.engines.sampling import EnasEngine, RandomEngine, largest_child
 from nasdsl.engines.space import SearchSpace
+from nasdsl.errors import EngineCannotSearch, UnknownEngine, UsageError
 from nasdsl.runs import RunDir, RunError, rng_state, seed_everything, set_rng_state
 from nasdsl.sema.values import show
 from nasdsl.train import distributed as dist
@@ -31,7 +32,7 @@ ENGINE_CLASSES = {"darts": DartsEngine, "pc_darts": PcDartsEngine,
 FORMAT = 1
 
 
-class SearchError(Exception):
+class SearchError(UsageError):
     """A search that cannot run as asked (engine/space mismatch, bad run directory)."""
 
 
@@ -54,12 +55,12 @@ def pick_engine(space: SearchSpace, requested: str | None) -> str:
     if name is None:
         raise SearchError(f"{space.path}: the spec names no engine; pass --engine")
     if name not in ENGINE_CLASSES:
-        raise SearchError(f"unknown engine `{name}` (engines: {', '.join(ENGINE_CLASSES)})")
+        raise UnknownEngine(f"unknown engine `{name}` (engines: {', '.join(ENGINE_CLASSES)})")
     blocked = blockers(name, space.table, space.graph)
     if blocked:
         listed = "; ".join(f"`{b.decision}` ({b.kind})" for b in blocked[:8])
         more = f" and {len(blocked) - 8} more" if len(blocked) > 8 else ""
-        raise SearchError(f"engine `{name}` cannot search {space.path}: {listed}{more} "
+        raise EngineCannotSearch(f"engine `{name}` cannot search {space.path}: {listed}{more} "
                           f"— {blocked[0].reason}")
     return name
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from nasdsl.errors import InputError
 from nasdsl.runs import RunDir, rng_state, seed_everything, set_rng_state
 from nasdsl.train import distributed as dist
 from nasdsl.train.batches import BatchSource, shard
@@ -69,8 +70,9 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-class TrainingStopped(Exception):
-    """Training stopped on a non-finite loss; the message says what was kept."""
+class TrainingStopped(InputError):
+    """Training stopped on a non-finite loss (exit 1: the data or the settings diverge);
+    the message says what was kept."""
 
 
 @dataclass
