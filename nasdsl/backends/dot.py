@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nasdsl.api import Compiled
 from nasdsl.backends import drawing
+from nasdsl.errors import InputError
 from nasdsl.outputs import check_output, write_atomic as _write_atomic
 
 
@@ -44,8 +45,8 @@ def to_dot(c: Compiled) -> str:
     return "\n".join(lines) + "\n"
 
 
-class RenderError(Exception):
-    pass
+class RenderError(InputError):
+    """A drawing nasdsl cannot make (a format that needs Graphviz, dot failing): exit 1."""
 
 
 def write(c: Compiled, output: Path) -> str:
@@ -64,7 +65,9 @@ def write(c: Compiled, output: Path) -> str:
 
 
 def _render_with_graphviz(c: Compiled, output: Path) -> None:
-    exe = shutil.which("dot")
+    from nasdsl.child import trusted_path
+
+    exe = shutil.which("dot", path=trusted_path())  # never a `dot` from the working dir
     if exe is None:
         raise RenderError(f"drawing {output.suffix or 'this format'} needs Graphviz's "
                           "`dot` program, which is not installed; write `.svg` (drawn "

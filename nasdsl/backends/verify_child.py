@@ -20,7 +20,7 @@ from typing import Any
 from nasdsl.diagnostics import InternalError
 
 TIMEOUT_S = 1800  # an ONNX export and check of a large 3D network takes minutes on CPU
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+_PATH_KEYS = ("source", "onnx")  # the job's file paths: absolute, the child's cwd is its own
 
 
 class ChildFailed(Exception):
@@ -28,14 +28,16 @@ class ChildFailed(Exception):
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one job in a fresh interpreter; its answer, or ChildFailed / InternalError."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH"))
-                                        if p)
+    """Run one job in a fresh, isolated interpreter (nasdsl.child: nothing is imported
+    from the user's working directory); its answer, or ChildFailed / InternalError."""
+    from nasdsl.child import private_cwd, python_argv
+
+    job = {k: (os.path.abspath(v) if k in _PATH_KEYS else v) for k, v in job.items()}
     try:
-        proc = subprocess.run([sys.executable, "-m", "nasdsl.backends.verify_child"],
-                              input=json.dumps(job), capture_output=True, text=True,
-                              env=env, timeout=TIMEOUT_S)
+        with private_cwd() as cwd:
+            proc = subprocess.run(python_argv("nasdsl.backends.verify_child"),
+                                  input=json.dumps(job), capture_output=True, text=True,
+                                  cwd=cwd, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise InternalError(f"checking the emitted model took over {TIMEOUT_S} s") from None
     answer = _answer(proc.stdout)
