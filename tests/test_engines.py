@@ -52,13 +52,24 @@ def run_search(engine, space, overrides, data_dir, out, **extra):
 
 
 def moved(run_dir: Path) -> float:
-    """Largest change of the architecture parameters / controller since initialisation."""
+    """The smallest, over alpha (op decisions), beta (cell nodes' input decisions) and an
+    ENAS controller, of the largest change since initialisation: every kind of
+    architecture parameter the engine has must move, not only one."""
     _, before, _, _ = load_engine_from_run(run_dir, restore=False)
     _, after, _, _ = load_engine_from_run(run_dir)
-    a = before.state_dict()
-    b = after.state_dict()
-    key = "arch" if "arch" in a else "controller"
-    return max(float((b[key][k].float() - a[key][k].float()).abs().max()) for k in a[key])
+    a, b = before.state_dict(), after.state_dict()
+    if "controller" in a:
+        return max(float((b["controller"][k].float() - a["controller"][k].float()).abs().max())
+                   for k in a["controller"])
+    change: dict[str, float] = {}
+    for did in after.arch.ids:
+        kind = "beta" if after.space.point(did).kind == "inputs" else "alpha"
+        d = float((after.arch[did].detach() - before.arch[did].detach()).abs().max())
+        change[kind] = max(change.get(kind, 0.0), d)
+    want = {"alpha"} | ({"beta"} if "inputs" in after.arch_kinds
+                        and after.space.choose_nodes() else set())
+    assert set(change) == want, f"architecture parameters {sorted(change)}, want {sorted(want)}"
+    return min(change.values())
 
 
 CASES = [(e, s, 2) for s in TINY_2D for e in ("darts", "pc_darts", "proxyless", "enas",

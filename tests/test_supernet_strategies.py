@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from nasdsl.api import NasError  # noqa: E402
 from nasdsl.backends.onnx_export import example_input, load_emitted  # noqa: E402
-from nasdsl.backends.supernet import OnePath, Strategy, Supernet  # noqa: E402
+from nasdsl.backends.supernet import OnePath, Supernet  # noqa: E402
 from nasdsl.backends.torch_src import emit_torch  # noqa: E402
 from nasdsl.space import load_space  # noqa: E402
 
@@ -40,34 +40,24 @@ MACRO = """space Macro {
 """
 
 
-class WeightedSum(Strategy):
-    """DARTS in miniature: softmax(alpha[decision]) over the candidates."""
-
-    def __init__(self, table):
-        self.alpha = {p.id: torch.zeros(len(p.labels), requires_grad=True)
-                      for p in table if p.kind == "op"}
-
-    def run_edge(self, edge, x):
-        w = torch.softmax(self.alpha[edge.decision], 0)
-        return sum(w[i] * edge.run(lab, x) for i, lab in enumerate(edge.labels))
-
-
-class PartialChannels(WeightedSum):
-    """PC-DARTS in miniature: candidates built on C/2 channels, the rest passed by."""
-
-    def build_edge(self, edge, make):
-        return {lab: make(lab, channels=edge.channels // 2) for lab in edge.labels}
-
-    def run_edge(self, edge, x):
-        half = edge.channels // 2
-        return torch.cat([super().run_edge(edge, x[:, :half]), x[:, half:]], 1)
+@pytest.fixture(scope="module")
+def macro_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("macro") / "macro.nas"
+    path.write_text(MACRO)
+    return path
 
 
 @pytest.fixture(scope="module")
-def macro(tmp_path_factory):
-    path = tmp_path_factory.mktemp("macro") / "macro.nas"
-    path.write_text(MACRO)
-    return load_space(str(path))
+def macro(macro_path):
+    return load_space(str(macro_path))
+
+
+def _arch(macro_path, kinds):
+    from nasdsl.engines.archparams import ArchParams
+    from nasdsl.engines.space import SearchSpace
+
+    space = SearchSpace.load(str(macro_path), {})
+    return space, ArchParams(space, kinds, torch.Generator().manual_seed(0))
 
 
 def test_macro_op_choices_are_mixed_nodes_with_module_names_as_labels(macro):
@@ -92,26 +82,36 @@ def test_macro_op_choices_are_mixed_nodes_with_module_names_as_labels(macro):
     assert not torch.allclose(outs[0], outs[1]) or not torch.allclose(outs[1], outs[2])
 
 
-def test_weighted_sum_strategy_trains_engine_owned_alphas(macro):
-    strategy = WeightedSum(macro.table)
-    net = Supernet(macro, strategy)
+def test_darts_strategy_trains_engine_owned_alphas(macro_path):
+    from nasdsl.engines.relaxed import DartsStrategy
+
+    space, arch = _arch(macro_path, ("op",))
+    net = Supernet(space.ir, DartsStrategy(arch))
     y = net(example_input(1, (16, 16), batch=2))
-    y.sum().backward()
-    assert all(a.grad is not None and a.grad.abs().sum() > 0
-               for k, a in strategy.alpha.items() if k.startswith("blk"))
-    assert not any(p is a for p in net.parameters() for a in strategy.alpha.values())
+    y.square().mean().backward()
+    moved = {did for did in arch.ids if arch[did].grad is not None
+             and float(arch[did].grad.abs().sum()) > 0}
+    assert {"blk[0]", "blk[1]", "C.n[0].p0", "C.n[1].n[0]"} <= moved
+    assert not any(p is a for p in net.parameters() for a in arch.parameters())
 
 
-def test_partial_channel_candidates_come_from_the_bank(macro):
-    net = Supernet(macro, PartialChannels(macro.table))
+def test_pc_darts_strategy_trains_alpha_and_beta_on_partial_channel_candidates(macro_path):
+    from nasdsl.engines.relaxed import PcDartsStrategy
+
+    space, arch = _arch(macro_path, ("op", "inputs"))
+    net = Supernet(space.ir, PcDartsStrategy(arch, 2, 2))
     edge = next(e for e in net.edges if e.decision == "blk[0]")
     conv = edge.candidates["to"]
     assert conv is not None and sum(p.numel() for p in conv.parameters()) > 0
-    full = Supernet(macro).edges[0].candidates["to"]
+    full = Supernet(space.ir).edges[0].candidates["to"]
     assert sum(p.numel() for p in conv.parameters()) < sum(p.numel() for p in
                                                            full.parameters())
-    net(example_input(1, (16, 16))).sum().backward()
+    net(example_input(1, (16, 16), batch=2)).square().mean().backward()
     assert net.new_parameters()  # the engine adds these to its optimizer
+    grads = {did: float(arch[did].grad.abs().sum()) if arch[did].grad is not None else 0.0
+             for did in arch.ids}
+    assert grads["blk[0]"] > 0 and grads["C.n[1].n[0]"] > 0      # alpha: macro, cell edge
+    assert grads["C.n[1]"] > 0                                    # beta of a cell node
 
 
 def test_unhonourable_assignments_raise(macro):

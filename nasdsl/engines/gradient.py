@@ -30,10 +30,9 @@ class GradientEngine(Engine):
         torch.manual_seed(self.seed)   # candidate weights: same on every rank
         self.arch = ArchParams(space, self.arch_kinds, init)
         self.strategy = self.make_strategy()
+        # (the strategy's search-time modules, PC-DARTS's pool BatchNorms, are in the
+        # supernet's module tree: moved, put in eval mode and saved with it)
         self.net = precision.prepare_model(Supernet(space.ir, self.strategy), space.graph.dims)
-        self.extra = getattr(self.strategy, "extra", None)
-        if self.extra is not None:
-            self.extra.to(precision.device)
         self.arch.to(precision.device)
         self.model = self.net
         if dist.active() and self.use_ddp:
@@ -111,15 +110,12 @@ class GradientEngine(Engine):
     # ---- state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "arch": self.arch.state_dict(),
-                "extra": self.extra.state_dict() if self.extra is not None else {},
                 "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
                 "steps_done": self.steps_done}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
         self.arch.load_state_dict(state["arch"])
-        if self.extra is not None:
-            self.extra.load_state_dict(state["extra"])
         self.w_opt.load_state_dict(state["w_opt"])
         self.a_opt.load_state_dict(state["a_opt"])
         self.steps_done = int(state["steps_done"])

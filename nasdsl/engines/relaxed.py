@@ -21,11 +21,17 @@ from nasdsl.engines.archparams import ArchParams
 
 
 class DartsStrategy(Strategy):
-    """First-order DARTS: node = sum of its edges, edge = sum_o softmax(alpha)_o o(x)."""
+    """First-order DARTS: node = sum of its edges, edge = sum_o softmax(alpha)_o o(x).
+    Candidates and the cells' own norms run without affine (DARTS appendix A.1.1, the
+    NAS-Unet authors' search cells): a weighted sum must not be rescaled by them."""
+    affine = False
 
     def __init__(self, arch: ArchParams):
         self.arch = arch
         self.extra = nn.ModuleDict()   # search-time modules outside the weight bank
+
+    def search_modules(self) -> nn.Module | None:
+        return self.extra if len(self.extra) else None
 
     def run_edge(self, edge: Edge, x: torch.Tensor) -> torch.Tensor:
         return self.weighted(edge, x, torch.softmax(self.arch[edge.decision], -1))
@@ -43,9 +49,32 @@ class DartsStrategy(Strategy):
         return edge.run(label, x)
 
 
+class _Parts:
+    """A PC-DARTS edge into a cell node, before its β weight: the candidates on the
+    first C/K channels with their softmax(α) weights, and the bypassed rest."""
+    __slots__ = ("edge", "xs", "w", "xt")
+
+    def __init__(self, edge: Edge, xs: torch.Tensor, w: torch.Tensor, xt: torch.Tensor):
+        self.edge, self.xs, self.w, self.xt = edge, xs, w, xt
+
+    def size(self) -> tuple[int, ...]:
+        """The edge's output size (from the types: all candidates agree on it)."""
+        ratio = [a / b for a, b in zip(self.edge.in_type.stride, self.edge.out_type.stride)]
+        return tuple(int(n * r) for n, r in zip(self.xs.shape[2:], ratio))
+
+
 class PcDartsStrategy(DartsStrategy):
     """Partial channels: 1/K of the channels through the mixed op, the rest bypassed,
-    then channel shuffle; nodes weigh their edges by softmax(beta) of that node."""
+    then channel shuffle; nodes weigh their edges by softmax(beta) of that node.
+
+    Memory (issue 14, finding 9): the reference computes node = Σ_j β_j shuffle(cat(
+    mixed_j, bypass_j)) and so keeps every edge's full-width output for β's gradient.
+    Shuffle and concat are linear channel permutations, so here
+        node = shuffle(cat(Σ_j Σ_o β_j α_jo o_jo(xs_j), Σ_j β_j resample(xt_j)))
+    — the same value; the candidates' outputs that autograd saves for α's gradient serve
+    β's too (the coefficient β_j α_jo is one scalar), and the bypass sum is recomputed
+    in backward (torch.utils.checkpoint) instead of keeping the resampled (K-1)/K
+    channels of every down/up edge."""
 
     def __init__(self, arch: ArchParams, k: int, dims: int):
         super().__init__(arch)
@@ -65,25 +94,57 @@ class PcDartsStrategy(DartsStrategy):
         bn = self.extra[_bn_key(edge, label)] if "pool" in edge.tags(label) else None
         return y if bn is None else bn(y)
 
-    def run_edge(self, edge: Edge, x: torch.Tensor) -> torch.Tensor:
+    def run_edge(self, edge: Edge, x: torch.Tensor):
         part = x.shape[1] // self.k
         xs, xt = x[:, :part], x[:, part:]
-        mixed = self.weighted(edge, xs, torch.softmax(self.arch[edge.decision], -1))
+        w = torch.softmax(self.arch[edge.decision], -1)
+        if edge.joined:   # the cell node weighs it by β: see the class docstring
+            return _Parts(edge, xs, w, xt)
+        mixed = self.weighted(edge, xs, w)
         bypass = _resample(xt, tuple(mixed.shape[2:]))
         return channel_shuffle(torch.cat([mixed, bypass], dim=1), self.k)
 
-    def run_choose(self, node: Choose, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        w = torch.softmax(self.arch[node.decision], -1)
-        total = None
-        for j, label in enumerate(node.labels):
-            if label in inputs:
-                term = w[j] * inputs[label]
-                total = term if total is None else total + term
-        return total
+    def run_choose(self, node: Choose, inputs: dict) -> torch.Tensor:
+        beta = torch.softmax(self.arch[node.decision], -1)
+        parts = [(beta[j], inputs[label]) for j, label in enumerate(node.labels)
+                 if label in inputs]
+        if not all(isinstance(p, _Parts) for _, p in parts):   # not from run_edge above
+            return _sum(b * t for b, t in parts)
+        mixed = _sum((b * p.w[o]) * self.run_candidate(p.edge, label, p.xs)
+                     for b, p in parts for o, label in enumerate(p.edge.labels)
+                     if "zero" not in p.edge.tags(label))
+        if mixed is None:   # every candidate is the zero op
+            first = parts[0][1]
+            mixed = first.xs.new_zeros(first.xs.shape[:2] + first.size())
+        size = tuple(mixed.shape[2:])
+        bs = torch.stack([b for b, _ in parts])
+        bypass = _checkpoint(_bypass_sum, size, bs, *[p.xt for _, p in parts])
+        return channel_shuffle(torch.cat([mixed, bypass], dim=1), self.k)
+
+
+def _sum(terms):
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return total
+
+
+def _bypass_sum(size: tuple[int, ...], bs: torch.Tensor, *xts: torch.Tensor) -> torch.Tensor:
+    return _sum(bs[j] * _resample(xt, size) for j, xt in enumerate(xts))
+
+
+def _checkpoint(fn, size, *args):
+    if not torch.is_grad_enabled() or not any(a.requires_grad for a in args):
+        return fn(size, *args)
+    from torch.utils.checkpoint import checkpoint
+
+    return checkpoint(fn, size, *args, use_reentrant=False)
 
 
 def _bn_key(edge: Edge, label: str) -> str:
-    return "/".join(edge.path) + "~" + label
+    # ModuleDict keys may not hold "."
+    return ("/".join(edge.path) + "~" + label).replace(".", "_")
 
 
 def _batch_norm(dims: int, channels: int) -> nn.Module:

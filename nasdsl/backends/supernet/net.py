@@ -15,7 +15,7 @@ from nasdsl.ir.graph import Graph, Node
 from nasdsl.ir.names import ModuleNamer
 from nasdsl.ops import REGISTRY
 from nasdsl.space import SearchSpace
-from nasdsl.backends.supernet.bank import WeightBank
+from nasdsl.backends.supernet.bank import WeightBank, affine_fill
 from nasdsl.backends.supernet.interp import Hooks, run_graph
 from nasdsl.backends.supernet.strategy import Choose, Edge, OnePath, Strategy
 
@@ -99,6 +99,23 @@ def _set(root: nn.Module, dotted: str, module: nn.Module | None) -> None:
     parent.add_module(last, module)
 
 
+def edge_decisions(graph: Graph) -> dict[tuple[str, ...], str]:
+    """Path of each mixed node of a relaxed graph -> its decision: a child's op at that
+    path implements the label the child's assignment gives that decision."""
+    return {n.path: n.attr("decision") for n in graph.nodes if n.op == "mixed"}
+
+
+def child_labels(edges: dict[tuple[str, ...], str], space: SearchSpace,
+                 assignment: dict[str, Any]) -> dict[tuple[str, ...], str]:
+    """Path -> candidate label for the ops of a child that sit on a relaxed edge.
+
+    NOTE: an edge that exists only under a non-default structural decision is not in
+    the default relaxed graph; its op is keyed without a label, which is still unique
+    per op and attributes (the signature), and no relaxed candidate shares its path."""
+    normal = space.table.normalise(assignment)
+    return {path: str(normal[did]) for path, did in edges.items() if did in normal}
+
+
 class Supernet(nn.Module):
     def __init__(self, space: SearchSpace | Compiled, strategy: Strategy | None = None,
                  fixed: dict[str, Any] | None = None):
@@ -106,31 +123,43 @@ class Supernet(nn.Module):
         self.space = space if isinstance(space, SearchSpace) else SearchSpace(space)
         self.graph = self.space.relaxed(fixed)
         self.bank = WeightBank(self.graph.dims)
-        self._modules_of = self._plain_modules(self.graph)
+        self._strategy: Strategy = strategy or OnePath()
+        self._edge_decisions = edge_decisions(self.graph)
+        self._modules_of = self._plain_modules(self.graph, search=True)
         self.edges: list[Edge] = []
         self.chooses: list[Choose] = []
         self.edge_of: dict[int, Edge] = {}
         self.choose_of: dict[int, Choose] = {}
         self._children: OrderedDict[frozenset, ChildNet] = OrderedDict()
-        self._strategy: Strategy = strategy or OnePath()
         self._build_choices()
 
     # ---- building -----------------------------------------------------------------------
-    def _plain_modules(self, graph: Graph) -> dict[int, nn.Module | None]:
+    def _plain_modules(self, graph: Graph, labels: dict[tuple[str, ...], str] | None = None,
+                       search: bool = False) -> dict[int, nn.Module | None]:
+        """Bank modules of a graph's plain ops. `search`: the relaxed graph, whose ops
+        inside cells (the cells' preprocessing) take the strategy's affine flag, as the
+        DARTS and NAS-Unet authors' search cells do."""
+        labels = labels or {}
+        affine = None if self._strategy.affine else False
         return {n.id: self.bank.fetch(n.op, dict(n.attrs), _in_types(graph, n), n.type,
-                                      n.path)
+                                      n.path, labels.get(n.path),
+                                      affine if search and n.cell is not None else None)
                 for n in graph.nodes if n.op not in ("input", "mixed", "choose")}
 
     def _build_choices(self) -> None:
         table = self.space.table
         self.edges, self.chooses = [], []
+        users = self.graph.users()
+        outputs = {nid for _, nid in self.graph.outputs}
         for n in self.graph.nodes:
             if n.op == "mixed":
                 point = table.get(n.attr("decision"))
                 alts = n.attr("alternatives")
+                joined = n.id not in outputs and bool(users[n.id]) and all(
+                    self.graph.node(u).op == "choose" for u in users[n.id])
                 edge = Edge(n, n.attr("decision"), tuple(a.label for a in alts),
                             n.attr("role"), alts, _in_types(self.graph, n),
-                            point.info if point is not None else ())
+                            point.info if point is not None else (), joined=joined)
                 edge.candidates = self._strategy.build_edge(edge, self._maker(edge))
                 self.edges.append(edge)
                 self.edge_of[n.id] = edge
@@ -138,6 +167,7 @@ class Supernet(nn.Module):
                 ch = Choose(n, n.attr("decision"), n.attr("labels"), n.attr("keep"))
                 self.chooses.append(ch)
                 self.choose_of[n.id] = ch
+        self._adopt_search_modules()
 
     def _maker(self, edge: Edge):
         alts = {a.label: a for a in edge.alternatives}
@@ -151,7 +181,8 @@ class Supernet(nn.Module):
                                      "count: it cannot run on a channel subset")
                 ins = tuple(t.with_channels(channels) for t in ins)
                 out = out.with_channels(channels)
-            return self.bank.fetch(alt.op, dict(alt.attrs), ins, out, edge.path)
+            return self.bank.fetch(alt.op, dict(alt.attrs), ins, out, edge.path, label,
+                                   None if self._strategy.affine else False)
         return make
 
     @property
@@ -163,6 +194,16 @@ class Supernet(nn.Module):
         # NOTE: kept out of the module tree: arch parameters are not weights
         self._strategy = strategy
         self._build_choices()
+
+    def _adopt_search_modules(self) -> None:
+        """The strategy's own search-time modules (PC-DARTS's pool BatchNorms) join the
+        module tree: train()/eval(), to() and state_dict() reach them."""
+        extra = self._strategy.search_modules()
+        if extra is None:
+            if "search_extra" in self._modules:
+                del self._modules["search_extra"]
+        else:
+            self.search_extra = extra
 
     def new_parameters(self) -> list[nn.Parameter]:
         return self.bank.new_parameters()
@@ -184,7 +225,8 @@ class Supernet(nn.Module):
         child = self._children.get(key)
         if child is None:
             graph = self.child_graph(assignment)
-            child = ChildNet(graph, self._plain_modules(graph))
+            labels = child_labels(self._edge_decisions, self.space, assignment)
+            child = ChildNet(graph, self._plain_modules(graph, labels))
             self._children[key] = child
             while len(self._children) > CHILD_CACHE:
                 self._children.popitem(last=False)
@@ -199,14 +241,25 @@ class Supernet(nn.Module):
         return self.new_parameters()
 
     def child_state_dict(self, assignment: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """The child's weights under the standalone module's keys (load strict=True)."""
-        return self.child_module(assignment).state_dict()
+        """The child's weights under the standalone module's keys (load strict=True);
+        norms searched without affine hand over scale 1 and shift 0 (bank.py)."""
+        child = self.child_module(assignment)
+        state = child.state_dict()
+        graph = child.graph
+        for nid, attr in standalone_names(graph).items():
+            n = graph.node(nid)
+            head = attr + "."
+            have = {k[len(head):] for k in state if k.startswith(head)}
+            for rest, t in affine_fill(n.op, dict(n.attrs), _in_types(graph, n), n.type,
+                                       graph.dims, have).items():
+                state[head + rest] = t.to(self.bank.anchor.device)
+        return state
 
     # NOTE: children are cached outside the module tree (`_children` is a plain dict):
     # their modules are the bank's, so state_dict() holds each weight once.
     def __setattr__(self, name: str, value: Any) -> None:
         if name in ("_children", "_strategy", "strategy", "space", "edges", "chooses", "edge_of",
-                    "choose_of", "_modules_of", "graph"):
+                    "choose_of", "_modules_of", "graph", "_edge_decisions"):
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
@@ -218,13 +271,19 @@ def restrict_state_dict(state: dict[str, torch.Tensor], space: SearchSpace,
     """A saved supernet state dict restricted to one architecture, under standalone keys
     (for a checkpoint loaded with weights_only=True, without building the supernet)."""
     graph = space.child(assignment).graph
+    labels = child_labels(edge_decisions(space.relaxed()), space, assignment)
     bank = WeightBank(graph.dims)
     out: dict[str, torch.Tensor] = {}
     for nid, attr in standalone_names(graph).items():
         n = graph.node(nid)
-        key = bank.key(n.op, dict(n.attrs), _in_types(graph, n), n.type, n.path)
+        ins = _in_types(graph, n)
+        key = bank.key(n.op, dict(n.attrs), ins, n.type, n.path, labels.get(n.path))
         head = prefix + f"{key}."
         found = {k[len(head):]: v for k, v in state.items() if k.startswith(head)}
         for rest, tensor in found.items():  # (a stateless module has none)
+            out[f"{attr}.{rest}"] = tensor
+        # norms searched without affine: scale 1, shift 0 (bank.py)
+        for rest, tensor in affine_fill(n.op, dict(n.attrs), ins, n.type, graph.dims,
+                                        set(found)).items():
             out[f"{attr}.{rest}"] = tensor
     return out

@@ -34,6 +34,9 @@ class Edge:
     in_types: tuple[TensorType, ...]
     info: tuple[LabelInfo, ...] = ()
     candidates: dict[str, nn.Module | None] = field(default_factory=dict)
+    # every user is a cell node (`choose`): run_edge may return what the strategy's
+    # run_choose takes (e.g. PC-DARTS's unshuffled parts) instead of a tensor
+    joined: bool = False
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -84,6 +87,15 @@ Make = Callable[..., "nn.Module | None"]
 
 
 class Strategy:
+    # False: candidates and cell-internal norms are built without scale and shift during
+    # the search (a weighted sum of candidates: DARTS appendix A.1.1)
+    affine = True
+
+    def search_modules(self) -> nn.Module | None:
+        """Search-time modules outside the weight bank (e.g. PC-DARTS's pool BatchNorms),
+        made by build_edge; the supernet adopts them into its module tree."""
+        return None
+
     def build_edge(self, edge: Edge, make: Make) -> dict[str, nn.Module | None]:
         """Modules of the candidates; `make(label, channels=None)` fetches from the bank
         (channels: build the op on that many channels, e.g. C // K for PC-DARTS)."""
