@@ -39,7 +39,7 @@ def test_truncated_nifti(tmp_path):
     path = tmp_path / "imagesTr" / "case_1.nii.gz"
     raw = gzip.decompress(path.read_bytes())
     path.write_bytes(gzip.compress(raw[: len(raw) // 2]))
-    _expect(tmp_path, "case_1.nii.gz", "unreadable or truncated")
+    _expect(tmp_path, "case_1.nii.gz", "is truncated: its header declares 12x10x6 float32")
 
 
 def test_garbage_file(tmp_path):

@@ -127,7 +127,7 @@ class DataModule:
                 props = json.loads(str(z["props"]))
                 label = z["label"] if z["label"].size else None
                 return Preprocessed(case_id, z["image"], label, props)
-        pre = self.preprocessor(load_case(self.index, case))
+        pre = self.preprocessor(load_case(self.index, case), case.images[0])
         if cached is not None:
             self._save(cached, pre)
         return pre

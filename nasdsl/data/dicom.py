@@ -40,6 +40,25 @@ def series_modality(folder: Path) -> str:
     return str(getattr(ds, "Modality", "") or "")
 
 
+def _declared_voxels(path: Path, root: Path) -> int:
+    """Admit the file inside `root` and bound what its header declares, pixels unread."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    from nasdsl.data.admit import admit_file
+    from nasdsl.data.headers import dicom_voxels
+
+    admit_file(path, root)
+    try:
+        ds = pydicom.dcmread(str(path), stop_before_pixels=True)
+    except InvalidDicomError:
+        raise DataError(path, "not a DICOM file (no DICM header)") from None
+    except Exception as err:  # noqa: BLE001
+        raise DataError(path, f"unreadable DICOM header ({type(err).__name__}: "
+                              f"{' '.join(str(err).split())[:160]})") from None
+    return dicom_voxels(path, ds)
+
+
 def _check_file(path: Path) -> None:
     import pydicom
     from pydicom.errors import InvalidDicomError
@@ -58,15 +77,22 @@ def _check_file(path: Path) -> None:
                               f"{' '.join(str(err).split())[:160]})") from None
 
 
-def read_dicom_series(folder: Path, only: Path | None = None) -> tuple[np.ndarray, Geometry]:
-    """Read the one series in `folder` (or the single file `only`) as (1 x X x Y x Z, geometry)."""
+def read_dicom_series(folder: Path, only: Path | None = None, root: Path | None = None
+                      ) -> tuple[np.ndarray, Geometry]:
+    """Read the one series in `folder` (or the single file `only`) as (1 x X x Y x Z,
+    geometry); every file must lie inside `root` (default: `folder`), and the series'
+    declared size is bounded before any pixel data is decoded."""
     import SimpleITK as sitk
 
     from nasdsl.data.imageio import _from_sitk
+    from nasdsl.data.limits import check_voxels
 
     files = [only] if only is not None else dicom_files(folder)
     if not files:
         raise DataError(folder, "no DICOM files in this folder")
+    base = root if root is not None else folder
+    total = sum(_declared_voxels(f, base) for f in files)
+    check_voxels(folder, (total,), 1, "declares a series of", spatial_dims=3)
     for f in files:
         _check_file(f)
     if only is not None:

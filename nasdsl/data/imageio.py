@@ -16,8 +16,12 @@ from typing import Callable
 
 import numpy as np
 
+from nasdsl.data.admit import admit_dir, admit_file
 from nasdsl.data.errors import DataError
 from nasdsl.data.geometry import Geometry
+from nasdsl.data.headers import (check_2d, check_geometry, check_itk, check_itk_data_file,
+                                 check_nifti)
+from nasdsl.spec_files import printable
 
 NIFTI = (".nii.gz", ".nii")
 ITK = (".mhd", ".mha", ".nrrd", ".nhdr")
@@ -35,26 +39,38 @@ def suffix_of(path: str | Path) -> str:
     return Path(path).suffix.lower()
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, Geometry]:
-    """Read an image file or a DICOM series folder as (C x spatial array, geometry)."""
+def read_image(path: str | Path, root: str | Path | None = None
+               ) -> tuple[np.ndarray, Geometry]:
+    """Read an image file or a DICOM series folder as (C x spatial array, geometry).
+
+    `root` is the folder the file came in (a dataset's root; default: the file's own
+    folder): the file, and any data file its header names, must lie inside it (admit.py).
+    Declared sizes and geometry are checked from the header before pixels are read."""
     p = Path(path)
-    if not p.exists():
-        raise DataError(p, "no such file")
+    base = Path(root) if root is not None else (p.parent if not p.is_dir() else p)
     if p.is_dir():
         from nasdsl.data.dicom import read_dicom_series
 
-        return read_dicom_series(p)
+        admit_dir(p, base)
+        return read_dicom_series(p, root=base)
     reader = _READERS.get(suffix_of(p))
     if reader is None:
+        if not os.path.lexists(p):
+            raise DataError(p, "no such file")
         raise DataError(p, f"unsupported image format `{suffix_of(p) or p.name}` "
                            f"(supported: {', '.join(IMAGE_SUFFIXES)}, DICOM folders)")
+    admit_file(p, base)
     try:
-        array, geom = reader(p)
+        array, geom = reader(p, base)
     except DataError:
         raise
+    except MemoryError:
+        raise DataError(p, "not enough memory to read this image (see NASDSL_MAX_VOXELS "
+                           "in docs/DATA.md)") from None
     except Exception as err:  # noqa: BLE001 - any reader failure is a bad file to the user
         raise DataError(p, f"unreadable or truncated image ({type(err).__name__}: "
                            f"{_short(err)})") from None
+    check_geometry(p, geom)
     if not np.all(np.isfinite(array)):
         raise DataError(p, "image holds NaN or infinite values")
     return array, geom
@@ -62,13 +78,16 @@ def read_image(path: str | Path) -> tuple[np.ndarray, Geometry]:
 
 def _short(err: Exception) -> str:
     text = " ".join(str(err).split())
-    return text[:200] + ("..." if len(text) > 200 else "")
+    return printable(text[:200] + ("..." if len(text) > 200 else ""))
 
 
-def _read_nifti(p: Path) -> tuple[np.ndarray, Geometry]:
+def _read_nifti(p: Path, root: Path) -> tuple[np.ndarray, Geometry]:
     import nibabel as nib
 
     img = nib.load(str(p))
+    check_nifti(p, img)
+    geom = Geometry.from_affine_ras(img.header.get_best_affine())
+    check_geometry(p, geom)
     data = np.asarray(img.dataobj)
     if data.ndim == 4:                     # MSD: channels on the fourth axis
         data = np.moveaxis(data, 3, 0)
@@ -79,14 +98,18 @@ def _read_nifti(p: Path) -> tuple[np.ndarray, Geometry]:
     else:
         raise DataError(p, f"expected a 3D or 4D NIfTI image, found {data.ndim}D "
                            f"shape {data.shape}")
-    return data, Geometry.from_affine_ras(img.header.get_best_affine())
+    return data, geom
 
 
-def _read_itk(p: Path) -> tuple[np.ndarray, Geometry]:
+def _read_itk(p: Path, root: Path) -> tuple[np.ndarray, Geometry]:
     import SimpleITK as sitk
 
-    img = sitk.ReadImage(str(p))
-    return _from_sitk(img)
+    check_itk_data_file(p, root)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(p))
+    reader.ReadImageInformation()
+    check_itk(p, reader)
+    return _from_sitk(reader.Execute())
 
 
 def _from_sitk(img: "object") -> tuple[np.ndarray, Geometry]:
@@ -102,10 +125,11 @@ def _from_sitk(img: "object") -> tuple[np.ndarray, Geometry]:
     return np.ascontiguousarray(arr), geom
 
 
-def _read_png(p: Path) -> tuple[np.ndarray, Geometry]:
+def _read_png(p: Path, root: Path) -> tuple[np.ndarray, Geometry]:
     from PIL import Image
 
-    with Image.open(p) as img:
+    with Image.open(p) as img:              # lazy: the header only
+        check_2d(p, img.size, len(img.getbands()))
         img.load()
         if img.mode == "P":
             arr = np.asarray(img)           # palette masks: the indices are the labels
@@ -116,13 +140,20 @@ def _read_png(p: Path) -> tuple[np.ndarray, Geometry]:
     return _from_2d(arr)
 
 
-def _read_tiff(p: Path) -> tuple[np.ndarray, Geometry]:
+def _read_tiff(p: Path, root: Path) -> tuple[np.ndarray, Geometry]:
     import tifffile
 
-    arr = tifffile.imread(str(p))
-    if arr.ndim == 3 and arr.shape[-1] > 4:
-        raise DataError(p, f"expected a 2D TIFF (rows x cols [x samples]), found shape "
-                           f"{arr.shape}")
+    with tifffile.TiffFile(str(p)) as tif:  # the page index, no pixel data yet
+        if not tif.series:
+            raise DataError(p, "TIFF file holds no image")
+        series = tif.series[0]
+        shape = tuple(int(s) for s in series.shape)
+        samples = shape[2] if len(shape) == 3 and shape[2] <= 4 else 1
+        check_2d(p, shape[:2] if samples > 1 else shape, samples)
+        if len(shape) == 3 and shape[-1] > 4:
+            raise DataError(p, f"expected a 2D TIFF (rows x cols [x samples]), found shape "
+                               f"{shape}")
+        arr = series.asarray()
     return _from_2d(arr)
 
 
@@ -135,13 +166,13 @@ def _from_2d(arr: np.ndarray) -> tuple[np.ndarray, Geometry]:
     return np.ascontiguousarray(arr), Geometry.identity((1.0, 1.0))
 
 
-def _read_dcm_file(p: Path) -> tuple[np.ndarray, Geometry]:
+def _read_dcm_file(p: Path, root: Path) -> tuple[np.ndarray, Geometry]:
     from nasdsl.data.dicom import read_dicom_series
 
-    return read_dicom_series(p.parent, only=p)
+    return read_dicom_series(p.parent, only=p, root=root)
 
 
-_READERS: dict[str, Callable[[Path], tuple[np.ndarray, Geometry]]] = {
+_READERS: dict[str, Callable[[Path, Path], tuple[np.ndarray, Geometry]]] = {
     **{s: _read_nifti for s in NIFTI}, **{s: _read_itk for s in ITK},
     **{s: _read_png for s in PNG}, **{s: _read_tiff for s in TIFF}, ".dcm": _read_dcm_file,
 }

@@ -78,7 +78,7 @@ def load_case(index: DatasetIndex, case: Case) -> CaseData:
     channels, geom = _read_channels(index, case)
     label = None
     if case.label is not None:
-        raw, lgeom = _as_dims(index, *read_image(case.label))
+        raw, lgeom = _as_dims(index, *read_image(case.label, index.root))
         _check_label_grid(case, channels, geom, raw, lgeom)
         label = remap_labels(raw[0], index, case.label)[None]
     return CaseData(case.id, channels, label, geom)
@@ -87,7 +87,7 @@ def load_case(index: DatasetIndex, case: Case) -> CaseData:
 def _read_channels(index: DatasetIndex, case: Case) -> tuple[np.ndarray, Geometry]:
     arrays, geom, first = [], None, case.images[0]
     for path in case.images:
-        arr, g = _as_dims(index, *read_image(path))
+        arr, g = _as_dims(index, *read_image(path, index.root))
         if geom is None:
             geom = g
         elif arr.shape[1:] != arrays[0].shape[1:] or not g.matches(geom):

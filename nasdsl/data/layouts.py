@@ -7,17 +7,20 @@ channel names; otherwise labels are the values found in the masks (0 = backgroun
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from nasdsl.data.admit import admit_file, inside, read_json
 from nasdsl.data.errors import DataError
 from nasdsl.data.imageio import NIFTI, PNG, TIFF, read_image, suffix_of
 from nasdsl.data.index import Case, DatasetIndex
+from nasdsl.spec_files import printable
 
+MAX_LABEL_VALUE = 2 ** 31 - 1         # label maps are stored in at most 32-bit integers
 LAYOUTS = ("msd", "nnunet", "pairs2d", "mhd", "dicom")
 _IMAGE_DIRS = ("images", "imagesTr", "image", "img")
 _MASK_DIRS = ("masks", "labels", "labelsTr", "mask", "label", "gt")
@@ -41,7 +44,7 @@ def load_dataset(root: str | Path, layout: str | None = None) -> DatasetIndex:
 
 def detect_layout(root: Path) -> str:
     meta = root / "dataset.json"
-    if meta.is_file():
+    if os.path.lexists(meta):    # a FIFO or a link out is refused, not skipped
         keys = _read_json(meta).keys()
         if keys & {"file_ending", "channel_names"}:
             return "nnunet"
@@ -59,10 +62,7 @@ def detect_layout(root: Path) -> str:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(path, f"unreadable dataset.json ({err})") from None
+    data = read_json(path, path.parent, "dataset.json")
     if not isinstance(data, dict):
         raise DataError(path, "dataset.json must hold a JSON object")
     return data
@@ -83,17 +83,23 @@ def parse_labels(meta: dict[str, Any], path: Path) -> tuple[tuple[str, ...], tup
     for key, val in labels.items():
         if key == "ignore" or val == "ignore":
             raise DataError(path, "nnU-Net's `ignore` label (sparse annotation) is not supported")
-        if isinstance(val, str) and re.fullmatch(r"-?\d+", key):
+        if isinstance(val, str) and re.fullmatch(r"-?\d{1,12}", key.strip()):
             pairs.append((int(key), val))
         elif isinstance(val, int) and not isinstance(val, bool):
             pairs.append((val, key))
         elif isinstance(val, list):
-            raise DataError(path, f"label `{key}` is a region (list of values); region-based "
-                                  "training is not supported")
+            raise DataError(path, f"label `{printable(key)}` is a region (list of values); "
+                                  "region-based training is not supported")
         else:
-            raise DataError(path, f"label entry `{key}`: {val!r} is neither \"value\": \"name\" "
+            raise DataError(path, f"label entry `{printable(key)}`: "
+                                  f"{printable(repr(val)[:80])} is neither \"value\": \"name\" "
                                   "nor \"name\": value")
     pairs.sort()
+    for value, name in pairs:
+        if value < 0 or value > MAX_LABEL_VALUE:
+            raise DataError(path, f"label `{printable(name)}` has the value {value}; label "
+                                  f"values are whole numbers 0 (background) to "
+                                  f"{MAX_LABEL_VALUE:,}")
     dup = sorted({v for v, _ in pairs if sum(w == v for w, _ in pairs) > 1})
     if dup:
         raise DataError(path, f"label value(s) {dup} named more than once")
@@ -132,8 +138,8 @@ def _index_msd(root: Path) -> DatasetIndex:
     cases = tuple(_msd_case(root, meta_path, e) for e in training)
     tests = tuple(_msd_test_case(root, meta_path, t) for t in meta.get("test", [])
                   if isinstance(t, str))
-    return DatasetIndex(root, "msd", str(meta.get("name", root.name)), _nifti_dims(cases),
-                        channels, channels, names, values, cases, tests, meta_path)
+    dims = _nifti_dims(root, cases)
+    return DatasetIndex(root, "msd", str(meta.get("name", root.name)), dims, channels, channels, names, values, cases, tests, meta_path)
 
 
 def _msd_case(root: Path, meta_path: Path, entry: Any) -> Case:
@@ -150,14 +156,26 @@ def _msd_test_case(root: Path, meta_path: Path, rel: str) -> Case:
     return Case(_stem(image), (image,), label if label.is_file() else None)
 
 
-def _resolve(root: Path, meta_path: Path, rel: str) -> Path:
-    p = (root / rel).resolve()
+def _resolve(root: Path, meta_path: Path, rel: Any) -> Path:
+    """A file dataset.json lists: a relative path that stays inside the dataset folder."""
+    if not isinstance(rel, str) or not rel.strip() or "\0" in rel:
+        raise DataError(meta_path, f"lists {printable(repr(rel)[:80])}, which is not a file "
+                                   "path")
+    shown = printable(rel)
+    if Path(rel).is_absolute():
+        raise DataError(meta_path, f"lists the absolute path `{shown}`; a dataset names its "
+                                   "files relative to its folder")
+    p = root / rel
+    try:
+        inside(root, p)
+    except DataError as err:
+        raise DataError(meta_path, f"lists `{shown}`, which {err.what}") from None
     if not p.is_file():
-        raise DataError(meta_path, f"lists `{rel}`, which does not exist")
+        raise DataError(meta_path, f"lists `{shown}`, which does not exist")
     return p
 
 
-def _nifti_dims(cases: tuple[Case, ...]) -> int:
+def _nifti_dims(root: Path, cases: tuple[Case, ...]) -> int:
     """2 when every training image is a single slice (x, y, 1[, c]) - how 2D data is
     stored as NIfTI - else 3. Reads headers only."""
     import nibabel as nib
@@ -165,6 +183,7 @@ def _nifti_dims(cases: tuple[Case, ...]) -> int:
     if not cases:
         return 3
     for case in cases:
+        admit_file(case.images[0], root)
         try:
             shape = nib.load(str(case.images[0])).shape
         except Exception as err:  # noqa: BLE001
@@ -191,6 +210,9 @@ def _index_nnunet(root: Path) -> DatasetIndex:
     names, values = parse_labels(meta, meta_path)
     channels = parse_channels(meta, meta_path, "channel_names")
     ending = str(meta.get("file_ending", ".nii.gz"))
+    if not re.fullmatch(r"\.[A-Za-z0-9.]{1,16}", ending):
+        raise DataError(meta_path, f"`file_ending` {printable(ending[:40])!s} is not a file "
+                                   "suffix such as .nii.gz")
     labels_dir = root / "labelsTr"
     if not labels_dir.is_dir():
         raise DataError(root, "nnU-Net layout without labelsTr/")
@@ -200,7 +222,7 @@ def _index_nnunet(root: Path) -> DatasetIndex:
                        labels_dir / f"{i}{ending}") for i in ids)
     _no_orphans(root / "imagesTr", ending, set(ids), len(channels))
     tests = _nnunet_tests(root / "imagesTs", ending, len(channels))
-    dims = 2 if ending.lower() in _2D else _nifti_dims(cases)
+    dims = 2 if ending.lower() in _2D else _nifti_dims(root, cases)
     return DatasetIndex(root, "nnunet", str(meta.get("name", root.name)), dims, channels,
                         channels, names, values, cases, tests, meta_path)
 
@@ -315,7 +337,7 @@ def _undeclared(root: Path, layout: str, dims: int, cases: tuple[Case, ...],
                 tests: tuple[Case, ...]) -> DatasetIndex:
     """Channels and labels from a root dataset.json when present, else from the files."""
     meta_path = root / "dataset.json"
-    if meta_path.is_file():
+    if os.path.lexists(meta_path):
         meta = _read_json(meta_path)
         names, values = parse_labels(meta, meta_path)
         key = "channel_names" if "channel_names" in meta else "modality"
@@ -325,22 +347,27 @@ def _undeclared(root: Path, layout: str, dims: int, cases: tuple[Case, ...],
     if not cases:
         return DatasetIndex(root, layout, root.name, dims, ("image",), ("image",),
                             ("background",), (0,), cases, tests)
-    n = read_image(cases[0].images[0])[0].shape[0]
+    n = read_image(cases[0].images[0], root)[0].shape[0]
     channels = ("image",) if n == 1 else tuple(f"channel{k}" for k in range(n))
-    values = _label_values_in(cases)
+    values = _label_values_in(root, cases)
     names = tuple("background" if v == 0 else f"label_{v}" for v in values)
     return DatasetIndex(root, layout, root.name, dims, channels, channels, names, values,
                         cases, tests)
 
 
-def _label_values_in(cases: tuple[Case, ...]) -> tuple[int, ...]:
+def _label_values_in(root: Path, cases: tuple[Case, ...]) -> tuple[int, ...]:
     found: set[int] = {0}
     for c in cases:
         assert c.label is not None
-        arr = read_image(c.label)[0]
+        arr = read_image(c.label, root)[0]
         if np.issubdtype(arr.dtype, np.floating) and np.any(arr != np.round(arr)):
             raise DataError(c.label, "label map holds non-integer values")
-        found.update(int(v) for v in np.unique(arr))
+        values = np.unique(arr)
+        bad = [v for v in values[[0, -1]] if v < 0 or v > MAX_LABEL_VALUE] if values.size else []
+        if bad:
+            raise DataError(c.label, f"label map holds the value {bad[0]}; label values are "
+                                     f"0 (background) to {MAX_LABEL_VALUE:,}")
+        found.update(int(v) for v in values)
     return tuple(sorted(found))
 
 

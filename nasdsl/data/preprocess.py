@@ -10,6 +10,7 @@ labels as per-class linear masks) is not one MONAI transform.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from scipy import ndimage
 from nasdsl.data.errors import DataError
 from nasdsl.data.geometry import Geometry
 from nasdsl.data.index import CaseData, DatasetIndex
+from nasdsl.data.limits import check_resample
 
 ANISOTROPY = 3.0          # nnU-Net: an axis > 3x coarser than the others is resampled apart
 
@@ -202,18 +204,20 @@ class Preprocessor:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
 
-    def __call__(self, case: CaseData) -> Preprocessed:
-        image, label, props = self._forward(case.image, case.label, case.geometry)
+    def __call__(self, case: CaseData, source: str | Path | None = None) -> Preprocessed:
+        """`source` (the case's image file) is what a size error names."""
+        image, label, props = self._forward(case.image, case.label, case.geometry,
+                                            source or f"case {case.id}")
         return Preprocessed(case.id, image, label, props)
 
-    def preprocess_image(self, image: np.ndarray, geometry: Geometry
-                         ) -> tuple[np.ndarray, dict[str, Any]]:
+    def preprocess_image(self, image: np.ndarray, geometry: Geometry,
+                         source: str | Path = "the image") -> tuple[np.ndarray, dict[str, Any]]:
         """Inference: C x spatial float image -> (network input grid, props)."""
-        out, _, props = self._forward(image.astype(np.float32), None, geometry)
+        out, _, props = self._forward(image.astype(np.float32), None, geometry, source)
         return out, props
 
-    def _forward(self, image: np.ndarray, label: np.ndarray | None, geom: Geometry
-                 ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    def _forward(self, image: np.ndarray, label: np.ndarray | None, geom: Geometry,
+                 source: str | Path) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
         shape0 = image.shape[1:]
         box = [(0, s) for s in shape0]
         if self.plan.crop_nonzero:
@@ -221,6 +225,9 @@ class Preprocessor:
         mask = ndimage.binary_fill_holes(np.any(image != 0, axis=0))
         target = self._target(geom.spacing)
         new_shape = resampled_shape(image.shape[1:], geom.spacing, target)
+        # NOTE: bounded before resampling allocates (a 300 mm voxel makes 300x per axis)
+        check_resample(source, image.shape[1:], new_shape, image.shape[0], geom.spacing,
+                       target)
         sep = _separate_axis(geom.spacing, target)
         image = resample(image, new_shape, False, sep)
         if label is not None:
