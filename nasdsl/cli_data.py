@@ -2,13 +2,15 @@
 
 Commands import nasdsl.data (numpy, nibabel, torch, MONAI) only when they run, so the
 front end (`check`, `fmt`) stays free of them. DataError -> `error: <file>: <what>`, exit 2
-(mapped in cli.run_guarded).
+(a UsageError: mapped by cli.guard). The built-in datasets are written whole and swapped
+in (outputs.write_dir_atomic): a folder nasdsl did not write is never replaced.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -48,7 +50,6 @@ def inspect(directory: str, layout: str | None, as_json: bool, output: str | Non
             fp = fingerprint(index, progress=tick)
         if output:
             from nasdsl.cli import _write_atomic
-            from pathlib import Path
 
             _write_atomic(Path(output), json.dumps(fp, indent=1) + "\n")
         click.echo(json.dumps(fp, indent=1) if as_json else render(fp))
@@ -134,10 +135,13 @@ def synth(out: str, dims: str, cases: int, tests: int, size: int, seed: int) -> 
 
     def go() -> int:
         from nasdsl.data import make_synthetic_dataset
+        from nasdsl.outputs import write_dir_atomic
 
         with _progress("phantoms") as tick:
-            path = make_synthetic_dataset(out, int(dims), cases, tests, seed, size, tick)
-        click.echo(f"wrote {cases} training + {tests} test phantoms: {path}")
+            write_dir_atomic(Path(out), lambda d: make_synthetic_dataset(
+                d, int(dims), cases, tests, seed, size, tick), "a synthetic dataset")
+        click.echo(f"wrote {cases} training + {tests} test phantoms: "
+                   f"{Path(out) / 'dataset.json'}")
         return 0
 
     run_guarded(go)
@@ -160,11 +164,13 @@ def mni(out: str, cases: int, tests: int, resolution: float, dims: str, seed: in
 
     def go() -> int:
         from nasdsl.data import make_mni_dataset
+        from nasdsl.outputs import write_dir_atomic
 
         with _progress("MNI cases") as tick:
-            path = make_mni_dataset(out, cases, tests, seed, resolution, int(dims), tick)
+            write_dir_atomic(Path(out), lambda d: make_mni_dataset(
+                d, cases, tests, seed, resolution, int(dims), tick), "the MNI dataset")
         click.echo(f"wrote {cases} training + {tests} test cases derived from the MNI "
-                   f"ICBM152 template (one subject, deformed): {path}")
+                   f"ICBM152 template (one subject, deformed): {Path(out) / 'dataset.json'}")
         return 0
 
     run_guarded(go)

@@ -178,7 +178,9 @@ def _infer_command(run_guarded: Callable) -> click.Command:
         keep each input's geometry."""
         def go() -> int:
             from nasdsl.infer.predict import infer_files, open_model
+            from nasdsl.outputs import check_output_dir
 
+            check_output_dir(Path(out), inputs)   # never a segmentation over its scan
             loaded = open_model(model, device)
             written = infer_files(loaded, inputs, Path(out), tta, mode, not no_progress)
             for p in written:

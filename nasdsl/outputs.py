@@ -2,17 +2,20 @@
 
 Every file nasdsl writes goes to a temporary file beside the target and is renamed
 into place (`os.replace`), so a crash or a failed verification never leaves half a
-file, and a reader never sees one.
+file, and a reader never sees one. Folders nasdsl writes whole (the built-in datasets)
+are built beside their target and swapped in the same way, and carry a mark
+(`.nasdsl-made`): a folder without it is the user's and is never replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from nasdsl.errors import UsageError
 from nasdsl.spec_files import printable, same_file
@@ -70,3 +73,82 @@ def mode_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+# ---- folders nasdsl makes whole (datasets) -----------------------------------------------
+MADE_MARK = ".nasdsl-made"   # inside a folder nasdsl wrote whole: it may replace that folder
+
+
+def made_by_nasdsl(folder: Path) -> bool:
+    mark = Path(folder) / MADE_MARK
+    return not Path(folder).is_symlink() and mark.is_file() and not mark.is_symlink()
+
+
+def check_fresh_dir(target: Path, option: str = "--out",
+                    hint: str = "choose a new folder, or remove this one yourself") -> None:
+    """Refuse a folder nasdsl would replace but did not write: it may hold a user's data."""
+    target = Path(target)
+    where = f"{option} {printable(str(target))}" if option else printable(str(target))
+    if target.is_symlink():
+        raise OutputError(f"{where}: is a symbolic link; nasdsl replaces the folders it "
+                          "writes, so give a real path")
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise OutputError(f"{where}: exists and is not a folder")
+    if any(target.iterdir()) and not made_by_nasdsl(target):
+        raise OutputError(f"{where}: exists, is not empty and was not written by nasdsl; "
+                          f"refusing to replace it ({hint})")
+
+
+def write_dir_atomic(target: Path, build: Callable[[Path], object], what: str,
+                     option: str = "--out", hint: str | None = None) -> None:
+    """Build a folder beside `target`, mark it as nasdsl's, and swap it in: a crash
+    leaves the old folder or the new one, never a mix; a folder nasdsl did not write is
+    never replaced (check_fresh_dir)."""
+    target = Path(target)
+    if hint is None:
+        check_fresh_dir(target, option)
+    else:
+        check_fresh_dir(target, option, hint)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    old: Path | None = None
+    try:
+        build(work)
+        (work / MADE_MARK).write_text(f"{what}, written whole by nasdsl; nasdsl may replace "
+                                      "this folder\n", encoding="utf-8")
+        if target.exists():
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
+                                        suffix=".old"))
+            os.replace(target, old / "replaced")  # rename: the old folder leaves whole
+        os.replace(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        if old is not None and (old / "replaced").exists() and not target.exists():
+            os.replace(old / "replaced", target)   # put the old folder back
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def check_output_dir(out_dir: Path, inputs: Iterable[str | Path], option: str = "--out") -> None:
+    """An output folder must not be where the inputs live: outputs named after their
+    inputs (segmentations) would replace them."""
+    out = Path(out_dir)
+    for item in map(Path, inputs):
+        home = item if item.is_dir() else item.parent
+        inside = item.is_dir() and _within(out, item)
+        if same_file(out, home) or inside:
+            raise OutputError(f"{option} {printable(str(out))}: holds the input "
+                              f"{printable(str(item))}; outputs are named after their "
+                              "inputs and would replace them, so choose another folder")
+
+
+def _within(path: Path, folder: Path) -> bool:
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+        return True
+    except ValueError:
+        return False

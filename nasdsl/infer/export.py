@@ -48,6 +48,7 @@ def export_run(run_path: Path, output: Path, checkpoint: str = "best") -> str:
     from nasdsl.backends.torch_src import emit_torch
 
     run = RunDir(run_path)
+    check_export_output(run, output)
     net, manifest, position = load_run_model(run, checkpoint)
     compiled = recompile(manifest["spec"])
     standalone = load_emitted(emit_torch(compiled)).Model()
@@ -72,6 +73,29 @@ def export_run(run_path: Path, output: Path, checkpoint: str = "best") -> str:
             f"{position['epoch']}, opset {OPSET}); ONNX Runtime ({check.provider}) vs the "
             f"trained PyTorch network: max abs diff {check.max_abs_diff:.2e}\n"
             f"wrote {sidecar_path(output)}")
+
+
+def check_export_output(run: RunDir, output: Path) -> None:
+    """`-o` names a new or earlier .onnx: never the run's own files or its spec (an .onnx
+    suffix is required, so that a mistyped -o cannot name a checkpoint or a spec)."""
+    from nasdsl.outputs import OutputError, check_output
+    from nasdsl.spec_files import printable, same_file
+
+    if output.suffix.lower() != ".onnx":
+        raise OutputError(f"-o {printable(str(output))}: name an .onnx file (its sidecar "
+                          f"{printable(output.name)}.json goes beside it)")
+    spec = run.manifest().get("spec")
+    specs = [spec.get(k) for k in ("path", "space_path")] if isinstance(spec, dict) else []
+    ckpts = run.path / "checkpoints"
+    theirs = [run.manifest_path, run.metrics_path, *[p for p in specs if isinstance(p, str)],
+              *(ckpts.iterdir() if ckpts.is_dir() and not ckpts.is_symlink() else [])]
+    for target in (output, sidecar_path(output)):
+        for other in theirs:
+            if same_file(target, other):
+                raise OutputError(f"-o {printable(str(output))}: {printable(str(target))} "
+                                  f"is the run's own {printable(str(other))}; refusing to "
+                                  "write over it")
+        check_output(target, [])
 
 
 def sidecar(manifest: dict[str, Any], position: dict[str, Any], opset: int) -> dict[str, Any]:

@@ -10,7 +10,6 @@ stage produced, and a second run reuses finished stages.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -71,15 +70,17 @@ class Pipeline:
     # ---- stages ---------------------------------------------------------------------------
     def make_data(self) -> StageResult:
         from nasdsl.data import load_dataset, make_mni_dataset
+        from nasdsl.outputs import write_dir_atomic
 
         outputs = {}
         if self.plan.data is None:
             b = self.plan.data_budget
-            target = self.p("data")
-            if target.exists():
-                shutil.rmtree(target)  # a half-written dataset from a killed run
-            make_mni_dataset(str(target), b.cases, b.tests, self.plan.seed, b.resolution,
-                             b.dims, None)
+            # built beside RUN/data and swapped in; a RUN/data nasdsl did not write is
+            # refused, never deleted (outputs.write_dir_atomic)
+            write_dir_atomic(self.p("data"), lambda d: make_mni_dataset(
+                str(d), b.cases, b.tests, self.plan.seed, b.resolution, b.dims, None),
+                "the built-in MNI dataset of this run", option="",
+                hint="pass it as --data to use it, or choose another --out")
             outputs["data"] = "data"
         index = load_dataset(self.plan.data or str(self.p("data")))  # names a bad file
         return StageResult(outputs, {"data_cases": len(index.cases),
