@@ -34,17 +34,17 @@ import torch  # noqa: E402
 
 def compile_emitted(spec: str, overrides: dict[str, Any] | None = None,
                     input_size: tuple[int, ...] | None = None,
-                    out: Path | None = None):
+                    out: Path | None = None, flat: bool = False):
     """Compile a frozen spec with the Python API, write the .py, import it.
 
     Returns (compiled, module); `module.Model` is the emitted class. Equivalent to
-    `nasdsl compile SPEC --target torch -o OUT` (same emitter, `emit_torch`).
+    `nasdsl compile SPEC --target torch -o OUT [--flat]` (same emitter, `emit_torch`).
     """
     from nasdsl.api import compile_spec
     from nasdsl.backends.torch_src import emit_torch
 
     compiled = compile_spec(str(ROOT / spec), overrides or {}, input_size=input_size)
-    source = emit_torch(compiled)
+    source = emit_torch(compiled, flat=flat)
     if out is None:
         out = BUILD / (Path(spec).stem + ".py")
     out.parent.mkdir(parents=True, exist_ok=True)

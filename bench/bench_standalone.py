@@ -6,7 +6,9 @@ One run measures:
       repetitions rotate between the models after a warm-up, and the median is reported
       with the ratio emitted / hand-written and the paired per-round ratio (95% bootstrap
       interval). A second copy of the hand-written model runs in the same rotation as an
-      A/A control: its ratio to the first copy shows the noise floor of the machine;
+      A/A control: its ratio to the first copy shows the noise floor of the machine; the
+      flat form of the emitted module (`nasdsl compile --flat`) runs in it too, so the
+      outlined (default) form is also compared with the flat one;
   (b) training memory: on CPU the bytes autograd saves for backward (a saved-tensor hook
       summing unique storages, parameters excluded) and the RSS high-water delta of one
       step, measured in a fresh subprocess per model; on CUDA max_memory_allocated;
@@ -39,11 +41,14 @@ import torch  # noqa: E402
 
 SPEC = "specs/genotypes/nas_unet_v2.nas"
 EMITTED_PY = BUILD / "nas_unet_v2.py"
+FLAT_PY = BUILD / "nas_unet_v2_flat.py"
 
 
 def build(which: str, dims: int = 2) -> torch.nn.Module:
     if which == "emitted":
         return load_module(EMITTED_PY).Model()
+    if which == "flat":
+        return load_module(FLAT_PY, "nas_unet_v2_flat").Model()
     from handwritten_nas_unet import NasUnetV2
 
     return NasUnetV2(in_channels=1, classes=2, c=32, depth=5, dims=dims)
@@ -158,6 +163,9 @@ def section_train(models: dict, args, device: str) -> dict:
     res["ratio_emitted_over_handwritten"] = (res["emitted"]["median_s"]
                                              / res["handwritten"]["median_s"])
     res["paired_ratio"] = paired_ratio(times["emitted"], times["handwritten"])
+    if "flat" in times:
+        res["ratio_emitted_over_flat"] = res["emitted"]["median_s"] / res["flat"]["median_s"]
+        res["flat_paired_ratio"] = paired_ratio(times["emitted"], times["flat"])
     if "control" in times:
         res["control_ratio"] = res["control"]["median_s"] / res["handwritten"]["median_s"]
         res["control_paired_ratio"] = paired_ratio(times["control"], times["handwritten"])
@@ -237,7 +245,10 @@ def main() -> None:
     ap.add_argument("--spec", default=SPEC, help=f"genotype to compile (default {SPEC})")
     ap.add_argument("--emitted", type=Path,
                     help="use this already emitted module instead of compiling --spec")
-    ap.add_argument("--child-rss", choices=("emitted", "handwritten"), help=argparse.SUPPRESS)
+    ap.add_argument("--no-flat", action="store_true",
+                    help="skip the flat emitted form (`nasdsl compile --flat`)")
+    ap.add_argument("--child-rss", choices=("emitted", "handwritten", "flat"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.child_rss:
@@ -258,8 +269,13 @@ def main() -> None:
         from nasdsl.analysis.resources import param_bounds
 
         compiled, _ = compile_emitted(args.spec, out=EMITTED_PY)
+        if not args.no_flat:
+            compile_emitted(args.spec, out=FLAT_PY, flat=True)
     torch.manual_seed(0)
     models = {"emitted": build("emitted"), "handwritten": build("handwritten")}
+    if compiled is not None and not args.no_flat:
+        models["flat"] = build("flat")
+        models["flat"].load_state_dict(models["emitted"].state_dict())  # same keys
     counts = {k: n_params(m) for k, m in models.items()}
     counts["static"] = (param_bounds(compiled.graph).lo if compiled is not None
                         else load_module(EMITTED_PY).NUM_PARAMETERS)
@@ -283,7 +299,7 @@ def main() -> None:
     if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()):
         devices.append("cuda")
 
-    results = {"date": "2026-11-24", "machine": machine_info(),
+    results = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine_info(),
                "config": {"spec": args.spec, "size": args.size, "batch": args.batch,
                           "repeats": args.repeats, "warmup": args.warmup,
                           "threads": args.threads, "optimizer_step": "excluded"},
@@ -325,6 +341,11 @@ def report(r: dict) -> None:
                      f"{h['median_s'] * 1e3:.1f}", f"{t['ratio_emitted_over_handwritten']:.3f}"))
         rows.append(("  paired ratio, median (95% CI)", "", "",
                      f"{pr['median']:.3f} ({pr['ci95_lo']:.3f}-{pr['ci95_hi']:.3f})"))
+        if "flat_paired_ratio" in t:
+            fp = t["flat_paired_ratio"]
+            rows.append(("  outlined / flat emitted form", f"{e['median_s'] * 1e3:.1f}",
+                         f"{t['flat']['median_s'] * 1e3:.1f}",
+                         f"{fp['median']:.3f} ({fp['ci95_lo']:.3f}-{fp['ci95_hi']:.3f})"))
         if "control_ratio" in t:
             cp = t["control_paired_ratio"]
             rows.append(("  A/A control: hand-written copy", f"{t['control']['median_s'] * 1e3:.1f}",
@@ -340,6 +361,14 @@ def report(r: dict) -> None:
             rows.append(("cpu RSS peak delta, 1 step (MiB)", mib(me["rss"]["delta"]),
                          mib(mh["rss"]["delta"]),
                          f"{me['rss']['delta'] / mh['rss']['delta']:.3f}"))
+            if "flat" in t["memory"]:
+                mf = t["memory"]["flat"]
+                rows.append(("  outlined / flat: saved activations (MiB)",
+                             mib(me["saved_activation_bytes"]), mib(mf["saved_activation_bytes"]),
+                             f"{me['saved_activation_bytes'] / mf['saved_activation_bytes']:.3f}"))
+                rows.append(("  outlined / flat: RSS peak delta (MiB)", mib(me["rss"]["delta"]),
+                             mib(mf["rss"]["delta"]),
+                             f"{me['rss']['delta'] / mf['rss']['delta']:.3f}"))
         else:
             rows.append((f"{dev} max_memory_allocated (MiB)", mib(me["peak"]), mib(mh["peak"]),
                          f"{me['peak'] / mh['peak']:.3f}"))

@@ -190,8 +190,12 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
               help="Emitted forward() converts its inputs to channels-last memory.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the random weights in an exported ONNX graph.")
+@click.option("--flat", is_flag=True,
+              help="One flat module listing every layer (for debugging), instead of one "
+                   "class per cell type and composite op; same weights and outputs.")
 def compile_(file: str, target: str, output: str, defines: tuple[str, ...],
-             input_size: str | None, verify: bool, channels_last: bool, seed: int) -> None:
+             input_size: str | None, verify: bool, channels_last: bool, seed: int,
+             flat: bool) -> None:
     """Compile a genotype or arch to a standalone model (needs the [cpu] or [gpu] extra)."""
 
     def go() -> int:
@@ -201,7 +205,7 @@ def compile_(file: str, target: str, output: str, defines: tuple[str, ...],
         size = parse_size(input_size) if input_size else None
         compiled = compile_spec(file, _overrides(defines), size)
         report = standalone.compile_to(compiled, target, Path(output), verify=verify,
-                                       channels_last=channels_last, seed=seed)
+                                       channels_last=channels_last, seed=seed, flat=flat)
         click.echo(report)
         return 0
 

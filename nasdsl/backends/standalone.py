@@ -32,7 +32,7 @@ def require_frozen(c: Compiled) -> None:
 
 
 def compile_to(c: Compiled, target: str, output: Path, verify: bool = False,
-               channels_last: bool = False, seed: int = 0) -> str:
+               channels_last: bool = False, seed: int = 0, flat: bool = False) -> str:
     """Emit (and check) the module; its code runs only in a child process."""
     from nasdsl.analysis.resources import param_bounds
     from nasdsl.backends.torch_src import emit_torch
@@ -40,7 +40,7 @@ def compile_to(c: Compiled, target: str, output: Path, verify: bool = False,
     require_frozen(c)
     check_output(output, c.input_paths)
     output.parent.mkdir(parents=True, exist_ok=True)
-    source = emit_torch(c, channels_last=channels_last)
+    source = emit_torch(c, channels_last=channels_last, flat=flat)
     static = param_bounds(c.graph).lo
     if target == "torch":
         return _compile_torch(c, source, output, verify, static)

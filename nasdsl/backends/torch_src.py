@@ -24,7 +24,7 @@ from nasdsl.backends.emit_safety import check_emitted, provenance
 from nasdsl.diagnostics import InternalError
 from nasdsl.ir.graph import Graph, Node
 from nasdsl.ir.names import ModuleNamer, Namespace, module_path
-from nasdsl.ops import REGISTRY
+from nasdsl.ops import REGISTRY, combinators
 from nasdsl.paths import data_dir
 from nasdsl.ops.impl_source import IMPL_IMPORTS, impl_source
 
@@ -83,18 +83,35 @@ class _Builder:
         return name
 
 
-def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
+def _header(c: Compiled, impl_classes: set[str], channels_last: bool) -> dict[str, Any]:
+    """What the flat and the outlined file share: provenance, constants, copied ops."""
     graph = c.graph
-    if not graph.is_frozen:
-        raise InternalError("the standalone backend needs a frozen graph")
+    dims = graph.dims
+    return {
+        "version": __version__, "source": provenance(Path(c.path).name), "kind": c.unit.kind,
+        "name": c.unit.name, "space": provenance(Path(c.space_path).name)
+        if c.unit.kind == "genotype" else None, "genotype_hash": c.genotype_hash(), "dims": dims,
+        "num_parameters": param_bounds(graph).lo,
+        "input_channels": graph.node(graph.inputs[0]).type.channels,
+        "size_multiple": render_value(size_multiple(graph)),
+        "imports": IMPL_IMPORTS, "impl_source": impl_source(sorted(impl_classes)).strip(),
+        "class_name": _class_name(c.unit.name), "channels_last": channels_last,
+        "memory_format": "torch.channels_last" if dims == 2 else "torch.channels_last_3d",
+        "output_names": [name for name, _ in graph.outputs],
+    }
+
+
+def _input_checks(graph: Graph, names: list[str]) -> list[str]:
+    return [f"_check_input({name}, {name!r}, {graph.node(nid).type.channels}, "
+            f"{render_value(size_multiple(graph, nid))})"
+            for name, nid in zip(names, graph.inputs)]
+
+
+def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
+    """Context of templates/module.py.j2: the flat form (`nasdsl compile --flat`)."""
+    graph = _frozen(c)
     b = _Builder(graph)
-    inputs = []
-    input_checks = []
-    for nid in graph.inputs:
-        node = graph.node(nid)
-        inputs.append(b.local(node))
-        input_checks.append(f"_check_input({inputs[-1]}, {inputs[-1]!r}, "
-                            f"{node.type.channels}, {render_value(size_multiple(graph, nid))})")
+    inputs = [b.local(graph.node(nid)) for nid in graph.inputs]
     lines: list[str] = []
     uses: dict[int, int] = {}
     for node in graph.nodes:
@@ -106,21 +123,16 @@ def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
     outputs = [b.var[nid] for _, nid in graph.outputs]
     body = _with_dels(lines, uses, b, set(outputs) | set(inputs))
     result = outputs[0] if len(outputs) == 1 else "(" + ", ".join(outputs) + ")"
-    impl_classes = sorted({m.cls for m in b.modules if m.cls != "nn.Module"})
-    dims = graph.dims
-    return {
-        "version": __version__, "source": provenance(Path(c.path).name), "kind": c.unit.kind,
-        "name": c.unit.name, "space": provenance(Path(c.space_path).name)
-        if c.unit.kind == "genotype" else None, "genotype_hash": c.genotype_hash(), "dims": dims,
-        "num_parameters": param_bounds(graph).lo,
-        "input_channels": graph.node(graph.inputs[0]).type.channels,
-        "size_multiple": render_value(size_multiple(graph)),
-        "imports": IMPL_IMPORTS, "impl_source": impl_source(impl_classes).strip(),
-        "class_name": _class_name(c.unit.name), "modules": b.modules,
-        "inputs": inputs, "input_checks": input_checks, "body": body, "result": result, "channels_last": channels_last,
-        "memory_format": "torch.channels_last" if dims == 2 else "torch.channels_last_3d",
-        "output_names": [name for name, _ in graph.outputs],
-    }
+    impl_classes = {m.cls for m in b.modules if m.cls != "nn.Module"}
+    return {**_header(c, impl_classes, channels_last), "modules": b.modules,
+            "inputs": inputs, "input_checks": _input_checks(graph, inputs), "body": body,
+            "result": result}
+
+
+def _frozen(c: Compiled) -> Graph:
+    if not c.graph.is_frozen:
+        raise InternalError("the standalone backend needs a frozen graph")
+    return c.graph
 
 
 def _class_name(name: str) -> str:
@@ -136,14 +148,7 @@ def _line(b: _Builder, node: Node) -> str:
     opdef = REGISTRY[node.op]
     args = [b.var[i] for i in node.inputs]
     if opdef.impl is None:
-        var = b.local(node)
-        if node.op == "add":
-            return f"{var} = {' + '.join(args)}"
-        if node.op == "concat":
-            if len(args) == 1:
-                return f"{var} = {args[0]}"
-            return f"{var} = torch.cat([{', '.join(args)}], dim=1)"
-        raise InternalError(f"op `{node.op}` has no impl and no inline form")
+        return f"{b.local(node)} = {combinators.source(node.op, args)}"
     in_types = tuple(b.graph.node(i).type for i in node.inputs)
     kwargs = opdef.ctor(dict(node.attrs), in_types, node.type)
     rendered = ", ".join([str(b.graph.dims)] + [f"{k}={render_value(v)}"
@@ -178,8 +183,15 @@ def _env() -> jinja2.Environment:
                               autoescape=False)
 
 
-def emit_torch(c: Compiled, channels_last: bool = False) -> str:
-    """The module's source, parsed and checked to run nothing on import but definitions."""
-    source = _env().get_template("module.py.j2").render(**build_context(c, channels_last))
+def emit_torch(c: Compiled, channels_last: bool = False, flat: bool = False) -> str:
+    """The module's source, parsed and checked to run nothing on import but definitions.
+    Outlined (one class per cell type and composite op) unless `flat`."""
+    if flat:
+        source = _env().get_template("module.py.j2").render(**build_context(c, channels_last))
+    else:
+        from nasdsl.backends.torch_outlined import build_outlined_context
+
+        context = build_outlined_context(c, channels_last)
+        source = _env().get_template("outlined.py.j2").render(**context)
     check_emitted(source)
     return source

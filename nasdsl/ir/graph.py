@@ -26,6 +26,7 @@ class Node:
     path: tuple[str, ...]                # module path from the spec, e.g. ("enc[1]", "n[0]", "p1")
     span: Span = field(compare=False)
     cell: str | None = None              # cell type name when inside a cell instance
+    call: int | None = None              # id of the innermost call that made it (Graph.calls)
 
     def attr(self, name: str, default: Any = None) -> Any:
         for k, v in self.attrs:
@@ -51,6 +52,21 @@ class CellInstance:
     span: Span = field(compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One application of a cell or a composite op. The nodes it made carry its id in
+    `Node.call`; its module path prefixes theirs. Emitters outline each call as one
+    module instance; the interpreter and the supernet ignore calls."""
+    id: int
+    kind: str                               # "cell" | "op"
+    name: str                               # the cell's or op's name in the spec
+    path: tuple[str, ...]                   # e.g. ("enc[2]",) or ("enc[2]", "p0")
+    parent: int | None                      # the enclosing call, None at top level
+    formals: tuple[tuple[str, int], ...]    # tensor arguments: (formal name, node id)
+    span: Span = field(compare=False)       # the call expression
+    defn: Span = field(compare=False)       # the cell's or op's definition
+
+
 @dataclass(frozen=True)
 class Graph:
     name: str
@@ -61,6 +77,7 @@ class Graph:
     outputs: tuple[tuple[str, int], ...]
     input_size: tuple[int, ...] | None
     cells: tuple[CellInstance, ...] = ()
+    calls: tuple[Call, ...] = ()
 
     def node(self, nid: int) -> Node:
         return self.nodes[self._index[nid]]
@@ -98,4 +115,4 @@ def live_nodes(graph: Graph) -> Graph:
     nodes = tuple(n for n in graph.nodes if n.id in needed)
     cells = tuple(c for c in graph.cells if c.output in needed)
     return Graph(graph.name, graph.kind, graph.dims, nodes, graph.inputs, graph.outputs,
-                 graph.input_size, cells)
+                 graph.input_size, cells, graph.calls)

@@ -96,3 +96,20 @@ class ModuleNamer:
                     self.on_container(".".join(out + (self.attrs[key],)))
             out = out + (self.attrs[key],)
         return ".".join(out)
+
+
+def class_ident(name: str) -> str:
+    """A class name for a cell or op: `DownSC` stays, `conv_block` -> `ConvBlock`."""
+    if not name or not name.isidentifier():
+        raise InternalError(f"unsafe class name {name!r} reached the emitter")
+    if name[0].isupper():
+        return name
+    ident = "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+    return ident if ident.isidentifier() else "Op" + ident
+
+
+def local_ident(name: str) -> str:
+    """A spec name (a formal) as a local variable base; never a keyword."""
+    if not name.isidentifier() or not name.isascii():
+        raise InternalError(f"unsafe name {name!r} reached the emitter")
+    return name + "_" if keyword.iskeyword(name) else name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nasdsl.diagnostics import suggest
-from nasdsl.ir.graph import CellInstance
+from nasdsl.ir.graph import Call, CellInstance
 from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
@@ -340,7 +340,7 @@ def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
     if el.depth >= MAX_CALL_DEPTH:
         raise EvalError("E0234", f"`{name}` calls itself too deeply (recursion?)", e.span,
                         f"calls nest at most {MAX_CALL_DEPTH} levels")
-    saved = (el.scope, el.hint, el.cell, el.loops)
+    saved = (el.scope, el.hint, el.cell, el.loops, el.call)
     el.loops = ()  # a body's loop indices qualify names within that body only
     el.budget.tick(e.span, NODE_COST - 1)   # a call did tick once already
     el.depth += 1
@@ -350,9 +350,25 @@ def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
 
 
 def _leave(el: "Elaborator", saved: tuple) -> None:
-    el.scope, el.hint, el.cell, el.loops = saved
+    el.scope, el.hint, el.cell, el.loops, el.call = saved
     el.depth -= 1
     el.budget.pop()
+
+
+def _open_call(el: "Elaborator", kind: str, defn: A.OpDef | A.CellDef, env: "Env",
+               e: A.Call) -> None:
+    """Record the call (emitters outline it as one module), with its tensor formals."""
+    formals: list[tuple[str, int]] = []
+    for f in defn.formals:
+        value = env.vars.get(f.name)
+        if isinstance(value, Tensor):
+            formals.append((f.name, value.node))
+        elif isinstance(value, (list, tuple)):
+            formals.extend((f"{f.name}_{i}", v.node) for i, v in enumerate(_flatten(list(value)))
+                           if isinstance(v, Tensor))
+    el.calls.append(Call(len(el.calls), kind, defn.name, el.scope, el.call, tuple(formals),
+                         e.span, defn.span))
+    el.call = len(el.calls) - 1
 
 
 def _run_body(el: "Elaborator", defn: A.OpDef | A.CellDef, env: "Env") -> Any:
@@ -383,6 +399,7 @@ def call_composite(el: "Elaborator", op: OpRef, args: list, kwargs: dict,
     choices, env = el.call_choices, Env(el.root_env)
     _bind_formals(defn, args, {**dict(op.kwargs), **kwargs}, e, el, env)
     saved = _enter(el, e, defn.name, choices)
+    _open_call(el, "op", defn, env, e)
     try:
         return _run_body(el, defn, env)
     finally:
@@ -399,6 +416,7 @@ def call_cell(el: "Elaborator", cell: CellVal, args: list, kwargs: dict, e: A.Ca
     _bind_formals(defn, args, kwargs, e, el, env)
     saved = _enter(el, e, defn.name, choices)
     instance = el.scope[-1]
+    _open_call(el, "cell", defn, env, e)
     el.cell = defn.name
     try:
         value = _run_body(el, defn, env)

@@ -18,7 +18,7 @@ from typing import Any
 from nasdsl.diagnostics import DiagnosticSink, InternalError, Note, suggest
 from nasdsl.engines.registry import ENGINES
 from nasdsl.ir.decisions import DecisionPoint, DecisionTable
-from nasdsl.ir.graph import Alternative, CellInstance, Graph, Node
+from nasdsl.ir.graph import Alternative, Call, CellInstance, Graph, Node
 from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
@@ -100,6 +100,8 @@ class Elaborator:
         self.outputs: list[tuple[str, int]] = []
         self.input_size: tuple[int, ...] | None = None
         self.cells: list[CellInstance] = []
+        self.calls: list[Call] = []
+        self.call: int | None = None       # the innermost call being elaborated
         self.decisions: dict[str, DecisionPoint] = {}
         self.params: dict[str, Any] = {}
         self.search: dict[str, Any] = {}
@@ -136,7 +138,7 @@ class Elaborator:
         if self.dims is not None:
             graph = Graph(self.unit.name, self.unit.kind, self.dims, tuple(self.nodes),
                           tuple(self.inputs), tuple(self.outputs), self.input_size,
-                          tuple(self.cells))
+                          tuple(self.cells), tuple(self.calls))
             if not self.outputs and not self.sink.has_errors:
                 self.sink.error("E0211", "the network has no `output`",
                                 _head(self.unit.span), "add `output y = ...`")
@@ -539,7 +541,8 @@ class Elaborator:
             raise EvalError("E0233", f"the network has more than {MAX_NODES} ops", span)
         self.budget.tick(span, NODE_COST)
         nid = len(self.nodes)
-        self.nodes.append(Node(nid, op, attrs, inputs, ttype, path, span, self.cell))
+        self.nodes.append(Node(nid, op, attrs, inputs, ttype, path, span, self.cell,
+                               self.call))
         self._check_size(ttype, span)
         return nid
 

@@ -188,497 +188,131 @@ def _check_input(x, name, channels, multiple):
                              f"(axis {axis}: {n} is not a multiple of {m})")
 
 
+class Preprocess(nn.Module):
+    """Op `preprocess` (nas_unet.nas:24)."""
+
+    def __init__(self, in_channels, stride):
+        super().__init__()
+        self.act = Act(2, kind='relu')  # nas_unet.nas:25
+        self.conv = Conv(2, in_channels=in_channels, out_channels=32,  # nas_unet.nas:25
+            kernel=(1, 1), stride=stride, padding=(0, 0), dilation=(1, 1), groups=1, bias=False)
+        self.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
+
+    def forward(self, x):
+        return self.norm(self.conv(self.act(x)))  # nas_unet.nas:25
+
+
+class DownSC(nn.Module):
+    """Cell `DownSC` (nas_unet.nas:29)."""
+
+    def __init__(self, p0_in_channels, p1_in_channels):
+        super().__init__()
+        self.p0 = Preprocess(in_channels=p0_in_channels, stride=(2, 2))  # nas_unet.nas:30
+        self.p1 = Preprocess(in_channels=p1_in_channels, stride=(1, 1))  # nas_unet.nas:31
+        self.n_0 = nn.Module()  # nas_unet.nas:33
+        self.n_0.p0 = NasUnetDepConv(2, channels=32, stride=2, padding=1,  # nas_unet.nas:33
+            output_padding=0, transpose=False, groups=2, affine=True)
+        self.n_0.p1 = NasUnetConv(2, channels=32, stride=2, padding=1,  # nas_unet.nas:34
+            dilation=1, output_padding=0, transpose=False, groups=2, affine=True)
+        self.n_1 = nn.Module()  # nas_unet.nas:33
+        self.n_1.p0 = NasUnetConv(2, channels=32, stride=2, padding=2,  # nas_unet.nas:33
+            dilation=2, output_padding=0, transpose=False, groups=2, affine=True)
+        self.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1,  # nas_unet.nas:34
+            output_padding=0, transpose=False, groups=2, affine=True)
+        self.n_2 = nn.Module()  # nas_unet.nas:33
+        self.n_2.p0 = NasUnetConv(2, channels=32, stride=2, padding=1,  # nas_unet.nas:33
+            dilation=1, output_padding=0, transpose=False, groups=2, affine=True)
+        self.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=2,  # nas_unet.nas:34
+            dilation=2, output_padding=0, transpose=False, groups=2, affine=True)
+
+    def forward(self, s0, s1):
+        p0 = self.p0(s0)  # nas_unet.nas:30
+        p1 = self.p1(s1)  # nas_unet.nas:31
+        n_0 = self.n_0.p0(p0) + self.n_0.p1(p1)  # nas_unet.nas:32
+        n_1 = self.n_1.p0(p0) + self.n_1.p1(p1)  # nas_unet.nas:32
+        n_2 = self.n_2.p0(p0) + self.n_2.p1(p1)  # nas_unet.nas:32
+        return torch.cat([n_0, n_1, n_2], dim=1)  # nas_unet.nas:37
+
+
+class UpSC(nn.Module):
+    """Cell `UpSC` (nas_unet.nas:41)."""
+
+    def __init__(self, in_channels):
+        super().__init__()
+        self.p0 = Preprocess(in_channels=in_channels, stride=(1, 1))  # nas_unet.nas:42
+        self.p1 = Preprocess(in_channels=96, stride=(1, 1))  # nas_unet.nas:43
+        self.n_0 = nn.Module()  # nas_unet.nas:46
+        self.n_0.p1 = CWeightConv(2, channels=32, hidden=2, padding=1,  # nas_unet.nas:46
+            output_padding=1, transpose=True, groups=2, affine=True)
+        self.n_1 = nn.Module()  # nas_unet.nas:46
+        self.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1,  # nas_unet.nas:46
+            output_padding=1, transpose=True, groups=2, affine=True)
+        self.n_2 = nn.Module()  # nas_unet.nas:46
+        self.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=1,  # nas_unet.nas:46
+            dilation=1, output_padding=1, transpose=True, groups=2, affine=True)
+        self.n_2.n_1 = CWeight(2, channels=32, hidden=2)  # nas_unet.nas:47
+
+    def forward(self, s0, s1):
+        p0 = self.p0(s0)  # nas_unet.nas:42
+        p1 = self.p1(s1)  # nas_unet.nas:43
+        n_0 = p0 + self.n_0.p1(p1)  # nas_unet.nas:44
+        n_1 = self.n_1.p1(p1) + n_0  # nas_unet.nas:44
+        n_2 = self.n_2.p1(p1) + self.n_2.n_1(n_1)  # nas_unet.nas:44
+        return torch.cat([n_0, n_1, n_2], dim=1)  # nas_unet.nas:49
+
+
 class NasUnetV2(nn.Module):
     """Genotype `NasUnetV2` from nas_unet_v2.nas."""
 
     def __init__(self):
         super().__init__()
-        self.enc_0 = nn.Module()
-        self.enc_0.conv = Conv(2, in_channels=1, out_channels=128, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:52
-        self.enc_0.norm = Norm(2, kind='group', channels=128, groups=8, affine=True)  # nas_unet.nas:52
-        self.enc_1 = nn.Module()
-        self.enc_1.conv = Conv(2, in_channels=1, out_channels=128, kernel=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:53
-        self.enc_1.norm = Norm(2, kind='group', channels=128, groups=8, affine=True)  # nas_unet.nas:53
-        self.enc_2 = nn.Module()
-        self.enc_2.p0 = nn.Module()
-        self.enc_2.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_2.p0.conv = Conv(2, in_channels=128, out_channels=32, kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_2.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_2.p1 = nn.Module()
-        self.enc_2.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_2.p1.conv = Conv(2, in_channels=128, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_2.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_2.n_0 = nn.Module()
-        self.enc_2.n_0.p0 = NasUnetDepConv(2, channels=32, stride=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_2.n_0.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_2.n_1 = nn.Module()
-        self.enc_2.n_1.p0 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_2.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_2.n_2 = nn.Module()
-        self.enc_2.n_2.p0 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_2.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_3 = nn.Module()
-        self.enc_3.p0 = nn.Module()
-        self.enc_3.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_3.p0.conv = Conv(2, in_channels=128, out_channels=32, kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_3.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_3.p1 = nn.Module()
-        self.enc_3.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_3.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_3.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_3.n_0 = nn.Module()
-        self.enc_3.n_0.p0 = NasUnetDepConv(2, channels=32, stride=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_3.n_0.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_3.n_1 = nn.Module()
-        self.enc_3.n_1.p0 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_3.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_3.n_2 = nn.Module()
-        self.enc_3.n_2.p0 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_3.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_4 = nn.Module()
-        self.enc_4.p0 = nn.Module()
-        self.enc_4.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_4.p0.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_4.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_4.p1 = nn.Module()
-        self.enc_4.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_4.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_4.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_4.n_0 = nn.Module()
-        self.enc_4.n_0.p0 = NasUnetDepConv(2, channels=32, stride=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_4.n_0.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_4.n_1 = nn.Module()
-        self.enc_4.n_1.p0 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_4.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_4.n_2 = nn.Module()
-        self.enc_4.n_2.p0 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_4.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_5 = nn.Module()
-        self.enc_5.p0 = nn.Module()
-        self.enc_5.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_5.p0.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_5.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_5.p1 = nn.Module()
-        self.enc_5.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_5.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_5.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_5.n_0 = nn.Module()
-        self.enc_5.n_0.p0 = NasUnetDepConv(2, channels=32, stride=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_5.n_0.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_5.n_1 = nn.Module()
-        self.enc_5.n_1.p0 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_5.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_5.n_2 = nn.Module()
-        self.enc_5.n_2.p0 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_5.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_6 = nn.Module()
-        self.enc_6.p0 = nn.Module()
-        self.enc_6.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_6.p0.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_6.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_6.p1 = nn.Module()
-        self.enc_6.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.enc_6.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.enc_6.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.enc_6.n_0 = nn.Module()
-        self.enc_6.n_0.p0 = NasUnetDepConv(2, channels=32, stride=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_6.n_0.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_6.n_1 = nn.Module()
-        self.enc_6.n_1.p0 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_6.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.enc_6.n_2 = nn.Module()
-        self.enc_6.n_2.p0 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.enc_6.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=2, dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
-        self.dec_0 = nn.Module()
-        self.dec_0.p0 = nn.Module()
-        self.dec_0.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_0.p0.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_0.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_0.p1 = nn.Module()
-        self.dec_0.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_0.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_0.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_0.n_0 = nn.Module()
-        self.dec_0.n_0.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_0.n_1 = nn.Module()
-        self.dec_0.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_0.n_2 = nn.Module()
-        self.dec_0.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_0.n_2.n_1 = CWeight(2, channels=32, hidden=2)  # nas_unet.nas:47
-        self.dec_1 = nn.Module()
-        self.dec_1.p0 = nn.Module()
-        self.dec_1.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_1.p0.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_1.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_1.p1 = nn.Module()
-        self.dec_1.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_1.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_1.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_1.n_0 = nn.Module()
-        self.dec_1.n_0.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_1.n_1 = nn.Module()
-        self.dec_1.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_1.n_2 = nn.Module()
-        self.dec_1.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_1.n_2.n_1 = CWeight(2, channels=32, hidden=2)  # nas_unet.nas:47
-        self.dec_2 = nn.Module()
-        self.dec_2.p0 = nn.Module()
-        self.dec_2.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_2.p0.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_2.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_2.p1 = nn.Module()
-        self.dec_2.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_2.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_2.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_2.n_0 = nn.Module()
-        self.dec_2.n_0.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_2.n_1 = nn.Module()
-        self.dec_2.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_2.n_2 = nn.Module()
-        self.dec_2.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_2.n_2.n_1 = CWeight(2, channels=32, hidden=2)  # nas_unet.nas:47
-        self.dec_3 = nn.Module()
-        self.dec_3.p0 = nn.Module()
-        self.dec_3.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_3.p0.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_3.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_3.p1 = nn.Module()
-        self.dec_3.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_3.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_3.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_3.n_0 = nn.Module()
-        self.dec_3.n_0.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_3.n_1 = nn.Module()
-        self.dec_3.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_3.n_2 = nn.Module()
-        self.dec_3.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_3.n_2.n_1 = CWeight(2, channels=32, hidden=2)  # nas_unet.nas:47
-        self.dec_4 = nn.Module()
-        self.dec_4.p0 = nn.Module()
-        self.dec_4.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_4.p0.conv = Conv(2, in_channels=128, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_4.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_4.p1 = nn.Module()
-        self.dec_4.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_4.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_4.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_4.n_0 = nn.Module()
-        self.dec_4.n_0.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_4.n_1 = nn.Module()
-        self.dec_4.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_4.n_2 = nn.Module()
-        self.dec_4.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_4.n_2.n_1 = CWeight(2, channels=32, hidden=2)  # nas_unet.nas:47
-        self.dec_5 = nn.Module()
-        self.dec_5.p0 = nn.Module()
-        self.dec_5.p0.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_5.p0.conv = Conv(2, in_channels=128, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_5.p0.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_5.p1 = nn.Module()
-        self.dec_5.p1.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.dec_5.p1.conv = Conv(2, in_channels=96, out_channels=32, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:25
-        self.dec_5.p1.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
-        self.dec_5.n_0 = nn.Module()
-        self.dec_5.n_0.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_5.n_1 = nn.Module()
-        self.dec_5.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_5.n_2 = nn.Module()
-        self.dec_5.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=1, dilation=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.dec_5.n_2.n_1 = CWeight(2, channels=32, hidden=2)  # nas_unet.nas:47
-        self.y = nn.Module()
-        self.y.conv = Conv(2, in_channels=96, out_channels=2, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:61
+        self.enc_0 = nn.Module()  # nas_unet.nas:52
+        self.enc_0.conv = Conv(2, in_channels=1, out_channels=128,  # nas_unet.nas:52
+            kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)
+        self.enc_0.norm = Norm(2, kind='group', channels=128, groups=8,  # nas_unet.nas:52
+            affine=True)
+        self.enc_1 = nn.Module()  # nas_unet.nas:53
+        self.enc_1.conv = Conv(2, in_channels=1, out_channels=128,  # nas_unet.nas:53
+            kernel=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
+        self.enc_1.norm = Norm(2, kind='group', channels=128, groups=8,  # nas_unet.nas:53
+            affine=True)
+        self.enc_2 = DownSC(p0_in_channels=128, p1_in_channels=128)  # nas_unet.nas:55
+        self.enc_3 = DownSC(p0_in_channels=128, p1_in_channels=96)  # nas_unet.nas:55
+        self.enc_4 = DownSC(p0_in_channels=96, p1_in_channels=96)  # nas_unet.nas:55
+        self.enc_5 = DownSC(p0_in_channels=96, p1_in_channels=96)  # nas_unet.nas:55
+        self.enc_6 = DownSC(p0_in_channels=96, p1_in_channels=96)  # nas_unet.nas:55
+        self.dec_0 = UpSC(in_channels=96)  # nas_unet.nas:57
+        self.dec_1 = UpSC(in_channels=96)  # nas_unet.nas:59
+        self.dec_2 = UpSC(in_channels=96)  # nas_unet.nas:59
+        self.dec_3 = UpSC(in_channels=96)  # nas_unet.nas:59
+        self.dec_4 = UpSC(in_channels=128)  # nas_unet.nas:59
+        self.dec_5 = UpSC(in_channels=128)  # nas_unet.nas:59
+        self.y = nn.Module()  # nas_unet.nas:61
+        self.y.conv = Conv(2, in_channels=96, out_channels=2, kernel=(1, 1),  # nas_unet.nas:61
+            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)
 
     def forward(self, x):
         _check_input(x, 'x', 1, (64, 64))
-        enc_0_conv = self.enc_0.conv(x)
-        enc_0_norm = self.enc_0.norm(enc_0_conv)
-        del enc_0_conv
-        enc_1_conv = self.enc_1.conv(x)
-        enc_1_norm = self.enc_1.norm(enc_1_conv)
-        del enc_1_conv
-        enc_2_p0_act = self.enc_2.p0.act(enc_0_norm)
-        enc_2_p0_conv = self.enc_2.p0.conv(enc_2_p0_act)
-        del enc_2_p0_act
-        enc_2_p0_norm = self.enc_2.p0.norm(enc_2_p0_conv)
-        del enc_2_p0_conv
-        enc_2_p1_act = self.enc_2.p1.act(enc_1_norm)
-        enc_2_p1_conv = self.enc_2.p1.conv(enc_2_p1_act)
-        del enc_2_p1_act
-        enc_2_p1_norm = self.enc_2.p1.norm(enc_2_p1_conv)
-        del enc_2_p1_conv
-        enc_2_n_0_p0 = self.enc_2.n_0.p0(enc_2_p0_norm)
-        enc_2_n_0_p1 = self.enc_2.n_0.p1(enc_2_p1_norm)
-        enc_2_n_0 = enc_2_n_0_p0 + enc_2_n_0_p1
-        del enc_2_n_0_p0, enc_2_n_0_p1
-        enc_2_n_1_p0 = self.enc_2.n_1.p0(enc_2_p0_norm)
-        enc_2_n_1_p1 = self.enc_2.n_1.p1(enc_2_p1_norm)
-        enc_2_n_1 = enc_2_n_1_p0 + enc_2_n_1_p1
-        del enc_2_n_1_p0, enc_2_n_1_p1
-        enc_2_n_2_p0 = self.enc_2.n_2.p0(enc_2_p0_norm)
-        del enc_2_p0_norm
-        enc_2_n_2_p1 = self.enc_2.n_2.p1(enc_2_p1_norm)
-        del enc_2_p1_norm
-        enc_2_n_2 = enc_2_n_2_p0 + enc_2_n_2_p1
-        del enc_2_n_2_p0, enc_2_n_2_p1
-        enc_2_concat = torch.cat([enc_2_n_0, enc_2_n_1, enc_2_n_2], dim=1)
-        del enc_2_n_0, enc_2_n_1, enc_2_n_2
-        enc_3_p0_act = self.enc_3.p0.act(enc_1_norm)
-        enc_3_p0_conv = self.enc_3.p0.conv(enc_3_p0_act)
-        del enc_3_p0_act
-        enc_3_p0_norm = self.enc_3.p0.norm(enc_3_p0_conv)
-        del enc_3_p0_conv
-        enc_3_p1_act = self.enc_3.p1.act(enc_2_concat)
-        enc_3_p1_conv = self.enc_3.p1.conv(enc_3_p1_act)
-        del enc_3_p1_act
-        enc_3_p1_norm = self.enc_3.p1.norm(enc_3_p1_conv)
-        del enc_3_p1_conv
-        enc_3_n_0_p0 = self.enc_3.n_0.p0(enc_3_p0_norm)
-        enc_3_n_0_p1 = self.enc_3.n_0.p1(enc_3_p1_norm)
-        enc_3_n_0 = enc_3_n_0_p0 + enc_3_n_0_p1
-        del enc_3_n_0_p0, enc_3_n_0_p1
-        enc_3_n_1_p0 = self.enc_3.n_1.p0(enc_3_p0_norm)
-        enc_3_n_1_p1 = self.enc_3.n_1.p1(enc_3_p1_norm)
-        enc_3_n_1 = enc_3_n_1_p0 + enc_3_n_1_p1
-        del enc_3_n_1_p0, enc_3_n_1_p1
-        enc_3_n_2_p0 = self.enc_3.n_2.p0(enc_3_p0_norm)
-        del enc_3_p0_norm
-        enc_3_n_2_p1 = self.enc_3.n_2.p1(enc_3_p1_norm)
-        del enc_3_p1_norm
-        enc_3_n_2 = enc_3_n_2_p0 + enc_3_n_2_p1
-        del enc_3_n_2_p0, enc_3_n_2_p1
-        enc_3_concat = torch.cat([enc_3_n_0, enc_3_n_1, enc_3_n_2], dim=1)
-        del enc_3_n_0, enc_3_n_1, enc_3_n_2
-        enc_4_p0_act = self.enc_4.p0.act(enc_2_concat)
-        enc_4_p0_conv = self.enc_4.p0.conv(enc_4_p0_act)
-        del enc_4_p0_act
-        enc_4_p0_norm = self.enc_4.p0.norm(enc_4_p0_conv)
-        del enc_4_p0_conv
-        enc_4_p1_act = self.enc_4.p1.act(enc_3_concat)
-        enc_4_p1_conv = self.enc_4.p1.conv(enc_4_p1_act)
-        del enc_4_p1_act
-        enc_4_p1_norm = self.enc_4.p1.norm(enc_4_p1_conv)
-        del enc_4_p1_conv
-        enc_4_n_0_p0 = self.enc_4.n_0.p0(enc_4_p0_norm)
-        enc_4_n_0_p1 = self.enc_4.n_0.p1(enc_4_p1_norm)
-        enc_4_n_0 = enc_4_n_0_p0 + enc_4_n_0_p1
-        del enc_4_n_0_p0, enc_4_n_0_p1
-        enc_4_n_1_p0 = self.enc_4.n_1.p0(enc_4_p0_norm)
-        enc_4_n_1_p1 = self.enc_4.n_1.p1(enc_4_p1_norm)
-        enc_4_n_1 = enc_4_n_1_p0 + enc_4_n_1_p1
-        del enc_4_n_1_p0, enc_4_n_1_p1
-        enc_4_n_2_p0 = self.enc_4.n_2.p0(enc_4_p0_norm)
-        del enc_4_p0_norm
-        enc_4_n_2_p1 = self.enc_4.n_2.p1(enc_4_p1_norm)
-        del enc_4_p1_norm
-        enc_4_n_2 = enc_4_n_2_p0 + enc_4_n_2_p1
-        del enc_4_n_2_p0, enc_4_n_2_p1
-        enc_4_concat = torch.cat([enc_4_n_0, enc_4_n_1, enc_4_n_2], dim=1)
-        del enc_4_n_0, enc_4_n_1, enc_4_n_2
-        enc_5_p0_act = self.enc_5.p0.act(enc_3_concat)
-        enc_5_p0_conv = self.enc_5.p0.conv(enc_5_p0_act)
-        del enc_5_p0_act
-        enc_5_p0_norm = self.enc_5.p0.norm(enc_5_p0_conv)
-        del enc_5_p0_conv
-        enc_5_p1_act = self.enc_5.p1.act(enc_4_concat)
-        enc_5_p1_conv = self.enc_5.p1.conv(enc_5_p1_act)
-        del enc_5_p1_act
-        enc_5_p1_norm = self.enc_5.p1.norm(enc_5_p1_conv)
-        del enc_5_p1_conv
-        enc_5_n_0_p0 = self.enc_5.n_0.p0(enc_5_p0_norm)
-        enc_5_n_0_p1 = self.enc_5.n_0.p1(enc_5_p1_norm)
-        enc_5_n_0 = enc_5_n_0_p0 + enc_5_n_0_p1
-        del enc_5_n_0_p0, enc_5_n_0_p1
-        enc_5_n_1_p0 = self.enc_5.n_1.p0(enc_5_p0_norm)
-        enc_5_n_1_p1 = self.enc_5.n_1.p1(enc_5_p1_norm)
-        enc_5_n_1 = enc_5_n_1_p0 + enc_5_n_1_p1
-        del enc_5_n_1_p0, enc_5_n_1_p1
-        enc_5_n_2_p0 = self.enc_5.n_2.p0(enc_5_p0_norm)
-        del enc_5_p0_norm
-        enc_5_n_2_p1 = self.enc_5.n_2.p1(enc_5_p1_norm)
-        del enc_5_p1_norm
-        enc_5_n_2 = enc_5_n_2_p0 + enc_5_n_2_p1
-        del enc_5_n_2_p0, enc_5_n_2_p1
-        enc_5_concat = torch.cat([enc_5_n_0, enc_5_n_1, enc_5_n_2], dim=1)
-        del enc_5_n_0, enc_5_n_1, enc_5_n_2
-        enc_6_p0_act = self.enc_6.p0.act(enc_4_concat)
-        enc_6_p0_conv = self.enc_6.p0.conv(enc_6_p0_act)
-        del enc_6_p0_act
-        enc_6_p0_norm = self.enc_6.p0.norm(enc_6_p0_conv)
-        del enc_6_p0_conv
-        enc_6_p1_act = self.enc_6.p1.act(enc_5_concat)
-        enc_6_p1_conv = self.enc_6.p1.conv(enc_6_p1_act)
-        del enc_6_p1_act
-        enc_6_p1_norm = self.enc_6.p1.norm(enc_6_p1_conv)
-        del enc_6_p1_conv
-        enc_6_n_0_p0 = self.enc_6.n_0.p0(enc_6_p0_norm)
-        enc_6_n_0_p1 = self.enc_6.n_0.p1(enc_6_p1_norm)
-        enc_6_n_0 = enc_6_n_0_p0 + enc_6_n_0_p1
-        del enc_6_n_0_p0, enc_6_n_0_p1
-        enc_6_n_1_p0 = self.enc_6.n_1.p0(enc_6_p0_norm)
-        enc_6_n_1_p1 = self.enc_6.n_1.p1(enc_6_p1_norm)
-        enc_6_n_1 = enc_6_n_1_p0 + enc_6_n_1_p1
-        del enc_6_n_1_p0, enc_6_n_1_p1
-        enc_6_n_2_p0 = self.enc_6.n_2.p0(enc_6_p0_norm)
-        del enc_6_p0_norm
-        enc_6_n_2_p1 = self.enc_6.n_2.p1(enc_6_p1_norm)
-        del enc_6_p1_norm
-        enc_6_n_2 = enc_6_n_2_p0 + enc_6_n_2_p1
-        del enc_6_n_2_p0, enc_6_n_2_p1
-        enc_6_concat = torch.cat([enc_6_n_0, enc_6_n_1, enc_6_n_2], dim=1)
-        del enc_6_n_0, enc_6_n_1, enc_6_n_2
-        dec_0_p0_act = self.dec_0.p0.act(enc_5_concat)
-        del enc_5_concat
-        dec_0_p0_conv = self.dec_0.p0.conv(dec_0_p0_act)
-        del dec_0_p0_act
-        dec_0_p0_norm = self.dec_0.p0.norm(dec_0_p0_conv)
-        del dec_0_p0_conv
-        dec_0_p1_act = self.dec_0.p1.act(enc_6_concat)
-        del enc_6_concat
-        dec_0_p1_conv = self.dec_0.p1.conv(dec_0_p1_act)
-        del dec_0_p1_act
-        dec_0_p1_norm = self.dec_0.p1.norm(dec_0_p1_conv)
-        del dec_0_p1_conv
-        dec_0_n_0_p1 = self.dec_0.n_0.p1(dec_0_p1_norm)
-        dec_0_n_0 = dec_0_p0_norm + dec_0_n_0_p1
-        del dec_0_n_0_p1, dec_0_p0_norm
-        dec_0_n_1_p1 = self.dec_0.n_1.p1(dec_0_p1_norm)
-        dec_0_n_1 = dec_0_n_1_p1 + dec_0_n_0
-        del dec_0_n_1_p1
-        dec_0_n_2_p1 = self.dec_0.n_2.p1(dec_0_p1_norm)
-        del dec_0_p1_norm
-        dec_0_n_2_n_1 = self.dec_0.n_2.n_1(dec_0_n_1)
-        dec_0_n_2 = dec_0_n_2_p1 + dec_0_n_2_n_1
-        del dec_0_n_2_n_1, dec_0_n_2_p1
-        dec_0_concat = torch.cat([dec_0_n_0, dec_0_n_1, dec_0_n_2], dim=1)
-        del dec_0_n_0, dec_0_n_1, dec_0_n_2
-        dec_1_p0_act = self.dec_1.p0.act(enc_4_concat)
-        del enc_4_concat
-        dec_1_p0_conv = self.dec_1.p0.conv(dec_1_p0_act)
-        del dec_1_p0_act
-        dec_1_p0_norm = self.dec_1.p0.norm(dec_1_p0_conv)
-        del dec_1_p0_conv
-        dec_1_p1_act = self.dec_1.p1.act(dec_0_concat)
-        del dec_0_concat
-        dec_1_p1_conv = self.dec_1.p1.conv(dec_1_p1_act)
-        del dec_1_p1_act
-        dec_1_p1_norm = self.dec_1.p1.norm(dec_1_p1_conv)
-        del dec_1_p1_conv
-        dec_1_n_0_p1 = self.dec_1.n_0.p1(dec_1_p1_norm)
-        dec_1_n_0 = dec_1_p0_norm + dec_1_n_0_p1
-        del dec_1_n_0_p1, dec_1_p0_norm
-        dec_1_n_1_p1 = self.dec_1.n_1.p1(dec_1_p1_norm)
-        dec_1_n_1 = dec_1_n_1_p1 + dec_1_n_0
-        del dec_1_n_1_p1
-        dec_1_n_2_p1 = self.dec_1.n_2.p1(dec_1_p1_norm)
-        del dec_1_p1_norm
-        dec_1_n_2_n_1 = self.dec_1.n_2.n_1(dec_1_n_1)
-        dec_1_n_2 = dec_1_n_2_p1 + dec_1_n_2_n_1
-        del dec_1_n_2_n_1, dec_1_n_2_p1
-        dec_1_concat = torch.cat([dec_1_n_0, dec_1_n_1, dec_1_n_2], dim=1)
-        del dec_1_n_0, dec_1_n_1, dec_1_n_2
-        dec_2_p0_act = self.dec_2.p0.act(enc_3_concat)
-        del enc_3_concat
-        dec_2_p0_conv = self.dec_2.p0.conv(dec_2_p0_act)
-        del dec_2_p0_act
-        dec_2_p0_norm = self.dec_2.p0.norm(dec_2_p0_conv)
-        del dec_2_p0_conv
-        dec_2_p1_act = self.dec_2.p1.act(dec_1_concat)
-        del dec_1_concat
-        dec_2_p1_conv = self.dec_2.p1.conv(dec_2_p1_act)
-        del dec_2_p1_act
-        dec_2_p1_norm = self.dec_2.p1.norm(dec_2_p1_conv)
-        del dec_2_p1_conv
-        dec_2_n_0_p1 = self.dec_2.n_0.p1(dec_2_p1_norm)
-        dec_2_n_0 = dec_2_p0_norm + dec_2_n_0_p1
-        del dec_2_n_0_p1, dec_2_p0_norm
-        dec_2_n_1_p1 = self.dec_2.n_1.p1(dec_2_p1_norm)
-        dec_2_n_1 = dec_2_n_1_p1 + dec_2_n_0
-        del dec_2_n_1_p1
-        dec_2_n_2_p1 = self.dec_2.n_2.p1(dec_2_p1_norm)
-        del dec_2_p1_norm
-        dec_2_n_2_n_1 = self.dec_2.n_2.n_1(dec_2_n_1)
-        dec_2_n_2 = dec_2_n_2_p1 + dec_2_n_2_n_1
-        del dec_2_n_2_n_1, dec_2_n_2_p1
-        dec_2_concat = torch.cat([dec_2_n_0, dec_2_n_1, dec_2_n_2], dim=1)
-        del dec_2_n_0, dec_2_n_1, dec_2_n_2
-        dec_3_p0_act = self.dec_3.p0.act(enc_2_concat)
-        del enc_2_concat
-        dec_3_p0_conv = self.dec_3.p0.conv(dec_3_p0_act)
-        del dec_3_p0_act
-        dec_3_p0_norm = self.dec_3.p0.norm(dec_3_p0_conv)
-        del dec_3_p0_conv
-        dec_3_p1_act = self.dec_3.p1.act(dec_2_concat)
-        del dec_2_concat
-        dec_3_p1_conv = self.dec_3.p1.conv(dec_3_p1_act)
-        del dec_3_p1_act
-        dec_3_p1_norm = self.dec_3.p1.norm(dec_3_p1_conv)
-        del dec_3_p1_conv
-        dec_3_n_0_p1 = self.dec_3.n_0.p1(dec_3_p1_norm)
-        dec_3_n_0 = dec_3_p0_norm + dec_3_n_0_p1
-        del dec_3_n_0_p1, dec_3_p0_norm
-        dec_3_n_1_p1 = self.dec_3.n_1.p1(dec_3_p1_norm)
-        dec_3_n_1 = dec_3_n_1_p1 + dec_3_n_0
-        del dec_3_n_1_p1
-        dec_3_n_2_p1 = self.dec_3.n_2.p1(dec_3_p1_norm)
-        del dec_3_p1_norm
-        dec_3_n_2_n_1 = self.dec_3.n_2.n_1(dec_3_n_1)
-        dec_3_n_2 = dec_3_n_2_p1 + dec_3_n_2_n_1
-        del dec_3_n_2_n_1, dec_3_n_2_p1
-        dec_3_concat = torch.cat([dec_3_n_0, dec_3_n_1, dec_3_n_2], dim=1)
-        del dec_3_n_0, dec_3_n_1, dec_3_n_2
-        dec_4_p0_act = self.dec_4.p0.act(enc_1_norm)
-        del enc_1_norm
-        dec_4_p0_conv = self.dec_4.p0.conv(dec_4_p0_act)
-        del dec_4_p0_act
-        dec_4_p0_norm = self.dec_4.p0.norm(dec_4_p0_conv)
-        del dec_4_p0_conv
-        dec_4_p1_act = self.dec_4.p1.act(dec_3_concat)
-        del dec_3_concat
-        dec_4_p1_conv = self.dec_4.p1.conv(dec_4_p1_act)
-        del dec_4_p1_act
-        dec_4_p1_norm = self.dec_4.p1.norm(dec_4_p1_conv)
-        del dec_4_p1_conv
-        dec_4_n_0_p1 = self.dec_4.n_0.p1(dec_4_p1_norm)
-        dec_4_n_0 = dec_4_p0_norm + dec_4_n_0_p1
-        del dec_4_n_0_p1, dec_4_p0_norm
-        dec_4_n_1_p1 = self.dec_4.n_1.p1(dec_4_p1_norm)
-        dec_4_n_1 = dec_4_n_1_p1 + dec_4_n_0
-        del dec_4_n_1_p1
-        dec_4_n_2_p1 = self.dec_4.n_2.p1(dec_4_p1_norm)
-        del dec_4_p1_norm
-        dec_4_n_2_n_1 = self.dec_4.n_2.n_1(dec_4_n_1)
-        dec_4_n_2 = dec_4_n_2_p1 + dec_4_n_2_n_1
-        del dec_4_n_2_n_1, dec_4_n_2_p1
-        dec_4_concat = torch.cat([dec_4_n_0, dec_4_n_1, dec_4_n_2], dim=1)
-        del dec_4_n_0, dec_4_n_1, dec_4_n_2
-        dec_5_p0_act = self.dec_5.p0.act(enc_0_norm)
-        del enc_0_norm
-        dec_5_p0_conv = self.dec_5.p0.conv(dec_5_p0_act)
-        del dec_5_p0_act
-        dec_5_p0_norm = self.dec_5.p0.norm(dec_5_p0_conv)
-        del dec_5_p0_conv
-        dec_5_p1_act = self.dec_5.p1.act(dec_4_concat)
-        del dec_4_concat
-        dec_5_p1_conv = self.dec_5.p1.conv(dec_5_p1_act)
-        del dec_5_p1_act
-        dec_5_p1_norm = self.dec_5.p1.norm(dec_5_p1_conv)
-        del dec_5_p1_conv
-        dec_5_n_0_p1 = self.dec_5.n_0.p1(dec_5_p1_norm)
-        dec_5_n_0 = dec_5_p0_norm + dec_5_n_0_p1
-        del dec_5_n_0_p1, dec_5_p0_norm
-        dec_5_n_1_p1 = self.dec_5.n_1.p1(dec_5_p1_norm)
-        dec_5_n_1 = dec_5_n_1_p1 + dec_5_n_0
-        del dec_5_n_1_p1
-        dec_5_n_2_p1 = self.dec_5.n_2.p1(dec_5_p1_norm)
-        del dec_5_p1_norm
-        dec_5_n_2_n_1 = self.dec_5.n_2.n_1(dec_5_n_1)
-        dec_5_n_2 = dec_5_n_2_p1 + dec_5_n_2_n_1
-        del dec_5_n_2_n_1, dec_5_n_2_p1
-        dec_5_concat = torch.cat([dec_5_n_0, dec_5_n_1, dec_5_n_2], dim=1)
-        del dec_5_n_0, dec_5_n_1, dec_5_n_2
-        y_conv = self.y.conv(dec_5_concat)
-        del dec_5_concat
-        return y_conv
+        enc_0 = self.enc_0.norm(self.enc_0.conv(x))  # nas_unet.nas:52
+        enc_1 = self.enc_1.norm(self.enc_1.conv(x))  # nas_unet.nas:53
+        enc_2 = self.enc_2(enc_0, enc_1)  # nas_unet.nas:55
+        enc_3 = self.enc_3(enc_1, enc_2)  # nas_unet.nas:55
+        enc_4 = self.enc_4(enc_2, enc_3)  # nas_unet.nas:55
+        enc_5 = self.enc_5(enc_3, enc_4)  # nas_unet.nas:55
+        enc_6 = self.enc_6(enc_4, enc_5)  # nas_unet.nas:55
+        dec_0 = self.dec_0(enc_5, enc_6)  # nas_unet.nas:57
+        del enc_5, enc_6
+        dec_1 = self.dec_1(enc_4, dec_0)  # nas_unet.nas:59
+        del dec_0, enc_4
+        dec_2 = self.dec_2(enc_3, dec_1)  # nas_unet.nas:59
+        del dec_1, enc_3
+        dec_3 = self.dec_3(enc_2, dec_2)  # nas_unet.nas:59
+        del dec_2, enc_2
+        dec_4 = self.dec_4(enc_1, dec_3)  # nas_unet.nas:59
+        del dec_3, enc_1
+        dec_5 = self.dec_5(enc_0, dec_4)  # nas_unet.nas:59
+        del dec_4, enc_0
+        return self.y.conv(dec_5)  # nas_unet.nas:61
 
     def to_channels_last(self):
         """Channels-last weights; feed inputs as x.contiguous(memory_format=MEMORY_FORMAT)."""

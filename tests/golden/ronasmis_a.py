@@ -141,255 +141,151 @@ def _check_input(x, name, channels, multiple):
                              f"(axis {axis}: {n} is not a multiple of {m})")
 
 
+class Cna(nn.Module):
+    """Op `cna` (ronasmis.nas:32)."""
+
+    def __init__(self, in_channels, out_channels, padding):
+        super().__init__()
+        self.conv = Conv(3, in_channels=in_channels, out_channels=out_channels,  # ronasmis.nas:33
+            kernel=(3, 3, 3), stride=(1, 1, 1), padding=padding, dilation=padding, groups=1,
+            bias=False)
+        self.norm = Norm(3, kind='instance', channels=out_channels, groups=1,  # ronasmis.nas:33
+            affine=True)
+        self.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
+
+    def forward(self, x):
+        return self.act(self.norm(self.conv(x)))  # ronasmis.nas:33
+
+
+class Stage(nn.Module):
+    """Op `stage` (ronasmis.nas:37)."""
+
+    def __init__(self, in_channels, out_channels, padding):
+        super().__init__()
+        self.h = Cna(in_channels=in_channels, out_channels=out_channels,  # ronasmis.nas:38
+            padding=(1, 1, 1))
+        self.cna = Cna(in_channels=out_channels, out_channels=out_channels,  # ronasmis.nas:42
+            padding=padding)
+
+    def forward(self, x):
+        h = self.h(x)  # ronasmis.nas:38
+        cna = self.cna(h)  # ronasmis.nas:42
+        return h + cna  # ronasmis.nas:42
+
+
+class Stage_2(nn.Module):
+    """Op `stage` (ronasmis.nas:37)."""
+
+    def __init__(self, in_channels):
+        super().__init__()
+        self.h = Cna(in_channels=in_channels, out_channels=64, padding=(1, 1, 1))  # ronasmis.nas:38
+
+    def forward(self, x):
+        return self.h(x)  # ronasmis.nas:38
+
+
 class RonasmisA(nn.Module):
     """Genotype `RonasmisA` from ronasmis_a.nas."""
 
     def __init__(self):
         super().__init__()
-        self.enc_0 = nn.Module()
-        self.enc_0.h = nn.Module()
-        self.enc_0.h.conv = Conv(3, in_channels=1, out_channels=16, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.enc_0.h.norm = Norm(3, kind='instance', channels=16, groups=1, affine=True)  # ronasmis.nas:33
-        self.enc_0.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.enc_0.cna = nn.Module()
-        self.enc_0.cna.conv = Conv(3, in_channels=16, out_channels=16, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.enc_0.cna.norm = Norm(3, kind='instance', channels=16, groups=1, affine=True)  # ronasmis.nas:33
-        self.enc_0.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.h_0 = nn.Module()
-        self.h_0.pool = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0))  # ronasmis.nas:67
-        self.enc_1 = nn.Module()
-        self.enc_1.h = nn.Module()
-        self.enc_1.h.conv = Conv(3, in_channels=16, out_channels=32, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.enc_1.h.norm = Norm(3, kind='instance', channels=32, groups=1, affine=True)  # ronasmis.nas:33
-        self.enc_1.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.enc_1.cna = nn.Module()
-        self.enc_1.cna.conv = Conv(3, in_channels=32, out_channels=32, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.enc_1.cna.norm = Norm(3, kind='instance', channels=32, groups=1, affine=True)  # ronasmis.nas:33
-        self.enc_1.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.h_1 = nn.Module()
-        self.h_1.pool = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0))  # ronasmis.nas:67
-        self.enc_2 = nn.Module()
-        self.enc_2.h = nn.Module()
-        self.enc_2.h.conv = Conv(3, in_channels=32, out_channels=64, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.enc_2.h.norm = Norm(3, kind='instance', channels=64, groups=1, affine=True)  # ronasmis.nas:33
-        self.enc_2.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.h_2 = nn.Module()
-        self.h_2.pool = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0))  # ronasmis.nas:67
-        self.enc_3 = nn.Module()
-        self.enc_3.h = nn.Module()
-        self.enc_3.h.conv = Conv(3, in_channels=64, out_channels=128, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.enc_3.h.norm = Norm(3, kind='instance', channels=128, groups=1, affine=True)  # ronasmis.nas:33
-        self.enc_3.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.enc_3.cna = nn.Module()
-        self.enc_3.cna.conv = Conv(3, in_channels=128, out_channels=128, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(3, 3, 3), dilation=(3, 3, 3), groups=1, bias=False)  # ronasmis.nas:33
-        self.enc_3.cna.norm = Norm(3, kind='instance', channels=128, groups=1, affine=True)  # ronasmis.nas:33
-        self.enc_3.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.h_3 = nn.Module()
-        self.h_3.pool = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0))  # ronasmis.nas:67
-        self.bottom = nn.Module()
-        self.bottom.h = nn.Module()
-        self.bottom.h.conv = Conv(3, in_channels=128, out_channels=256, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.bottom.h.norm = Norm(3, kind='instance', channels=256, groups=1, affine=True)  # ronasmis.nas:33
-        self.bottom.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.bottom.cna = nn.Module()
-        self.bottom.cna.conv = Conv(3, in_channels=256, out_channels=256, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.bottom.cna.norm = Norm(3, kind='instance', channels=256, groups=1, affine=True)  # ronasmis.nas:33
-        self.bottom.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.matched_0 = nn.Module()
-        self.matched_0.conv = Conv(3, in_channels=128, out_channels=128, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
-        self.up_3 = nn.Module()
-        self.up_3.conv_transpose = ConvTranspose(3, in_channels=256, out_channels=128, kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
-        self.dec_3 = nn.Module()
-        self.dec_3.h = nn.Module()
-        self.dec_3.h.conv = Conv(3, in_channels=128, out_channels=128, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.dec_3.h.norm = Norm(3, kind='instance', channels=128, groups=1, affine=True)  # ronasmis.nas:33
-        self.dec_3.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.dec_3.cna = nn.Module()
-        self.dec_3.cna.conv = Conv(3, in_channels=128, out_channels=128, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(3, 3, 3), dilation=(3, 3, 3), groups=1, bias=False)  # ronasmis.nas:33
-        self.dec_3.cna.norm = Norm(3, kind='instance', channels=128, groups=1, affine=True)  # ronasmis.nas:33
-        self.dec_3.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.up_2 = nn.Module()
-        self.up_2.conv_transpose = ConvTranspose(3, in_channels=128, out_channels=64, kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
-        self.dec_2 = nn.Module()
-        self.dec_2.h = nn.Module()
-        self.dec_2.h.conv = Conv(3, in_channels=64, out_channels=64, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.dec_2.h.norm = Norm(3, kind='instance', channels=64, groups=1, affine=True)  # ronasmis.nas:33
-        self.dec_2.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.matched_2 = nn.Module()
-        self.matched_2.conv = Conv(3, in_channels=32, out_channels=32, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
-        self.up_1 = nn.Module()
-        self.up_1.conv_transpose = ConvTranspose(3, in_channels=64, out_channels=32, kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
-        self.dec_1 = nn.Module()
-        self.dec_1.h = nn.Module()
-        self.dec_1.h.conv = Conv(3, in_channels=32, out_channels=32, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.dec_1.h.norm = Norm(3, kind='instance', channels=32, groups=1, affine=True)  # ronasmis.nas:33
-        self.dec_1.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.dec_1.cna = nn.Module()
-        self.dec_1.cna.conv = Conv(3, in_channels=32, out_channels=32, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.dec_1.cna.norm = Norm(3, kind='instance', channels=32, groups=1, affine=True)  # ronasmis.nas:33
-        self.dec_1.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.matched_3 = nn.Module()
-        self.matched_3.conv = Conv(3, in_channels=16, out_channels=16, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
-        self.up_0 = nn.Module()
-        self.up_0.conv_transpose = ConvTranspose(3, in_channels=32, out_channels=16, kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
-        self.dec_0 = nn.Module()
-        self.dec_0.h = nn.Module()
-        self.dec_0.h.conv = Conv(3, in_channels=16, out_channels=16, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.dec_0.h.norm = Norm(3, kind='instance', channels=16, groups=1, affine=True)  # ronasmis.nas:33
-        self.dec_0.h.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.dec_0.cna = nn.Module()
-        self.dec_0.cna.conv = Conv(3, in_channels=16, out_channels=16, kernel=(3, 3, 3), stride=(1, 1, 1), padding=(1, 1, 1), dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:33
-        self.dec_0.cna.norm = Norm(3, kind='instance', channels=16, groups=1, affine=True)  # ronasmis.nas:33
-        self.dec_0.cna.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
-        self.head_0 = nn.Module()
-        self.head_0.conv = Conv(3, in_channels=16, out_channels=2, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=True)  # ronasmis.nas:87
-        self.head_1 = nn.Module()
-        self.head_1.conv = Conv(3, in_channels=32, out_channels=2, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=True)  # ronasmis.nas:89
+        self.enc_0 = Stage(in_channels=1, out_channels=16, padding=(1, 1, 1))  # ronasmis.nas:66
+        self.h_0 = nn.Module()  # ronasmis.nas:67
+        self.h_0.pool = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2),  # ronasmis.nas:67
+            padding=(0, 0, 0))
+        self.enc_1 = Stage(in_channels=16, out_channels=32, padding=(1, 1, 1))  # ronasmis.nas:66
+        self.h_1 = nn.Module()  # ronasmis.nas:67
+        self.h_1.pool = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2),  # ronasmis.nas:67
+            padding=(0, 0, 0))
+        self.enc_2 = Stage_2(in_channels=32)  # ronasmis.nas:66
+        self.h_2 = nn.Module()  # ronasmis.nas:67
+        self.h_2.pool = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1),  # ronasmis.nas:67
+            padding=(0, 0, 0))
+        self.enc_3 = Stage(in_channels=64, out_channels=128, padding=(3, 3, 3))  # ronasmis.nas:66
+        self.h_3 = nn.Module()  # ronasmis.nas:67
+        self.h_3.pool = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1),  # ronasmis.nas:67
+            padding=(0, 0, 0))
+        self.bottom = Stage(in_channels=128, out_channels=256, padding=(1, 1, 1))  # ronasmis.nas:70
+        self.matched_0 = nn.Module()  # ronasmis.nas:79
+        self.matched_0.conv = Conv(3, in_channels=128, out_channels=128,  # ronasmis.nas:79
+            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1,
+            bias=False)
+        self.up_3 = nn.Module()  # ronasmis.nas:81
+        self.up_3.conv_transpose = ConvTranspose(3, in_channels=256,  # ronasmis.nas:81
+            out_channels=128, kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0),
+            output_padding=(0, 0, 0), bias=False)
+        self.dec_3 = Stage(in_channels=128, out_channels=128, padding=(3, 3, 3))  # ronasmis.nas:82
+        self.up_2 = nn.Module()  # ronasmis.nas:81
+        self.up_2.conv_transpose = ConvTranspose(3, in_channels=128,  # ronasmis.nas:81
+            out_channels=64, kernel=(2, 2, 1), stride=(2, 2, 1), padding=(0, 0, 0),
+            output_padding=(0, 0, 0), bias=False)
+        self.dec_2 = Stage_2(in_channels=64)  # ronasmis.nas:82
+        self.matched_2 = nn.Module()  # ronasmis.nas:79
+        self.matched_2.conv = Conv(3, in_channels=32, out_channels=32,  # ronasmis.nas:79
+            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1,
+            bias=False)
+        self.up_1 = nn.Module()  # ronasmis.nas:81
+        self.up_1.conv_transpose = ConvTranspose(3, in_channels=64,  # ronasmis.nas:81
+            out_channels=32, kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0),
+            output_padding=(0, 0, 0), bias=False)
+        self.dec_1 = Stage(in_channels=32, out_channels=32, padding=(1, 1, 1))  # ronasmis.nas:82
+        self.matched_3 = nn.Module()  # ronasmis.nas:79
+        self.matched_3.conv = Conv(3, in_channels=16, out_channels=16,  # ronasmis.nas:79
+            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1,
+            bias=False)
+        self.up_0 = nn.Module()  # ronasmis.nas:81
+        self.up_0.conv_transpose = ConvTranspose(3, in_channels=32,  # ronasmis.nas:81
+            out_channels=16, kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0),
+            output_padding=(0, 0, 0), bias=False)
+        self.dec_0 = Stage(in_channels=16, out_channels=16, padding=(1, 1, 1))  # ronasmis.nas:82
+        self.head_0 = nn.Module()  # ronasmis.nas:87
+        self.head_0.conv = Conv(3, in_channels=16, out_channels=2,  # ronasmis.nas:87
+            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1,
+            bias=True)
+        self.head_1 = nn.Module()  # ronasmis.nas:89
+        self.head_1.conv = Conv(3, in_channels=32, out_channels=2,  # ronasmis.nas:89
+            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1,
+            bias=True)
         self.head_1.resize_to = ResizeTo(3, mode='linear')  # ronasmis.nas:89
-        self.head_2 = nn.Module()
-        self.head_2.conv = Conv(3, in_channels=64, out_channels=2, kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1, bias=True)  # ronasmis.nas:89
+        self.head_2 = nn.Module()  # ronasmis.nas:89
+        self.head_2.conv = Conv(3, in_channels=64, out_channels=2,  # ronasmis.nas:89
+            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1,
+            bias=True)
         self.head_2.resize_to = ResizeTo(3, mode='linear')  # ronasmis.nas:89
 
     def forward(self, x):
         _check_input(x, 'x', 1, (16, 16, 4))
-        enc_0_h_conv = self.enc_0.h.conv(x)
-        enc_0_h_norm = self.enc_0.h.norm(enc_0_h_conv)
-        del enc_0_h_conv
-        enc_0_h_act = self.enc_0.h.act(enc_0_h_norm)
-        del enc_0_h_norm
-        enc_0_cna_conv = self.enc_0.cna.conv(enc_0_h_act)
-        enc_0_cna_norm = self.enc_0.cna.norm(enc_0_cna_conv)
-        del enc_0_cna_conv
-        enc_0_cna_act = self.enc_0.cna.act(enc_0_cna_norm)
-        del enc_0_cna_norm
-        enc_0_add = enc_0_h_act + enc_0_cna_act
-        del enc_0_cna_act, enc_0_h_act
-        h_0_pool = self.h_0.pool(enc_0_add)
-        enc_1_h_conv = self.enc_1.h.conv(h_0_pool)
-        del h_0_pool
-        enc_1_h_norm = self.enc_1.h.norm(enc_1_h_conv)
-        del enc_1_h_conv
-        enc_1_h_act = self.enc_1.h.act(enc_1_h_norm)
-        del enc_1_h_norm
-        enc_1_cna_conv = self.enc_1.cna.conv(enc_1_h_act)
-        enc_1_cna_norm = self.enc_1.cna.norm(enc_1_cna_conv)
-        del enc_1_cna_conv
-        enc_1_cna_act = self.enc_1.cna.act(enc_1_cna_norm)
-        del enc_1_cna_norm
-        enc_1_add = enc_1_h_act + enc_1_cna_act
-        del enc_1_cna_act, enc_1_h_act
-        h_1_pool = self.h_1.pool(enc_1_add)
-        enc_2_h_conv = self.enc_2.h.conv(h_1_pool)
-        del h_1_pool
-        enc_2_h_norm = self.enc_2.h.norm(enc_2_h_conv)
-        del enc_2_h_conv
-        enc_2_h_act = self.enc_2.h.act(enc_2_h_norm)
-        del enc_2_h_norm
-        h_2_pool = self.h_2.pool(enc_2_h_act)
-        del enc_2_h_act
-        enc_3_h_conv = self.enc_3.h.conv(h_2_pool)
-        del h_2_pool
-        enc_3_h_norm = self.enc_3.h.norm(enc_3_h_conv)
-        del enc_3_h_conv
-        enc_3_h_act = self.enc_3.h.act(enc_3_h_norm)
-        del enc_3_h_norm
-        enc_3_cna_conv = self.enc_3.cna.conv(enc_3_h_act)
-        enc_3_cna_norm = self.enc_3.cna.norm(enc_3_cna_conv)
-        del enc_3_cna_conv
-        enc_3_cna_act = self.enc_3.cna.act(enc_3_cna_norm)
-        del enc_3_cna_norm
-        enc_3_add = enc_3_h_act + enc_3_cna_act
-        del enc_3_cna_act, enc_3_h_act
-        h_3_pool = self.h_3.pool(enc_3_add)
-        bottom_h_conv = self.bottom.h.conv(h_3_pool)
-        del h_3_pool
-        bottom_h_norm = self.bottom.h.norm(bottom_h_conv)
-        del bottom_h_conv
-        bottom_h_act = self.bottom.h.act(bottom_h_norm)
-        del bottom_h_norm
-        bottom_cna_conv = self.bottom.cna.conv(bottom_h_act)
-        bottom_cna_norm = self.bottom.cna.norm(bottom_cna_conv)
-        del bottom_cna_conv
-        bottom_cna_act = self.bottom.cna.act(bottom_cna_norm)
-        del bottom_cna_norm
-        bottom_add = bottom_h_act + bottom_cna_act
-        del bottom_cna_act, bottom_h_act
-        matched_0_conv = self.matched_0.conv(enc_3_add)
-        del enc_3_add
-        up_3_conv_transpose = self.up_3.conv_transpose(bottom_add)
-        del bottom_add
-        dec_3_add = up_3_conv_transpose + matched_0_conv
-        del matched_0_conv, up_3_conv_transpose
-        dec_3_h_conv = self.dec_3.h.conv(dec_3_add)
-        del dec_3_add
-        dec_3_h_norm = self.dec_3.h.norm(dec_3_h_conv)
-        del dec_3_h_conv
-        dec_3_h_act = self.dec_3.h.act(dec_3_h_norm)
-        del dec_3_h_norm
-        dec_3_cna_conv = self.dec_3.cna.conv(dec_3_h_act)
-        dec_3_cna_norm = self.dec_3.cna.norm(dec_3_cna_conv)
-        del dec_3_cna_conv
-        dec_3_cna_act = self.dec_3.cna.act(dec_3_cna_norm)
-        del dec_3_cna_norm
-        dec_3_add_2 = dec_3_h_act + dec_3_cna_act
-        del dec_3_cna_act, dec_3_h_act
-        up_2_conv_transpose = self.up_2.conv_transpose(dec_3_add_2)
-        del dec_3_add_2
-        dec_2_h_conv = self.dec_2.h.conv(up_2_conv_transpose)
-        del up_2_conv_transpose
-        dec_2_h_norm = self.dec_2.h.norm(dec_2_h_conv)
-        del dec_2_h_conv
-        dec_2_h_act = self.dec_2.h.act(dec_2_h_norm)
-        del dec_2_h_norm
-        matched_2_conv = self.matched_2.conv(enc_1_add)
-        del enc_1_add
-        up_1_conv_transpose = self.up_1.conv_transpose(dec_2_h_act)
-        dec_1_add = up_1_conv_transpose + matched_2_conv
-        del matched_2_conv, up_1_conv_transpose
-        dec_1_h_conv = self.dec_1.h.conv(dec_1_add)
-        del dec_1_add
-        dec_1_h_norm = self.dec_1.h.norm(dec_1_h_conv)
-        del dec_1_h_conv
-        dec_1_h_act = self.dec_1.h.act(dec_1_h_norm)
-        del dec_1_h_norm
-        dec_1_cna_conv = self.dec_1.cna.conv(dec_1_h_act)
-        dec_1_cna_norm = self.dec_1.cna.norm(dec_1_cna_conv)
-        del dec_1_cna_conv
-        dec_1_cna_act = self.dec_1.cna.act(dec_1_cna_norm)
-        del dec_1_cna_norm
-        dec_1_add_2 = dec_1_h_act + dec_1_cna_act
-        del dec_1_cna_act, dec_1_h_act
-        matched_3_conv = self.matched_3.conv(enc_0_add)
-        del enc_0_add
-        up_0_conv_transpose = self.up_0.conv_transpose(dec_1_add_2)
-        dec_0_add = up_0_conv_transpose + matched_3_conv
-        del matched_3_conv, up_0_conv_transpose
-        dec_0_h_conv = self.dec_0.h.conv(dec_0_add)
-        del dec_0_add
-        dec_0_h_norm = self.dec_0.h.norm(dec_0_h_conv)
-        del dec_0_h_conv
-        dec_0_h_act = self.dec_0.h.act(dec_0_h_norm)
-        del dec_0_h_norm
-        dec_0_cna_conv = self.dec_0.cna.conv(dec_0_h_act)
-        dec_0_cna_norm = self.dec_0.cna.norm(dec_0_cna_conv)
-        del dec_0_cna_conv
-        dec_0_cna_act = self.dec_0.cna.act(dec_0_cna_norm)
-        del dec_0_cna_norm
-        dec_0_add_2 = dec_0_h_act + dec_0_cna_act
-        del dec_0_cna_act, dec_0_h_act
-        head_0_conv = self.head_0.conv(dec_0_add_2)
-        del dec_0_add_2
-        head_1_conv = self.head_1.conv(dec_1_add_2)
-        del dec_1_add_2
-        head_1_resize_to = self.head_1.resize_to(head_1_conv, x)
-        del head_1_conv
-        head_2_conv = self.head_2.conv(dec_2_h_act)
-        del dec_2_h_act
-        head_2_resize_to = self.head_2.resize_to(head_2_conv, x)
-        del head_2_conv
-        y_add = head_0_conv + head_1_resize_to + head_2_resize_to
-        del head_0_conv, head_1_resize_to, head_2_resize_to
-        return y_add
+        enc_0 = self.enc_0(x)  # ronasmis.nas:66
+        enc_1 = self.enc_1(self.h_0.pool(enc_0))  # ronasmis.nas:66
+        enc_2 = self.enc_2(self.h_1.pool(enc_1))  # ronasmis.nas:66
+        enc_3 = self.enc_3(self.h_2.pool(enc_2))  # ronasmis.nas:66
+        del enc_2
+        bottom = self.bottom(self.h_3.pool(enc_3))  # ronasmis.nas:70
+        matched_0 = self.matched_0.conv(enc_3)  # ronasmis.nas:79
+        del enc_3
+        up_3 = self.up_3.conv_transpose(bottom)  # ronasmis.nas:81
+        del bottom
+        dec_3 = self.dec_3(up_3 + matched_0)  # ronasmis.nas:82
+        del matched_0, up_3
+        dec_2 = self.dec_2(self.up_2.conv_transpose(dec_3))  # ronasmis.nas:82
+        del dec_3
+        matched_2 = self.matched_2.conv(enc_1)  # ronasmis.nas:79
+        del enc_1
+        up_1 = self.up_1.conv_transpose(dec_2)  # ronasmis.nas:81
+        dec_1 = self.dec_1(up_1 + matched_2)  # ronasmis.nas:82
+        del matched_2, up_1
+        matched_3 = self.matched_3.conv(enc_0)  # ronasmis.nas:79
+        del enc_0
+        up_0 = self.up_0.conv_transpose(dec_1)  # ronasmis.nas:81
+        dec_0 = self.dec_0(up_0 + matched_3)  # ronasmis.nas:82
+        del matched_3, up_0
+        head_0 = self.head_0.conv(dec_0)  # ronasmis.nas:87
+        del dec_0
+        head_1 = self.head_1.resize_to(self.head_1.conv(dec_1), x)  # ronasmis.nas:89
+        del dec_1
+        head_2 = self.head_2.resize_to(self.head_2.conv(dec_2), x)  # ronasmis.nas:89
+        del dec_2
+        return head_0 + head_1 + head_2  # ronasmis.nas:91
 
     def to_channels_last(self):
         """Channels-last weights; feed inputs as x.contiguous(memory_format=MEMORY_FORMAT)."""

@@ -212,637 +212,143 @@ def _check_input(x, name, channels, multiple):
                              f"(axis {axis}: {n} is not a multiple of {m})")
 
 
+class Preprocess(nn.Module):
+    """Op `preprocess` (thrifty_nas.nas:22)."""
+
+    def __init__(self, in_channels, stride):
+        super().__init__()
+        self.act = Act(2, kind='relu')  # thrifty_nas.nas:23
+        self.conv = Conv(2, in_channels=in_channels, out_channels=16,  # thrifty_nas.nas:23
+            kernel=(1, 1), stride=stride, padding=(0, 0), dilation=(1, 1), groups=1, bias=False)
+        self.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
+
+    def forward(self, x):
+        return self.norm(self.conv(self.act(x)))  # thrifty_nas.nas:23
+
+
+class ChannelFilter(nn.Module):
+    """Op `channel_filter` (thrifty_nas.nas:26)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1),  # thrifty_nas.nas:27
+            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)
+        self.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
+
+    def forward(self, x):
+        return self.norm(self.conv(x))  # thrifty_nas.nas:27
+
+
+class DN(nn.Module):
+    """Cell `DN` (thrifty_nas.nas:30)."""
+
+    def __init__(self):
+        super().__init__()
+        self.p0 = Preprocess(in_channels=16, stride=(2, 2))  # thrifty_nas.nas:31
+        self.p1 = Preprocess(in_channels=16, stride=(1, 1))  # thrifty_nas.nas:32
+        self.n_0 = nn.Module()  # thrifty_nas.nas:34
+        self.n_0.p0 = DartsSepConv(2, channels=16, kernel=3, role='down',  # thrifty_nas.nas:34
+            norm='batch', groups=1, affine=True)
+        self.n_0.p1 = DartsDilConv(2, channels=16, kernel=3, role='down',  # thrifty_nas.nas:35
+            norm='batch', groups=1, affine=True)
+        self.n_1 = nn.Module()  # thrifty_nas.nas:34
+        self.n_1.p0 = DartsPool(2, kind='max', role='down')  # thrifty_nas.nas:34
+        self.n_1.n_0 = DartsSepConv(2, channels=16, kernel=3, role='normal',  # thrifty_nas.nas:36
+            norm='batch', groups=1, affine=True)
+        self.channel_filter = ChannelFilter()  # thrifty_nas.nas:38
+
+    def forward(self, s0, s1):
+        p0 = self.p0(s0)  # thrifty_nas.nas:31
+        p1 = self.p1(s1)  # thrifty_nas.nas:32
+        n_0 = self.n_0.p0(p0) + self.n_0.p1(p1)  # thrifty_nas.nas:33
+        n_1 = self.n_1.p0(p0) + self.n_1.n_0(n_0)  # thrifty_nas.nas:33
+        return self.channel_filter(torch.cat([n_0, n_1], dim=1))  # thrifty_nas.nas:38
+
+
+class UP(nn.Module):
+    """Cell `UP` (thrifty_nas.nas:41)."""
+
+    def __init__(self, in_channels):
+        super().__init__()
+        self.p0 = Preprocess(in_channels=in_channels, stride=(1, 1))  # thrifty_nas.nas:42
+        self.p1 = Preprocess(in_channels=16, stride=(1, 1))  # thrifty_nas.nas:43
+        self.n_0 = nn.Module()  # thrifty_nas.nas:45
+        self.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch',  # thrifty_nas.nas:45
+            groups=1, affine=True)
+        self.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up',  # thrifty_nas.nas:46
+            norm='batch', groups=1, affine=True)
+        self.n_1 = nn.Module()  # thrifty_nas.nas:46
+        self.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up',  # thrifty_nas.nas:46
+            norm='batch', groups=1, affine=True)
+        self.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch',  # thrifty_nas.nas:47
+            groups=1, affine=True)
+        self.channel_filter = ChannelFilter()  # thrifty_nas.nas:49
+
+    def forward(self, s0, s1):
+        p0 = self.p0(s0)  # thrifty_nas.nas:42
+        p1 = self.p1(s1)  # thrifty_nas.nas:43
+        n_0 = self.n_0.p0(p0) + self.n_0.p1(p1)  # thrifty_nas.nas:44
+        n_1 = self.n_1.p1(p1) + self.n_1.n_0(n_0)  # thrifty_nas.nas:44
+        return self.channel_filter(torch.cat([n_0, n_1], dim=1))  # thrifty_nas.nas:49
+
+
 class ThriftyA(nn.Module):
     """Genotype `ThriftyA` from thrifty_nas_a.nas."""
 
     def __init__(self):
         super().__init__()
-        self.X_0_0 = nn.Module()
-        self.X_0_0.conv = Conv(2, in_channels=1, out_channels=16, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:52
-        self.X_0_0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:52
+        self.X_0_0 = nn.Module()  # thrifty_nas.nas:52
+        self.X_0_0.conv = Conv(2, in_channels=1, out_channels=16,  # thrifty_nas.nas:52
+            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
+        self.X_0_0.norm = Norm(2, kind='batch', channels=16, groups=1,  # thrifty_nas.nas:52
+            affine=True)
         self.X_0_0.act = Act(2, kind='relu')  # thrifty_nas.nas:52
-        self.X_0_1 = nn.Module()
-        self.X_0_1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:53
-        self.X_0_1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:53
+        self.X_0_1 = nn.Module()  # thrifty_nas.nas:53
+        self.X_0_1.conv = Conv(2, in_channels=16, out_channels=16,  # thrifty_nas.nas:53
+            kernel=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
+        self.X_0_1.norm = Norm(2, kind='batch', channels=16, groups=1,  # thrifty_nas.nas:53
+            affine=True)
         self.X_0_1.act = Act(2, kind='relu')  # thrifty_nas.nas:53
-        self.X_0_2 = nn.Module()
-        self.X_0_2.p0 = nn.Module()
-        self.X_0_2.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_0_2.p0.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_0_2.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_0_2.p1 = nn.Module()
-        self.X_0_2.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_0_2.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_0_2.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_0_2.n_0 = nn.Module()
-        self.X_0_2.n_0.p0 = DartsSepConv(2, channels=16, kernel=3, role='down', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:34
-        self.X_0_2.n_0.p1 = DartsDilConv(2, channels=16, kernel=3, role='down', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:35
-        self.X_0_2.n_1 = nn.Module()
-        self.X_0_2.n_1.p0 = DartsPool(2, kind='max', role='down')  # thrifty_nas.nas:34
-        self.X_0_2.n_1.n_0 = DartsSepConv(2, channels=16, kernel=3, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:36
-        self.X_0_2.channel_filter = nn.Module()
-        self.X_0_2.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_0_2.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_0_3 = nn.Module()
-        self.X_0_3.p0 = nn.Module()
-        self.X_0_3.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_0_3.p0.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_0_3.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_0_3.p1 = nn.Module()
-        self.X_0_3.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_0_3.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_0_3.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_0_3.n_0 = nn.Module()
-        self.X_0_3.n_0.p0 = DartsSepConv(2, channels=16, kernel=3, role='down', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:34
-        self.X_0_3.n_0.p1 = DartsDilConv(2, channels=16, kernel=3, role='down', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:35
-        self.X_0_3.n_1 = nn.Module()
-        self.X_0_3.n_1.p0 = DartsPool(2, kind='max', role='down')  # thrifty_nas.nas:34
-        self.X_0_3.n_1.n_0 = DartsSepConv(2, channels=16, kernel=3, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:36
-        self.X_0_3.channel_filter = nn.Module()
-        self.X_0_3.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_0_3.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_0_4 = nn.Module()
-        self.X_0_4.p0 = nn.Module()
-        self.X_0_4.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_0_4.p0.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_0_4.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_0_4.p1 = nn.Module()
-        self.X_0_4.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_0_4.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_0_4.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_0_4.n_0 = nn.Module()
-        self.X_0_4.n_0.p0 = DartsSepConv(2, channels=16, kernel=3, role='down', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:34
-        self.X_0_4.n_0.p1 = DartsDilConv(2, channels=16, kernel=3, role='down', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:35
-        self.X_0_4.n_1 = nn.Module()
-        self.X_0_4.n_1.p0 = DartsPool(2, kind='max', role='down')  # thrifty_nas.nas:34
-        self.X_0_4.n_1.n_0 = DartsSepConv(2, channels=16, kernel=3, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:36
-        self.X_0_4.channel_filter = nn.Module()
-        self.X_0_4.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_0_4.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_1_0 = nn.Module()
-        self.X_1_0.p0 = nn.Module()
-        self.X_1_0.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_1_0.p0.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_1_0.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_1_0.p1 = nn.Module()
-        self.X_1_0.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_1_0.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_1_0.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_1_0.n_0 = nn.Module()
-        self.X_1_0.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_1_0.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_1_0.n_1 = nn.Module()
-        self.X_1_0.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_1_0.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_1_0.channel_filter = nn.Module()
-        self.X_1_0.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_1_0.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_1_1 = nn.Module()
-        self.X_1_1.p0 = nn.Module()
-        self.X_1_1.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_1_1.p0.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_1_1.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_1_1.p1 = nn.Module()
-        self.X_1_1.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_1_1.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_1_1.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_1_1.n_0 = nn.Module()
-        self.X_1_1.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_1_1.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_1_1.n_1 = nn.Module()
-        self.X_1_1.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_1_1.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_1_1.channel_filter = nn.Module()
-        self.X_1_1.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_1_1.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_1_2 = nn.Module()
-        self.X_1_2.p0 = nn.Module()
-        self.X_1_2.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_1_2.p0.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_1_2.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_1_2.p1 = nn.Module()
-        self.X_1_2.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_1_2.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_1_2.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_1_2.n_0 = nn.Module()
-        self.X_1_2.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_1_2.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_1_2.n_1 = nn.Module()
-        self.X_1_2.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_1_2.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_1_2.channel_filter = nn.Module()
-        self.X_1_2.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_1_2.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_1_3 = nn.Module()
-        self.X_1_3.p0 = nn.Module()
-        self.X_1_3.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_1_3.p0.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_1_3.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_1_3.p1 = nn.Module()
-        self.X_1_3.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_1_3.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_1_3.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_1_3.n_0 = nn.Module()
-        self.X_1_3.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_1_3.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_1_3.n_1 = nn.Module()
-        self.X_1_3.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_1_3.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_1_3.channel_filter = nn.Module()
-        self.X_1_3.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_1_3.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_2_0 = nn.Module()
-        self.X_2_0.p0 = nn.Module()
-        self.X_2_0.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_2_0.p0.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_2_0.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_2_0.p1 = nn.Module()
-        self.X_2_0.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_2_0.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_2_0.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_2_0.n_0 = nn.Module()
-        self.X_2_0.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_2_0.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_2_0.n_1 = nn.Module()
-        self.X_2_0.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_2_0.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_2_0.channel_filter = nn.Module()
-        self.X_2_0.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_2_0.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_2_1 = nn.Module()
-        self.X_2_1.p0 = nn.Module()
-        self.X_2_1.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_2_1.p0.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_2_1.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_2_1.p1 = nn.Module()
-        self.X_2_1.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_2_1.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_2_1.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_2_1.n_0 = nn.Module()
-        self.X_2_1.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_2_1.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_2_1.n_1 = nn.Module()
-        self.X_2_1.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_2_1.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_2_1.channel_filter = nn.Module()
-        self.X_2_1.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_2_1.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_2_2 = nn.Module()
-        self.X_2_2.p0 = nn.Module()
-        self.X_2_2.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_2_2.p0.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_2_2.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_2_2.p1 = nn.Module()
-        self.X_2_2.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_2_2.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_2_2.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_2_2.n_0 = nn.Module()
-        self.X_2_2.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_2_2.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_2_2.n_1 = nn.Module()
-        self.X_2_2.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_2_2.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_2_2.channel_filter = nn.Module()
-        self.X_2_2.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_2_2.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_3_0 = nn.Module()
-        self.X_3_0.p0 = nn.Module()
-        self.X_3_0.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_3_0.p0.conv = Conv(2, in_channels=48, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_3_0.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_3_0.p1 = nn.Module()
-        self.X_3_0.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_3_0.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_3_0.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_3_0.n_0 = nn.Module()
-        self.X_3_0.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_3_0.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_3_0.n_1 = nn.Module()
-        self.X_3_0.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_3_0.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_3_0.channel_filter = nn.Module()
-        self.X_3_0.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_3_0.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_3_1 = nn.Module()
-        self.X_3_1.p0 = nn.Module()
-        self.X_3_1.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_3_1.p0.conv = Conv(2, in_channels=48, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_3_1.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_3_1.p1 = nn.Module()
-        self.X_3_1.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_3_1.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_3_1.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_3_1.n_0 = nn.Module()
-        self.X_3_1.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_3_1.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_3_1.n_1 = nn.Module()
-        self.X_3_1.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_3_1.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_3_1.channel_filter = nn.Module()
-        self.X_3_1.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_3_1.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.X_4_0 = nn.Module()
-        self.X_4_0.p0 = nn.Module()
-        self.X_4_0.p0.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_4_0.p0.conv = Conv(2, in_channels=64, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_4_0.p0.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_4_0.p1 = nn.Module()
-        self.X_4_0.p1.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.X_4_0.p1.conv = Conv(2, in_channels=16, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:23
-        self.X_4_0.p1.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
-        self.X_4_0.n_0 = nn.Module()
-        self.X_4_0.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:45
-        self.X_4_0.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_4_0.n_1 = nn.Module()
-        self.X_4_0.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.X_4_0.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch', groups=1, affine=True)  # thrifty_nas.nas:47
-        self.X_4_0.channel_filter = nn.Module()
-        self.X_4_0.channel_filter.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # thrifty_nas.nas:27
-        self.X_4_0.channel_filter.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
-        self.y = nn.Module()
-        self.y.conv = Conv(2, in_channels=16, out_channels=2, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)  # thrifty_nas.nas:62
+        self.X_0_2 = DN()  # thrifty_nas.nas:55
+        self.X_0_3 = DN()  # thrifty_nas.nas:55
+        self.X_0_4 = DN()  # thrifty_nas.nas:55
+        self.X_1_0 = UP(in_channels=16)  # thrifty_nas.nas:59
+        self.X_1_1 = UP(in_channels=16)  # thrifty_nas.nas:59
+        self.X_1_2 = UP(in_channels=16)  # thrifty_nas.nas:59
+        self.X_1_3 = UP(in_channels=16)  # thrifty_nas.nas:59
+        self.X_2_0 = UP(in_channels=32)  # thrifty_nas.nas:59
+        self.X_2_1 = UP(in_channels=32)  # thrifty_nas.nas:59
+        self.X_2_2 = UP(in_channels=32)  # thrifty_nas.nas:59
+        self.X_3_0 = UP(in_channels=48)  # thrifty_nas.nas:59
+        self.X_3_1 = UP(in_channels=48)  # thrifty_nas.nas:59
+        self.X_4_0 = UP(in_channels=64)  # thrifty_nas.nas:59
+        self.y = nn.Module()  # thrifty_nas.nas:62
+        self.y.conv = Conv(2, in_channels=16, out_channels=2, kernel=(1, 1),  # thrifty_nas.nas:62
+            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)
 
     def forward(self, x):
         _check_input(x, 'x', 1, (16, 16))
-        X_0_0_conv = self.X_0_0.conv(x)
-        X_0_0_norm = self.X_0_0.norm(X_0_0_conv)
-        del X_0_0_conv
-        X_0_0_act = self.X_0_0.act(X_0_0_norm)
-        del X_0_0_norm
-        X_0_1_conv = self.X_0_1.conv(X_0_0_act)
-        X_0_1_norm = self.X_0_1.norm(X_0_1_conv)
-        del X_0_1_conv
-        X_0_1_act = self.X_0_1.act(X_0_1_norm)
-        del X_0_1_norm
-        X_0_2_p0_act = self.X_0_2.p0.act(X_0_0_act)
-        X_0_2_p0_conv = self.X_0_2.p0.conv(X_0_2_p0_act)
-        del X_0_2_p0_act
-        X_0_2_p0_norm = self.X_0_2.p0.norm(X_0_2_p0_conv)
-        del X_0_2_p0_conv
-        X_0_2_p1_act = self.X_0_2.p1.act(X_0_1_act)
-        X_0_2_p1_conv = self.X_0_2.p1.conv(X_0_2_p1_act)
-        del X_0_2_p1_act
-        X_0_2_p1_norm = self.X_0_2.p1.norm(X_0_2_p1_conv)
-        del X_0_2_p1_conv
-        X_0_2_n_0_p0 = self.X_0_2.n_0.p0(X_0_2_p0_norm)
-        X_0_2_n_0_p1 = self.X_0_2.n_0.p1(X_0_2_p1_norm)
-        del X_0_2_p1_norm
-        X_0_2_n_0 = X_0_2_n_0_p0 + X_0_2_n_0_p1
-        del X_0_2_n_0_p0, X_0_2_n_0_p1
-        X_0_2_n_1_p0 = self.X_0_2.n_1.p0(X_0_2_p0_norm)
-        del X_0_2_p0_norm
-        X_0_2_n_1_n_0 = self.X_0_2.n_1.n_0(X_0_2_n_0)
-        X_0_2_n_1 = X_0_2_n_1_p0 + X_0_2_n_1_n_0
-        del X_0_2_n_1_n_0, X_0_2_n_1_p0
-        X_0_2_concat = torch.cat([X_0_2_n_0, X_0_2_n_1], dim=1)
-        del X_0_2_n_0, X_0_2_n_1
-        X_0_2_channel_filter_conv = self.X_0_2.channel_filter.conv(X_0_2_concat)
-        del X_0_2_concat
-        X_0_2_channel_filter_norm = self.X_0_2.channel_filter.norm(X_0_2_channel_filter_conv)
-        del X_0_2_channel_filter_conv
-        X_0_3_p0_act = self.X_0_3.p0.act(X_0_1_act)
-        X_0_3_p0_conv = self.X_0_3.p0.conv(X_0_3_p0_act)
-        del X_0_3_p0_act
-        X_0_3_p0_norm = self.X_0_3.p0.norm(X_0_3_p0_conv)
-        del X_0_3_p0_conv
-        X_0_3_p1_act = self.X_0_3.p1.act(X_0_2_channel_filter_norm)
-        X_0_3_p1_conv = self.X_0_3.p1.conv(X_0_3_p1_act)
-        del X_0_3_p1_act
-        X_0_3_p1_norm = self.X_0_3.p1.norm(X_0_3_p1_conv)
-        del X_0_3_p1_conv
-        X_0_3_n_0_p0 = self.X_0_3.n_0.p0(X_0_3_p0_norm)
-        X_0_3_n_0_p1 = self.X_0_3.n_0.p1(X_0_3_p1_norm)
-        del X_0_3_p1_norm
-        X_0_3_n_0 = X_0_3_n_0_p0 + X_0_3_n_0_p1
-        del X_0_3_n_0_p0, X_0_3_n_0_p1
-        X_0_3_n_1_p0 = self.X_0_3.n_1.p0(X_0_3_p0_norm)
-        del X_0_3_p0_norm
-        X_0_3_n_1_n_0 = self.X_0_3.n_1.n_0(X_0_3_n_0)
-        X_0_3_n_1 = X_0_3_n_1_p0 + X_0_3_n_1_n_0
-        del X_0_3_n_1_n_0, X_0_3_n_1_p0
-        X_0_3_concat = torch.cat([X_0_3_n_0, X_0_3_n_1], dim=1)
-        del X_0_3_n_0, X_0_3_n_1
-        X_0_3_channel_filter_conv = self.X_0_3.channel_filter.conv(X_0_3_concat)
-        del X_0_3_concat
-        X_0_3_channel_filter_norm = self.X_0_3.channel_filter.norm(X_0_3_channel_filter_conv)
-        del X_0_3_channel_filter_conv
-        X_0_4_p0_act = self.X_0_4.p0.act(X_0_2_channel_filter_norm)
-        X_0_4_p0_conv = self.X_0_4.p0.conv(X_0_4_p0_act)
-        del X_0_4_p0_act
-        X_0_4_p0_norm = self.X_0_4.p0.norm(X_0_4_p0_conv)
-        del X_0_4_p0_conv
-        X_0_4_p1_act = self.X_0_4.p1.act(X_0_3_channel_filter_norm)
-        X_0_4_p1_conv = self.X_0_4.p1.conv(X_0_4_p1_act)
-        del X_0_4_p1_act
-        X_0_4_p1_norm = self.X_0_4.p1.norm(X_0_4_p1_conv)
-        del X_0_4_p1_conv
-        X_0_4_n_0_p0 = self.X_0_4.n_0.p0(X_0_4_p0_norm)
-        X_0_4_n_0_p1 = self.X_0_4.n_0.p1(X_0_4_p1_norm)
-        del X_0_4_p1_norm
-        X_0_4_n_0 = X_0_4_n_0_p0 + X_0_4_n_0_p1
-        del X_0_4_n_0_p0, X_0_4_n_0_p1
-        X_0_4_n_1_p0 = self.X_0_4.n_1.p0(X_0_4_p0_norm)
-        del X_0_4_p0_norm
-        X_0_4_n_1_n_0 = self.X_0_4.n_1.n_0(X_0_4_n_0)
-        X_0_4_n_1 = X_0_4_n_1_p0 + X_0_4_n_1_n_0
-        del X_0_4_n_1_n_0, X_0_4_n_1_p0
-        X_0_4_concat = torch.cat([X_0_4_n_0, X_0_4_n_1], dim=1)
-        del X_0_4_n_0, X_0_4_n_1
-        X_0_4_channel_filter_conv = self.X_0_4.channel_filter.conv(X_0_4_concat)
-        del X_0_4_concat
-        X_0_4_channel_filter_norm = self.X_0_4.channel_filter.norm(X_0_4_channel_filter_conv)
-        del X_0_4_channel_filter_conv
-        X_1_0_concat = X_0_0_act
-        X_1_0_p0_act = self.X_1_0.p0.act(X_1_0_concat)
-        del X_1_0_concat
-        X_1_0_p0_conv = self.X_1_0.p0.conv(X_1_0_p0_act)
-        del X_1_0_p0_act
-        X_1_0_p0_norm = self.X_1_0.p0.norm(X_1_0_p0_conv)
-        del X_1_0_p0_conv
-        X_1_0_p1_act = self.X_1_0.p1.act(X_0_1_act)
-        X_1_0_p1_conv = self.X_1_0.p1.conv(X_1_0_p1_act)
-        del X_1_0_p1_act
-        X_1_0_p1_norm = self.X_1_0.p1.norm(X_1_0_p1_conv)
-        del X_1_0_p1_conv
-        X_1_0_n_0_p0 = self.X_1_0.n_0.p0(X_1_0_p0_norm)
-        del X_1_0_p0_norm
-        X_1_0_n_0_p1 = self.X_1_0.n_0.p1(X_1_0_p1_norm)
-        X_1_0_n_0 = X_1_0_n_0_p0 + X_1_0_n_0_p1
-        del X_1_0_n_0_p0, X_1_0_n_0_p1
-        X_1_0_n_1_p1 = self.X_1_0.n_1.p1(X_1_0_p1_norm)
-        del X_1_0_p1_norm
-        X_1_0_n_1_n_0 = self.X_1_0.n_1.n_0(X_1_0_n_0)
-        X_1_0_n_1 = X_1_0_n_1_p1 + X_1_0_n_1_n_0
-        del X_1_0_n_1_n_0, X_1_0_n_1_p1
-        X_1_0_concat_2 = torch.cat([X_1_0_n_0, X_1_0_n_1], dim=1)
-        del X_1_0_n_0, X_1_0_n_1
-        X_1_0_channel_filter_conv = self.X_1_0.channel_filter.conv(X_1_0_concat_2)
-        del X_1_0_concat_2
-        X_1_0_channel_filter_norm = self.X_1_0.channel_filter.norm(X_1_0_channel_filter_conv)
-        del X_1_0_channel_filter_conv
-        X_1_1_concat = X_0_1_act
-        X_1_1_p0_act = self.X_1_1.p0.act(X_1_1_concat)
-        del X_1_1_concat
-        X_1_1_p0_conv = self.X_1_1.p0.conv(X_1_1_p0_act)
-        del X_1_1_p0_act
-        X_1_1_p0_norm = self.X_1_1.p0.norm(X_1_1_p0_conv)
-        del X_1_1_p0_conv
-        X_1_1_p1_act = self.X_1_1.p1.act(X_0_2_channel_filter_norm)
-        X_1_1_p1_conv = self.X_1_1.p1.conv(X_1_1_p1_act)
-        del X_1_1_p1_act
-        X_1_1_p1_norm = self.X_1_1.p1.norm(X_1_1_p1_conv)
-        del X_1_1_p1_conv
-        X_1_1_n_0_p0 = self.X_1_1.n_0.p0(X_1_1_p0_norm)
-        del X_1_1_p0_norm
-        X_1_1_n_0_p1 = self.X_1_1.n_0.p1(X_1_1_p1_norm)
-        X_1_1_n_0 = X_1_1_n_0_p0 + X_1_1_n_0_p1
-        del X_1_1_n_0_p0, X_1_1_n_0_p1
-        X_1_1_n_1_p1 = self.X_1_1.n_1.p1(X_1_1_p1_norm)
-        del X_1_1_p1_norm
-        X_1_1_n_1_n_0 = self.X_1_1.n_1.n_0(X_1_1_n_0)
-        X_1_1_n_1 = X_1_1_n_1_p1 + X_1_1_n_1_n_0
-        del X_1_1_n_1_n_0, X_1_1_n_1_p1
-        X_1_1_concat_2 = torch.cat([X_1_1_n_0, X_1_1_n_1], dim=1)
-        del X_1_1_n_0, X_1_1_n_1
-        X_1_1_channel_filter_conv = self.X_1_1.channel_filter.conv(X_1_1_concat_2)
-        del X_1_1_concat_2
-        X_1_1_channel_filter_norm = self.X_1_1.channel_filter.norm(X_1_1_channel_filter_conv)
-        del X_1_1_channel_filter_conv
-        X_1_2_concat = X_0_2_channel_filter_norm
-        X_1_2_p0_act = self.X_1_2.p0.act(X_1_2_concat)
-        del X_1_2_concat
-        X_1_2_p0_conv = self.X_1_2.p0.conv(X_1_2_p0_act)
-        del X_1_2_p0_act
-        X_1_2_p0_norm = self.X_1_2.p0.norm(X_1_2_p0_conv)
-        del X_1_2_p0_conv
-        X_1_2_p1_act = self.X_1_2.p1.act(X_0_3_channel_filter_norm)
-        X_1_2_p1_conv = self.X_1_2.p1.conv(X_1_2_p1_act)
-        del X_1_2_p1_act
-        X_1_2_p1_norm = self.X_1_2.p1.norm(X_1_2_p1_conv)
-        del X_1_2_p1_conv
-        X_1_2_n_0_p0 = self.X_1_2.n_0.p0(X_1_2_p0_norm)
-        del X_1_2_p0_norm
-        X_1_2_n_0_p1 = self.X_1_2.n_0.p1(X_1_2_p1_norm)
-        X_1_2_n_0 = X_1_2_n_0_p0 + X_1_2_n_0_p1
-        del X_1_2_n_0_p0, X_1_2_n_0_p1
-        X_1_2_n_1_p1 = self.X_1_2.n_1.p1(X_1_2_p1_norm)
-        del X_1_2_p1_norm
-        X_1_2_n_1_n_0 = self.X_1_2.n_1.n_0(X_1_2_n_0)
-        X_1_2_n_1 = X_1_2_n_1_p1 + X_1_2_n_1_n_0
-        del X_1_2_n_1_n_0, X_1_2_n_1_p1
-        X_1_2_concat_2 = torch.cat([X_1_2_n_0, X_1_2_n_1], dim=1)
-        del X_1_2_n_0, X_1_2_n_1
-        X_1_2_channel_filter_conv = self.X_1_2.channel_filter.conv(X_1_2_concat_2)
-        del X_1_2_concat_2
-        X_1_2_channel_filter_norm = self.X_1_2.channel_filter.norm(X_1_2_channel_filter_conv)
-        del X_1_2_channel_filter_conv
-        X_1_3_concat = X_0_3_channel_filter_norm
-        del X_0_3_channel_filter_norm
-        X_1_3_p0_act = self.X_1_3.p0.act(X_1_3_concat)
-        del X_1_3_concat
-        X_1_3_p0_conv = self.X_1_3.p0.conv(X_1_3_p0_act)
-        del X_1_3_p0_act
-        X_1_3_p0_norm = self.X_1_3.p0.norm(X_1_3_p0_conv)
-        del X_1_3_p0_conv
-        X_1_3_p1_act = self.X_1_3.p1.act(X_0_4_channel_filter_norm)
-        del X_0_4_channel_filter_norm
-        X_1_3_p1_conv = self.X_1_3.p1.conv(X_1_3_p1_act)
-        del X_1_3_p1_act
-        X_1_3_p1_norm = self.X_1_3.p1.norm(X_1_3_p1_conv)
-        del X_1_3_p1_conv
-        X_1_3_n_0_p0 = self.X_1_3.n_0.p0(X_1_3_p0_norm)
-        del X_1_3_p0_norm
-        X_1_3_n_0_p1 = self.X_1_3.n_0.p1(X_1_3_p1_norm)
-        X_1_3_n_0 = X_1_3_n_0_p0 + X_1_3_n_0_p1
-        del X_1_3_n_0_p0, X_1_3_n_0_p1
-        X_1_3_n_1_p1 = self.X_1_3.n_1.p1(X_1_3_p1_norm)
-        del X_1_3_p1_norm
-        X_1_3_n_1_n_0 = self.X_1_3.n_1.n_0(X_1_3_n_0)
-        X_1_3_n_1 = X_1_3_n_1_p1 + X_1_3_n_1_n_0
-        del X_1_3_n_1_n_0, X_1_3_n_1_p1
-        X_1_3_concat_2 = torch.cat([X_1_3_n_0, X_1_3_n_1], dim=1)
-        del X_1_3_n_0, X_1_3_n_1
-        X_1_3_channel_filter_conv = self.X_1_3.channel_filter.conv(X_1_3_concat_2)
-        del X_1_3_concat_2
-        X_1_3_channel_filter_norm = self.X_1_3.channel_filter.norm(X_1_3_channel_filter_conv)
-        del X_1_3_channel_filter_conv
-        X_2_0_concat = torch.cat([X_0_0_act, X_1_0_channel_filter_norm], dim=1)
-        X_2_0_p0_act = self.X_2_0.p0.act(X_2_0_concat)
-        del X_2_0_concat
-        X_2_0_p0_conv = self.X_2_0.p0.conv(X_2_0_p0_act)
-        del X_2_0_p0_act
-        X_2_0_p0_norm = self.X_2_0.p0.norm(X_2_0_p0_conv)
-        del X_2_0_p0_conv
-        X_2_0_p1_act = self.X_2_0.p1.act(X_1_1_channel_filter_norm)
-        X_2_0_p1_conv = self.X_2_0.p1.conv(X_2_0_p1_act)
-        del X_2_0_p1_act
-        X_2_0_p1_norm = self.X_2_0.p1.norm(X_2_0_p1_conv)
-        del X_2_0_p1_conv
-        X_2_0_n_0_p0 = self.X_2_0.n_0.p0(X_2_0_p0_norm)
-        del X_2_0_p0_norm
-        X_2_0_n_0_p1 = self.X_2_0.n_0.p1(X_2_0_p1_norm)
-        X_2_0_n_0 = X_2_0_n_0_p0 + X_2_0_n_0_p1
-        del X_2_0_n_0_p0, X_2_0_n_0_p1
-        X_2_0_n_1_p1 = self.X_2_0.n_1.p1(X_2_0_p1_norm)
-        del X_2_0_p1_norm
-        X_2_0_n_1_n_0 = self.X_2_0.n_1.n_0(X_2_0_n_0)
-        X_2_0_n_1 = X_2_0_n_1_p1 + X_2_0_n_1_n_0
-        del X_2_0_n_1_n_0, X_2_0_n_1_p1
-        X_2_0_concat_2 = torch.cat([X_2_0_n_0, X_2_0_n_1], dim=1)
-        del X_2_0_n_0, X_2_0_n_1
-        X_2_0_channel_filter_conv = self.X_2_0.channel_filter.conv(X_2_0_concat_2)
-        del X_2_0_concat_2
-        X_2_0_channel_filter_norm = self.X_2_0.channel_filter.norm(X_2_0_channel_filter_conv)
-        del X_2_0_channel_filter_conv
-        X_2_1_concat = torch.cat([X_0_1_act, X_1_1_channel_filter_norm], dim=1)
-        X_2_1_p0_act = self.X_2_1.p0.act(X_2_1_concat)
-        del X_2_1_concat
-        X_2_1_p0_conv = self.X_2_1.p0.conv(X_2_1_p0_act)
-        del X_2_1_p0_act
-        X_2_1_p0_norm = self.X_2_1.p0.norm(X_2_1_p0_conv)
-        del X_2_1_p0_conv
-        X_2_1_p1_act = self.X_2_1.p1.act(X_1_2_channel_filter_norm)
-        X_2_1_p1_conv = self.X_2_1.p1.conv(X_2_1_p1_act)
-        del X_2_1_p1_act
-        X_2_1_p1_norm = self.X_2_1.p1.norm(X_2_1_p1_conv)
-        del X_2_1_p1_conv
-        X_2_1_n_0_p0 = self.X_2_1.n_0.p0(X_2_1_p0_norm)
-        del X_2_1_p0_norm
-        X_2_1_n_0_p1 = self.X_2_1.n_0.p1(X_2_1_p1_norm)
-        X_2_1_n_0 = X_2_1_n_0_p0 + X_2_1_n_0_p1
-        del X_2_1_n_0_p0, X_2_1_n_0_p1
-        X_2_1_n_1_p1 = self.X_2_1.n_1.p1(X_2_1_p1_norm)
-        del X_2_1_p1_norm
-        X_2_1_n_1_n_0 = self.X_2_1.n_1.n_0(X_2_1_n_0)
-        X_2_1_n_1 = X_2_1_n_1_p1 + X_2_1_n_1_n_0
-        del X_2_1_n_1_n_0, X_2_1_n_1_p1
-        X_2_1_concat_2 = torch.cat([X_2_1_n_0, X_2_1_n_1], dim=1)
-        del X_2_1_n_0, X_2_1_n_1
-        X_2_1_channel_filter_conv = self.X_2_1.channel_filter.conv(X_2_1_concat_2)
-        del X_2_1_concat_2
-        X_2_1_channel_filter_norm = self.X_2_1.channel_filter.norm(X_2_1_channel_filter_conv)
-        del X_2_1_channel_filter_conv
-        X_2_2_concat = torch.cat([X_0_2_channel_filter_norm, X_1_2_channel_filter_norm], dim=1)
-        del X_0_2_channel_filter_norm, X_1_2_channel_filter_norm
-        X_2_2_p0_act = self.X_2_2.p0.act(X_2_2_concat)
-        del X_2_2_concat
-        X_2_2_p0_conv = self.X_2_2.p0.conv(X_2_2_p0_act)
-        del X_2_2_p0_act
-        X_2_2_p0_norm = self.X_2_2.p0.norm(X_2_2_p0_conv)
-        del X_2_2_p0_conv
-        X_2_2_p1_act = self.X_2_2.p1.act(X_1_3_channel_filter_norm)
-        del X_1_3_channel_filter_norm
-        X_2_2_p1_conv = self.X_2_2.p1.conv(X_2_2_p1_act)
-        del X_2_2_p1_act
-        X_2_2_p1_norm = self.X_2_2.p1.norm(X_2_2_p1_conv)
-        del X_2_2_p1_conv
-        X_2_2_n_0_p0 = self.X_2_2.n_0.p0(X_2_2_p0_norm)
-        del X_2_2_p0_norm
-        X_2_2_n_0_p1 = self.X_2_2.n_0.p1(X_2_2_p1_norm)
-        X_2_2_n_0 = X_2_2_n_0_p0 + X_2_2_n_0_p1
-        del X_2_2_n_0_p0, X_2_2_n_0_p1
-        X_2_2_n_1_p1 = self.X_2_2.n_1.p1(X_2_2_p1_norm)
-        del X_2_2_p1_norm
-        X_2_2_n_1_n_0 = self.X_2_2.n_1.n_0(X_2_2_n_0)
-        X_2_2_n_1 = X_2_2_n_1_p1 + X_2_2_n_1_n_0
-        del X_2_2_n_1_n_0, X_2_2_n_1_p1
-        X_2_2_concat_2 = torch.cat([X_2_2_n_0, X_2_2_n_1], dim=1)
-        del X_2_2_n_0, X_2_2_n_1
-        X_2_2_channel_filter_conv = self.X_2_2.channel_filter.conv(X_2_2_concat_2)
-        del X_2_2_concat_2
-        X_2_2_channel_filter_norm = self.X_2_2.channel_filter.norm(X_2_2_channel_filter_conv)
-        del X_2_2_channel_filter_conv
-        X_3_0_concat = torch.cat([X_0_0_act, X_1_0_channel_filter_norm, X_2_0_channel_filter_norm], dim=1)
-        X_3_0_p0_act = self.X_3_0.p0.act(X_3_0_concat)
-        del X_3_0_concat
-        X_3_0_p0_conv = self.X_3_0.p0.conv(X_3_0_p0_act)
-        del X_3_0_p0_act
-        X_3_0_p0_norm = self.X_3_0.p0.norm(X_3_0_p0_conv)
-        del X_3_0_p0_conv
-        X_3_0_p1_act = self.X_3_0.p1.act(X_2_1_channel_filter_norm)
-        X_3_0_p1_conv = self.X_3_0.p1.conv(X_3_0_p1_act)
-        del X_3_0_p1_act
-        X_3_0_p1_norm = self.X_3_0.p1.norm(X_3_0_p1_conv)
-        del X_3_0_p1_conv
-        X_3_0_n_0_p0 = self.X_3_0.n_0.p0(X_3_0_p0_norm)
-        del X_3_0_p0_norm
-        X_3_0_n_0_p1 = self.X_3_0.n_0.p1(X_3_0_p1_norm)
-        X_3_0_n_0 = X_3_0_n_0_p0 + X_3_0_n_0_p1
-        del X_3_0_n_0_p0, X_3_0_n_0_p1
-        X_3_0_n_1_p1 = self.X_3_0.n_1.p1(X_3_0_p1_norm)
-        del X_3_0_p1_norm
-        X_3_0_n_1_n_0 = self.X_3_0.n_1.n_0(X_3_0_n_0)
-        X_3_0_n_1 = X_3_0_n_1_p1 + X_3_0_n_1_n_0
-        del X_3_0_n_1_n_0, X_3_0_n_1_p1
-        X_3_0_concat_2 = torch.cat([X_3_0_n_0, X_3_0_n_1], dim=1)
-        del X_3_0_n_0, X_3_0_n_1
-        X_3_0_channel_filter_conv = self.X_3_0.channel_filter.conv(X_3_0_concat_2)
-        del X_3_0_concat_2
-        X_3_0_channel_filter_norm = self.X_3_0.channel_filter.norm(X_3_0_channel_filter_conv)
-        del X_3_0_channel_filter_conv
-        X_3_1_concat = torch.cat([X_0_1_act, X_1_1_channel_filter_norm, X_2_1_channel_filter_norm], dim=1)
-        del X_0_1_act, X_1_1_channel_filter_norm, X_2_1_channel_filter_norm
-        X_3_1_p0_act = self.X_3_1.p0.act(X_3_1_concat)
-        del X_3_1_concat
-        X_3_1_p0_conv = self.X_3_1.p0.conv(X_3_1_p0_act)
-        del X_3_1_p0_act
-        X_3_1_p0_norm = self.X_3_1.p0.norm(X_3_1_p0_conv)
-        del X_3_1_p0_conv
-        X_3_1_p1_act = self.X_3_1.p1.act(X_2_2_channel_filter_norm)
-        del X_2_2_channel_filter_norm
-        X_3_1_p1_conv = self.X_3_1.p1.conv(X_3_1_p1_act)
-        del X_3_1_p1_act
-        X_3_1_p1_norm = self.X_3_1.p1.norm(X_3_1_p1_conv)
-        del X_3_1_p1_conv
-        X_3_1_n_0_p0 = self.X_3_1.n_0.p0(X_3_1_p0_norm)
-        del X_3_1_p0_norm
-        X_3_1_n_0_p1 = self.X_3_1.n_0.p1(X_3_1_p1_norm)
-        X_3_1_n_0 = X_3_1_n_0_p0 + X_3_1_n_0_p1
-        del X_3_1_n_0_p0, X_3_1_n_0_p1
-        X_3_1_n_1_p1 = self.X_3_1.n_1.p1(X_3_1_p1_norm)
-        del X_3_1_p1_norm
-        X_3_1_n_1_n_0 = self.X_3_1.n_1.n_0(X_3_1_n_0)
-        X_3_1_n_1 = X_3_1_n_1_p1 + X_3_1_n_1_n_0
-        del X_3_1_n_1_n_0, X_3_1_n_1_p1
-        X_3_1_concat_2 = torch.cat([X_3_1_n_0, X_3_1_n_1], dim=1)
-        del X_3_1_n_0, X_3_1_n_1
-        X_3_1_channel_filter_conv = self.X_3_1.channel_filter.conv(X_3_1_concat_2)
-        del X_3_1_concat_2
-        X_3_1_channel_filter_norm = self.X_3_1.channel_filter.norm(X_3_1_channel_filter_conv)
-        del X_3_1_channel_filter_conv
-        X_4_0_concat = torch.cat([X_0_0_act, X_1_0_channel_filter_norm, X_2_0_channel_filter_norm, X_3_0_channel_filter_norm], dim=1)
-        del X_0_0_act, X_1_0_channel_filter_norm, X_2_0_channel_filter_norm, X_3_0_channel_filter_norm
-        X_4_0_p0_act = self.X_4_0.p0.act(X_4_0_concat)
-        del X_4_0_concat
-        X_4_0_p0_conv = self.X_4_0.p0.conv(X_4_0_p0_act)
-        del X_4_0_p0_act
-        X_4_0_p0_norm = self.X_4_0.p0.norm(X_4_0_p0_conv)
-        del X_4_0_p0_conv
-        X_4_0_p1_act = self.X_4_0.p1.act(X_3_1_channel_filter_norm)
-        del X_3_1_channel_filter_norm
-        X_4_0_p1_conv = self.X_4_0.p1.conv(X_4_0_p1_act)
-        del X_4_0_p1_act
-        X_4_0_p1_norm = self.X_4_0.p1.norm(X_4_0_p1_conv)
-        del X_4_0_p1_conv
-        X_4_0_n_0_p0 = self.X_4_0.n_0.p0(X_4_0_p0_norm)
-        del X_4_0_p0_norm
-        X_4_0_n_0_p1 = self.X_4_0.n_0.p1(X_4_0_p1_norm)
-        X_4_0_n_0 = X_4_0_n_0_p0 + X_4_0_n_0_p1
-        del X_4_0_n_0_p0, X_4_0_n_0_p1
-        X_4_0_n_1_p1 = self.X_4_0.n_1.p1(X_4_0_p1_norm)
-        del X_4_0_p1_norm
-        X_4_0_n_1_n_0 = self.X_4_0.n_1.n_0(X_4_0_n_0)
-        X_4_0_n_1 = X_4_0_n_1_p1 + X_4_0_n_1_n_0
-        del X_4_0_n_1_n_0, X_4_0_n_1_p1
-        X_4_0_concat_2 = torch.cat([X_4_0_n_0, X_4_0_n_1], dim=1)
-        del X_4_0_n_0, X_4_0_n_1
-        X_4_0_channel_filter_conv = self.X_4_0.channel_filter.conv(X_4_0_concat_2)
-        del X_4_0_concat_2
-        X_4_0_channel_filter_norm = self.X_4_0.channel_filter.norm(X_4_0_channel_filter_conv)
-        del X_4_0_channel_filter_conv
-        y_conv = self.y.conv(X_4_0_channel_filter_norm)
-        del X_4_0_channel_filter_norm
-        return y_conv
+        X_0_0 = self.X_0_0.act(self.X_0_0.norm(self.X_0_0.conv(x)))  # thrifty_nas.nas:52
+        X_0_1 = self.X_0_1.act(self.X_0_1.norm(self.X_0_1.conv(X_0_0)))  # thrifty_nas.nas:53
+        X_0_2 = self.X_0_2(X_0_0, X_0_1)  # thrifty_nas.nas:55
+        X_0_3 = self.X_0_3(X_0_1, X_0_2)  # thrifty_nas.nas:55
+        X_0_4 = self.X_0_4(X_0_2, X_0_3)  # thrifty_nas.nas:55
+        X_1_0 = self.X_1_0(X_0_0, X_0_1)  # thrifty_nas.nas:59
+        X_1_1 = self.X_1_1(X_0_1, X_0_2)  # thrifty_nas.nas:59
+        X_1_2 = self.X_1_2(X_0_2, X_0_3)  # thrifty_nas.nas:59
+        X_1_3 = self.X_1_3(X_0_3, X_0_4)  # thrifty_nas.nas:59
+        del X_0_3, X_0_4
+        X_2_0 = self.X_2_0(torch.cat([X_0_0, X_1_0], dim=1), X_1_1)  # thrifty_nas.nas:59
+        X_2_1 = self.X_2_1(torch.cat([X_0_1, X_1_1], dim=1), X_1_2)  # thrifty_nas.nas:59
+        X_2_2 = self.X_2_2(torch.cat([X_0_2, X_1_2], dim=1), X_1_3)  # thrifty_nas.nas:59
+        del X_0_2, X_1_2, X_1_3
+        X_3_0 = self.X_3_0(torch.cat([X_0_0, X_1_0, X_2_0], dim=1), X_2_1)  # thrifty_nas.nas:59
+        X_3_1 = self.X_3_1(torch.cat([X_0_1, X_1_1, X_2_1], dim=1), X_2_2)  # thrifty_nas.nas:59
+        del X_0_1, X_1_1, X_2_1, X_2_2
+        X_4_0 = self.X_4_0(torch.cat([X_0_0, X_1_0, X_2_0, X_3_0], dim=1),  # thrifty_nas.nas:59
+            X_3_1)
+        del X_0_0, X_1_0, X_2_0, X_3_0, X_3_1
+        return self.y.conv(X_4_0)  # thrifty_nas.nas:62
 
     def to_channels_last(self):
         """Channels-last weights; feed inputs as x.contiguous(memory_format=MEMORY_FORMAT)."""

@@ -78,176 +78,84 @@ def _check_input(x, name, channels, multiple):
                              f"(axis {axis}: {n} is not a multiple of {m})")
 
 
+class Block(nn.Module):
+    """Op `block` (unet.nas:16)."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.h = nn.Module()  # unet.nas:17
+        self.h.conv = Conv(2, in_channels=in_channels, out_channels=out_channels,  # unet.nas:17
+            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)
+        self.h.act = Act(2, kind='relu')  # unet.nas:17
+        self.conv = Conv(2, in_channels=out_channels, out_channels=out_channels,  # unet.nas:18
+            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)
+        self.act = Act(2, kind='relu')  # unet.nas:18
+
+    def forward(self, x):
+        return self.act(self.conv(self.h.act(self.h.conv(x))))  # unet.nas:18
+
+
 class UNet(nn.Module):
     """Arch `UNet` from unet.nas."""
 
     def __init__(self):
         super().__init__()
-        self.enc_0 = nn.Module()
-        self.enc_0.h = nn.Module()
-        self.enc_0.h.conv = Conv(2, in_channels=1, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:17
-        self.enc_0.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.enc_0.conv = Conv(2, in_channels=32, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:18
-        self.enc_0.act = Act(2, kind='relu')  # unet.nas:18
-        self.enc_1 = nn.Module()
-        self.enc_1.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2), padding=(0, 0))  # unet.nas:23
-        self.enc_1.h = nn.Module()
-        self.enc_1.h.conv = Conv(2, in_channels=32, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:17
-        self.enc_1.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.enc_1.conv = Conv(2, in_channels=64, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:18
-        self.enc_1.act = Act(2, kind='relu')  # unet.nas:18
-        self.enc_2 = nn.Module()
-        self.enc_2.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2), padding=(0, 0))  # unet.nas:23
-        self.enc_2.h = nn.Module()
-        self.enc_2.h.conv = Conv(2, in_channels=64, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:17
-        self.enc_2.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.enc_2.conv = Conv(2, in_channels=128, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:18
-        self.enc_2.act = Act(2, kind='relu')  # unet.nas:18
-        self.enc_3 = nn.Module()
-        self.enc_3.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2), padding=(0, 0))  # unet.nas:23
-        self.enc_3.h = nn.Module()
-        self.enc_3.h.conv = Conv(2, in_channels=128, out_channels=256, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:17
-        self.enc_3.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.enc_3.conv = Conv(2, in_channels=256, out_channels=256, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:18
-        self.enc_3.act = Act(2, kind='relu')  # unet.nas:18
-        self.enc_4 = nn.Module()
-        self.enc_4.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2), padding=(0, 0))  # unet.nas:23
-        self.enc_4.h = nn.Module()
-        self.enc_4.h.conv = Conv(2, in_channels=256, out_channels=512, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:17
-        self.enc_4.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.enc_4.conv = Conv(2, in_channels=512, out_channels=512, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:18
-        self.enc_4.act = Act(2, kind='relu')  # unet.nas:18
-        self.up_3 = nn.Module()
-        self.up_3.conv_transpose = ConvTranspose(2, in_channels=512, out_channels=256, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet.nas:28
-        self.dec_3 = nn.Module()
-        self.dec_3.h = nn.Module()
-        self.dec_3.h.conv = Conv(2, in_channels=512, out_channels=256, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:17
-        self.dec_3.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.dec_3.conv = Conv(2, in_channels=256, out_channels=256, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:18
-        self.dec_3.act = Act(2, kind='relu')  # unet.nas:18
-        self.up_2 = nn.Module()
-        self.up_2.conv_transpose = ConvTranspose(2, in_channels=256, out_channels=128, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet.nas:28
-        self.dec_2 = nn.Module()
-        self.dec_2.h = nn.Module()
-        self.dec_2.h.conv = Conv(2, in_channels=256, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:17
-        self.dec_2.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.dec_2.conv = Conv(2, in_channels=128, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:18
-        self.dec_2.act = Act(2, kind='relu')  # unet.nas:18
-        self.up_1 = nn.Module()
-        self.up_1.conv_transpose = ConvTranspose(2, in_channels=128, out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet.nas:28
-        self.dec_1 = nn.Module()
-        self.dec_1.h = nn.Module()
-        self.dec_1.h.conv = Conv(2, in_channels=128, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:17
-        self.dec_1.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.dec_1.conv = Conv(2, in_channels=64, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:18
-        self.dec_1.act = Act(2, kind='relu')  # unet.nas:18
-        self.up_0 = nn.Module()
-        self.up_0.conv_transpose = ConvTranspose(2, in_channels=64, out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet.nas:28
-        self.dec_0 = nn.Module()
-        self.dec_0.h = nn.Module()
-        self.dec_0.h.conv = Conv(2, in_channels=64, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:17
-        self.dec_0.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.dec_0.conv = Conv(2, in_channels=32, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet.nas:18
-        self.dec_0.act = Act(2, kind='relu')  # unet.nas:18
-        self.y = nn.Module()
-        self.y.conv = Conv(2, in_channels=32, out_channels=1, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)  # unet.nas:32
+        self.enc_0 = Block(in_channels=1, out_channels=32)  # unet.nas:21
+        self.enc_1 = Block(in_channels=32, out_channels=64)  # unet.nas:23
+        self.enc_1.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet.nas:23
+            padding=(0, 0))
+        self.enc_2 = Block(in_channels=64, out_channels=128)  # unet.nas:23
+        self.enc_2.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet.nas:23
+            padding=(0, 0))
+        self.enc_3 = Block(in_channels=128, out_channels=256)  # unet.nas:23
+        self.enc_3.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet.nas:23
+            padding=(0, 0))
+        self.enc_4 = Block(in_channels=256, out_channels=512)  # unet.nas:23
+        self.enc_4.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet.nas:23
+            padding=(0, 0))
+        self.up_3 = nn.Module()  # unet.nas:28
+        self.up_3.conv_transpose = ConvTranspose(2, in_channels=512,  # unet.nas:28
+            out_channels=256, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.dec_3 = Block(in_channels=512, out_channels=256)  # unet.nas:29
+        self.up_2 = nn.Module()  # unet.nas:28
+        self.up_2.conv_transpose = ConvTranspose(2, in_channels=256,  # unet.nas:28
+            out_channels=128, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.dec_2 = Block(in_channels=256, out_channels=128)  # unet.nas:29
+        self.up_1 = nn.Module()  # unet.nas:28
+        self.up_1.conv_transpose = ConvTranspose(2, in_channels=128,  # unet.nas:28
+            out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.dec_1 = Block(in_channels=128, out_channels=64)  # unet.nas:29
+        self.up_0 = nn.Module()  # unet.nas:28
+        self.up_0.conv_transpose = ConvTranspose(2, in_channels=64, out_channels=32,  # unet.nas:28
+            kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)
+        self.dec_0 = Block(in_channels=64, out_channels=32)  # unet.nas:29
+        self.y = nn.Module()  # unet.nas:32
+        self.y.conv = Conv(2, in_channels=32, out_channels=1, kernel=(1, 1),  # unet.nas:32
+            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)
 
     def forward(self, x):
         _check_input(x, 'x', 1, (16, 16))
-        enc_0_h_conv = self.enc_0.h.conv(x)
-        enc_0_h_act = self.enc_0.h.act(enc_0_h_conv)
-        del enc_0_h_conv
-        enc_0_conv = self.enc_0.conv(enc_0_h_act)
-        del enc_0_h_act
-        enc_0_act = self.enc_0.act(enc_0_conv)
-        del enc_0_conv
-        enc_1_pool = self.enc_1.pool(enc_0_act)
-        enc_1_h_conv = self.enc_1.h.conv(enc_1_pool)
-        del enc_1_pool
-        enc_1_h_act = self.enc_1.h.act(enc_1_h_conv)
-        del enc_1_h_conv
-        enc_1_conv = self.enc_1.conv(enc_1_h_act)
-        del enc_1_h_act
-        enc_1_act = self.enc_1.act(enc_1_conv)
-        del enc_1_conv
-        enc_2_pool = self.enc_2.pool(enc_1_act)
-        enc_2_h_conv = self.enc_2.h.conv(enc_2_pool)
-        del enc_2_pool
-        enc_2_h_act = self.enc_2.h.act(enc_2_h_conv)
-        del enc_2_h_conv
-        enc_2_conv = self.enc_2.conv(enc_2_h_act)
-        del enc_2_h_act
-        enc_2_act = self.enc_2.act(enc_2_conv)
-        del enc_2_conv
-        enc_3_pool = self.enc_3.pool(enc_2_act)
-        enc_3_h_conv = self.enc_3.h.conv(enc_3_pool)
-        del enc_3_pool
-        enc_3_h_act = self.enc_3.h.act(enc_3_h_conv)
-        del enc_3_h_conv
-        enc_3_conv = self.enc_3.conv(enc_3_h_act)
-        del enc_3_h_act
-        enc_3_act = self.enc_3.act(enc_3_conv)
-        del enc_3_conv
-        enc_4_pool = self.enc_4.pool(enc_3_act)
-        enc_4_h_conv = self.enc_4.h.conv(enc_4_pool)
-        del enc_4_pool
-        enc_4_h_act = self.enc_4.h.act(enc_4_h_conv)
-        del enc_4_h_conv
-        enc_4_conv = self.enc_4.conv(enc_4_h_act)
-        del enc_4_h_act
-        enc_4_act = self.enc_4.act(enc_4_conv)
-        del enc_4_conv
-        up_3_conv_transpose = self.up_3.conv_transpose(enc_4_act)
-        del enc_4_act
-        dec_3_concat = torch.cat([enc_3_act, up_3_conv_transpose], dim=1)
-        del enc_3_act, up_3_conv_transpose
-        dec_3_h_conv = self.dec_3.h.conv(dec_3_concat)
-        del dec_3_concat
-        dec_3_h_act = self.dec_3.h.act(dec_3_h_conv)
-        del dec_3_h_conv
-        dec_3_conv = self.dec_3.conv(dec_3_h_act)
-        del dec_3_h_act
-        dec_3_act = self.dec_3.act(dec_3_conv)
-        del dec_3_conv
-        up_2_conv_transpose = self.up_2.conv_transpose(dec_3_act)
-        del dec_3_act
-        dec_2_concat = torch.cat([enc_2_act, up_2_conv_transpose], dim=1)
-        del enc_2_act, up_2_conv_transpose
-        dec_2_h_conv = self.dec_2.h.conv(dec_2_concat)
-        del dec_2_concat
-        dec_2_h_act = self.dec_2.h.act(dec_2_h_conv)
-        del dec_2_h_conv
-        dec_2_conv = self.dec_2.conv(dec_2_h_act)
-        del dec_2_h_act
-        dec_2_act = self.dec_2.act(dec_2_conv)
-        del dec_2_conv
-        up_1_conv_transpose = self.up_1.conv_transpose(dec_2_act)
-        del dec_2_act
-        dec_1_concat = torch.cat([enc_1_act, up_1_conv_transpose], dim=1)
-        del enc_1_act, up_1_conv_transpose
-        dec_1_h_conv = self.dec_1.h.conv(dec_1_concat)
-        del dec_1_concat
-        dec_1_h_act = self.dec_1.h.act(dec_1_h_conv)
-        del dec_1_h_conv
-        dec_1_conv = self.dec_1.conv(dec_1_h_act)
-        del dec_1_h_act
-        dec_1_act = self.dec_1.act(dec_1_conv)
-        del dec_1_conv
-        up_0_conv_transpose = self.up_0.conv_transpose(dec_1_act)
-        del dec_1_act
-        dec_0_concat = torch.cat([enc_0_act, up_0_conv_transpose], dim=1)
-        del enc_0_act, up_0_conv_transpose
-        dec_0_h_conv = self.dec_0.h.conv(dec_0_concat)
-        del dec_0_concat
-        dec_0_h_act = self.dec_0.h.act(dec_0_h_conv)
-        del dec_0_h_conv
-        dec_0_conv = self.dec_0.conv(dec_0_h_act)
-        del dec_0_h_act
-        dec_0_act = self.dec_0.act(dec_0_conv)
-        del dec_0_conv
-        y_conv = self.y.conv(dec_0_act)
-        del dec_0_act
-        return y_conv
+        enc_0 = self.enc_0(x)  # unet.nas:21
+        enc_1 = self.enc_1(self.enc_1.pool(enc_0))  # unet.nas:23
+        enc_2 = self.enc_2(self.enc_2.pool(enc_1))  # unet.nas:23
+        enc_3 = self.enc_3(self.enc_3.pool(enc_2))  # unet.nas:23
+        enc_4 = self.enc_4(self.enc_4.pool(enc_3))  # unet.nas:23
+        dec_3 = self.dec_3(  # unet.nas:29
+            torch.cat([enc_3, self.up_3.conv_transpose(enc_4)], dim=1))
+        del enc_3, enc_4
+        dec_2 = self.dec_2(  # unet.nas:29
+            torch.cat([enc_2, self.up_2.conv_transpose(dec_3)], dim=1))
+        del dec_3, enc_2
+        dec_1 = self.dec_1(  # unet.nas:29
+            torch.cat([enc_1, self.up_1.conv_transpose(dec_2)], dim=1))
+        del dec_2, enc_1
+        dec_0 = self.dec_0(  # unet.nas:29
+            torch.cat([enc_0, self.up_0.conv_transpose(dec_1)], dim=1))
+        del dec_1, enc_0
+        return self.y.conv(dec_0)  # unet.nas:32
 
     def to_channels_last(self):
         """Channels-last weights; feed inputs as x.contiguous(memory_format=MEMORY_FORMAT)."""

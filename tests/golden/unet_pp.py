@@ -78,290 +78,139 @@ def _check_input(x, name, channels, multiple):
                              f"(axis {axis}: {n} is not a multiple of {m})")
 
 
+class Block(nn.Module):
+    """Op `block` (unet_pp.nas:15)."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.h = nn.Module()  # unet_pp.nas:16
+        self.h.conv = Conv(2, in_channels=in_channels, out_channels=out_channels,  # unet_pp.nas:16
+            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)
+        self.h.act = Act(2, kind='relu')  # unet_pp.nas:16
+        self.conv = Conv(2, in_channels=out_channels, out_channels=out_channels,  # unet_pp.nas:17
+            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)
+        self.act = Act(2, kind='relu')  # unet_pp.nas:17
+
+    def forward(self, x):
+        return self.act(self.conv(self.h.act(self.h.conv(x))))  # unet_pp.nas:17
+
+
 class UNetPlusPlus(nn.Module):
     """Arch `UNetPlusPlus` from unet_pp.nas."""
 
     def __init__(self):
         super().__init__()
-        self.X_0_0 = nn.Module()
-        self.X_0_0.h = nn.Module()
-        self.X_0_0.h.conv = Conv(2, in_channels=1, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_0_0.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_0_0.conv = Conv(2, in_channels=32, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_0_0.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.X_1_0 = nn.Module()
-        self.X_1_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2), padding=(0, 0))  # unet_pp.nas:22
-        self.X_1_0.h = nn.Module()
-        self.X_1_0.h.conv = Conv(2, in_channels=32, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_1_0.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_1_0.conv = Conv(2, in_channels=64, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_1_0.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.X_2_0 = nn.Module()
-        self.X_2_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2), padding=(0, 0))  # unet_pp.nas:22
-        self.X_2_0.h = nn.Module()
-        self.X_2_0.h.conv = Conv(2, in_channels=64, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_2_0.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_2_0.conv = Conv(2, in_channels=128, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_2_0.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.X_3_0 = nn.Module()
-        self.X_3_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2), padding=(0, 0))  # unet_pp.nas:22
-        self.X_3_0.h = nn.Module()
-        self.X_3_0.h.conv = Conv(2, in_channels=128, out_channels=256, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_3_0.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_3_0.conv = Conv(2, in_channels=256, out_channels=256, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_3_0.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.X_4_0 = nn.Module()
-        self.X_4_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2), padding=(0, 0))  # unet_pp.nas:22
-        self.X_4_0.h = nn.Module()
-        self.X_4_0.h.conv = Conv(2, in_channels=256, out_channels=512, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_4_0.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_4_0.conv = Conv(2, in_channels=512, out_channels=512, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_4_0.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_0_1 = nn.Module()
-        self.up_0_1.conv_transpose = ConvTranspose(2, in_channels=64, out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_0_1 = nn.Module()
-        self.X_0_1.h = nn.Module()
-        self.X_0_1.h.conv = Conv(2, in_channels=64, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_0_1.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_0_1.conv = Conv(2, in_channels=32, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_0_1.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_1_1 = nn.Module()
-        self.up_1_1.conv_transpose = ConvTranspose(2, in_channels=128, out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_1_1 = nn.Module()
-        self.X_1_1.h = nn.Module()
-        self.X_1_1.h.conv = Conv(2, in_channels=128, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_1_1.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_1_1.conv = Conv(2, in_channels=64, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_1_1.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_2_1 = nn.Module()
-        self.up_2_1.conv_transpose = ConvTranspose(2, in_channels=256, out_channels=128, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_2_1 = nn.Module()
-        self.X_2_1.h = nn.Module()
-        self.X_2_1.h.conv = Conv(2, in_channels=256, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_2_1.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_2_1.conv = Conv(2, in_channels=128, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_2_1.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_3_1 = nn.Module()
-        self.up_3_1.conv_transpose = ConvTranspose(2, in_channels=512, out_channels=256, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_3_1 = nn.Module()
-        self.X_3_1.h = nn.Module()
-        self.X_3_1.h.conv = Conv(2, in_channels=512, out_channels=256, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_3_1.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_3_1.conv = Conv(2, in_channels=256, out_channels=256, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_3_1.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_0_2 = nn.Module()
-        self.up_0_2.conv_transpose = ConvTranspose(2, in_channels=64, out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_0_2 = nn.Module()
-        self.X_0_2.h = nn.Module()
-        self.X_0_2.h.conv = Conv(2, in_channels=96, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_0_2.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_0_2.conv = Conv(2, in_channels=32, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_0_2.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_1_2 = nn.Module()
-        self.up_1_2.conv_transpose = ConvTranspose(2, in_channels=128, out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_1_2 = nn.Module()
-        self.X_1_2.h = nn.Module()
-        self.X_1_2.h.conv = Conv(2, in_channels=192, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_1_2.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_1_2.conv = Conv(2, in_channels=64, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_1_2.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_2_2 = nn.Module()
-        self.up_2_2.conv_transpose = ConvTranspose(2, in_channels=256, out_channels=128, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_2_2 = nn.Module()
-        self.X_2_2.h = nn.Module()
-        self.X_2_2.h.conv = Conv(2, in_channels=384, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_2_2.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_2_2.conv = Conv(2, in_channels=128, out_channels=128, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_2_2.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_0_3 = nn.Module()
-        self.up_0_3.conv_transpose = ConvTranspose(2, in_channels=64, out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_0_3 = nn.Module()
-        self.X_0_3.h = nn.Module()
-        self.X_0_3.h.conv = Conv(2, in_channels=128, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_0_3.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_0_3.conv = Conv(2, in_channels=32, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_0_3.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_1_3 = nn.Module()
-        self.up_1_3.conv_transpose = ConvTranspose(2, in_channels=128, out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_1_3 = nn.Module()
-        self.X_1_3.h = nn.Module()
-        self.X_1_3.h.conv = Conv(2, in_channels=256, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_1_3.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_1_3.conv = Conv(2, in_channels=64, out_channels=64, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_1_3.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.up_0_4 = nn.Module()
-        self.up_0_4.conv_transpose = ConvTranspose(2, in_channels=64, out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0), bias=True)  # unet_pp.nas:26
-        self.X_0_4 = nn.Module()
-        self.X_0_4.h = nn.Module()
-        self.X_0_4.h.conv = Conv(2, in_channels=160, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:16
-        self.X_0_4.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.X_0_4.conv = Conv(2, in_channels=32, out_channels=32, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:17
-        self.X_0_4.act = Act(2, kind='relu')  # unet_pp.nas:17
-        self.y = nn.Module()
-        self.y.conv = Conv(2, in_channels=32, out_channels=1, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:30
+        self.X_0_0 = Block(in_channels=1, out_channels=32)  # unet_pp.nas:20
+        self.X_1_0 = Block(in_channels=32, out_channels=64)  # unet_pp.nas:22
+        self.X_1_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet_pp.nas:22
+            padding=(0, 0))
+        self.X_2_0 = Block(in_channels=64, out_channels=128)  # unet_pp.nas:22
+        self.X_2_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet_pp.nas:22
+            padding=(0, 0))
+        self.X_3_0 = Block(in_channels=128, out_channels=256)  # unet_pp.nas:22
+        self.X_3_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet_pp.nas:22
+            padding=(0, 0))
+        self.X_4_0 = Block(in_channels=256, out_channels=512)  # unet_pp.nas:22
+        self.X_4_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet_pp.nas:22
+            padding=(0, 0))
+        self.up_0_1 = nn.Module()  # unet_pp.nas:26
+        self.up_0_1.conv_transpose = ConvTranspose(2, in_channels=64,  # unet_pp.nas:26
+            out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_0_1 = Block(in_channels=64, out_channels=32)  # unet_pp.nas:27
+        self.up_1_1 = nn.Module()  # unet_pp.nas:26
+        self.up_1_1.conv_transpose = ConvTranspose(2, in_channels=128,  # unet_pp.nas:26
+            out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_1_1 = Block(in_channels=128, out_channels=64)  # unet_pp.nas:27
+        self.up_2_1 = nn.Module()  # unet_pp.nas:26
+        self.up_2_1.conv_transpose = ConvTranspose(2, in_channels=256,  # unet_pp.nas:26
+            out_channels=128, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_2_1 = Block(in_channels=256, out_channels=128)  # unet_pp.nas:27
+        self.up_3_1 = nn.Module()  # unet_pp.nas:26
+        self.up_3_1.conv_transpose = ConvTranspose(2, in_channels=512,  # unet_pp.nas:26
+            out_channels=256, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_3_1 = Block(in_channels=512, out_channels=256)  # unet_pp.nas:27
+        self.up_0_2 = nn.Module()  # unet_pp.nas:26
+        self.up_0_2.conv_transpose = ConvTranspose(2, in_channels=64,  # unet_pp.nas:26
+            out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_0_2 = Block(in_channels=96, out_channels=32)  # unet_pp.nas:27
+        self.up_1_2 = nn.Module()  # unet_pp.nas:26
+        self.up_1_2.conv_transpose = ConvTranspose(2, in_channels=128,  # unet_pp.nas:26
+            out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_1_2 = Block(in_channels=192, out_channels=64)  # unet_pp.nas:27
+        self.up_2_2 = nn.Module()  # unet_pp.nas:26
+        self.up_2_2.conv_transpose = ConvTranspose(2, in_channels=256,  # unet_pp.nas:26
+            out_channels=128, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_2_2 = Block(in_channels=384, out_channels=128)  # unet_pp.nas:27
+        self.up_0_3 = nn.Module()  # unet_pp.nas:26
+        self.up_0_3.conv_transpose = ConvTranspose(2, in_channels=64,  # unet_pp.nas:26
+            out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_0_3 = Block(in_channels=128, out_channels=32)  # unet_pp.nas:27
+        self.up_1_3 = nn.Module()  # unet_pp.nas:26
+        self.up_1_3.conv_transpose = ConvTranspose(2, in_channels=128,  # unet_pp.nas:26
+            out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_1_3 = Block(in_channels=256, out_channels=64)  # unet_pp.nas:27
+        self.up_0_4 = nn.Module()  # unet_pp.nas:26
+        self.up_0_4.conv_transpose = ConvTranspose(2, in_channels=64,  # unet_pp.nas:26
+            out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),
+            bias=True)
+        self.X_0_4 = Block(in_channels=160, out_channels=32)  # unet_pp.nas:27
+        self.y = nn.Module()  # unet_pp.nas:30
+        self.y.conv = Conv(2, in_channels=32, out_channels=1, kernel=(1, 1),  # unet_pp.nas:30
+            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)
 
     def forward(self, x):
         _check_input(x, 'x', 1, (16, 16))
-        X_0_0_h_conv = self.X_0_0.h.conv(x)
-        X_0_0_h_act = self.X_0_0.h.act(X_0_0_h_conv)
-        del X_0_0_h_conv
-        X_0_0_conv = self.X_0_0.conv(X_0_0_h_act)
-        del X_0_0_h_act
-        X_0_0_act = self.X_0_0.act(X_0_0_conv)
-        del X_0_0_conv
-        X_1_0_pool = self.X_1_0.pool(X_0_0_act)
-        X_1_0_h_conv = self.X_1_0.h.conv(X_1_0_pool)
-        del X_1_0_pool
-        X_1_0_h_act = self.X_1_0.h.act(X_1_0_h_conv)
-        del X_1_0_h_conv
-        X_1_0_conv = self.X_1_0.conv(X_1_0_h_act)
-        del X_1_0_h_act
-        X_1_0_act = self.X_1_0.act(X_1_0_conv)
-        del X_1_0_conv
-        X_2_0_pool = self.X_2_0.pool(X_1_0_act)
-        X_2_0_h_conv = self.X_2_0.h.conv(X_2_0_pool)
-        del X_2_0_pool
-        X_2_0_h_act = self.X_2_0.h.act(X_2_0_h_conv)
-        del X_2_0_h_conv
-        X_2_0_conv = self.X_2_0.conv(X_2_0_h_act)
-        del X_2_0_h_act
-        X_2_0_act = self.X_2_0.act(X_2_0_conv)
-        del X_2_0_conv
-        X_3_0_pool = self.X_3_0.pool(X_2_0_act)
-        X_3_0_h_conv = self.X_3_0.h.conv(X_3_0_pool)
-        del X_3_0_pool
-        X_3_0_h_act = self.X_3_0.h.act(X_3_0_h_conv)
-        del X_3_0_h_conv
-        X_3_0_conv = self.X_3_0.conv(X_3_0_h_act)
-        del X_3_0_h_act
-        X_3_0_act = self.X_3_0.act(X_3_0_conv)
-        del X_3_0_conv
-        X_4_0_pool = self.X_4_0.pool(X_3_0_act)
-        X_4_0_h_conv = self.X_4_0.h.conv(X_4_0_pool)
-        del X_4_0_pool
-        X_4_0_h_act = self.X_4_0.h.act(X_4_0_h_conv)
-        del X_4_0_h_conv
-        X_4_0_conv = self.X_4_0.conv(X_4_0_h_act)
-        del X_4_0_h_act
-        X_4_0_act = self.X_4_0.act(X_4_0_conv)
-        del X_4_0_conv
-        up_0_1_conv_transpose = self.up_0_1.conv_transpose(X_1_0_act)
-        X_0_1_concat = torch.cat([X_0_0_act, up_0_1_conv_transpose], dim=1)
-        del up_0_1_conv_transpose
-        X_0_1_h_conv = self.X_0_1.h.conv(X_0_1_concat)
-        del X_0_1_concat
-        X_0_1_h_act = self.X_0_1.h.act(X_0_1_h_conv)
-        del X_0_1_h_conv
-        X_0_1_conv = self.X_0_1.conv(X_0_1_h_act)
-        del X_0_1_h_act
-        X_0_1_act = self.X_0_1.act(X_0_1_conv)
-        del X_0_1_conv
-        up_1_1_conv_transpose = self.up_1_1.conv_transpose(X_2_0_act)
-        X_1_1_concat = torch.cat([X_1_0_act, up_1_1_conv_transpose], dim=1)
-        del up_1_1_conv_transpose
-        X_1_1_h_conv = self.X_1_1.h.conv(X_1_1_concat)
-        del X_1_1_concat
-        X_1_1_h_act = self.X_1_1.h.act(X_1_1_h_conv)
-        del X_1_1_h_conv
-        X_1_1_conv = self.X_1_1.conv(X_1_1_h_act)
-        del X_1_1_h_act
-        X_1_1_act = self.X_1_1.act(X_1_1_conv)
-        del X_1_1_conv
-        up_2_1_conv_transpose = self.up_2_1.conv_transpose(X_3_0_act)
-        X_2_1_concat = torch.cat([X_2_0_act, up_2_1_conv_transpose], dim=1)
-        del up_2_1_conv_transpose
-        X_2_1_h_conv = self.X_2_1.h.conv(X_2_1_concat)
-        del X_2_1_concat
-        X_2_1_h_act = self.X_2_1.h.act(X_2_1_h_conv)
-        del X_2_1_h_conv
-        X_2_1_conv = self.X_2_1.conv(X_2_1_h_act)
-        del X_2_1_h_act
-        X_2_1_act = self.X_2_1.act(X_2_1_conv)
-        del X_2_1_conv
-        up_3_1_conv_transpose = self.up_3_1.conv_transpose(X_4_0_act)
-        del X_4_0_act
-        X_3_1_concat = torch.cat([X_3_0_act, up_3_1_conv_transpose], dim=1)
-        del X_3_0_act, up_3_1_conv_transpose
-        X_3_1_h_conv = self.X_3_1.h.conv(X_3_1_concat)
-        del X_3_1_concat
-        X_3_1_h_act = self.X_3_1.h.act(X_3_1_h_conv)
-        del X_3_1_h_conv
-        X_3_1_conv = self.X_3_1.conv(X_3_1_h_act)
-        del X_3_1_h_act
-        X_3_1_act = self.X_3_1.act(X_3_1_conv)
-        del X_3_1_conv
-        up_0_2_conv_transpose = self.up_0_2.conv_transpose(X_1_1_act)
-        X_0_2_concat = torch.cat([X_0_0_act, X_0_1_act, up_0_2_conv_transpose], dim=1)
-        del up_0_2_conv_transpose
-        X_0_2_h_conv = self.X_0_2.h.conv(X_0_2_concat)
+        X_0_0 = self.X_0_0(x)  # unet_pp.nas:20
+        X_1_0 = self.X_1_0(self.X_1_0.pool(X_0_0))  # unet_pp.nas:22
+        X_2_0 = self.X_2_0(self.X_2_0.pool(X_1_0))  # unet_pp.nas:22
+        X_3_0 = self.X_3_0(self.X_3_0.pool(X_2_0))  # unet_pp.nas:22
+        X_4_0 = self.X_4_0(self.X_4_0.pool(X_3_0))  # unet_pp.nas:22
+        X_0_1 = self.X_0_1(  # unet_pp.nas:27
+            torch.cat([X_0_0, self.up_0_1.conv_transpose(X_1_0)], dim=1))
+        X_1_1 = self.X_1_1(  # unet_pp.nas:27
+            torch.cat([X_1_0, self.up_1_1.conv_transpose(X_2_0)], dim=1))
+        X_2_1 = self.X_2_1(  # unet_pp.nas:27
+            torch.cat([X_2_0, self.up_2_1.conv_transpose(X_3_0)], dim=1))
+        X_3_1 = self.X_3_1(  # unet_pp.nas:27
+            torch.cat([X_3_0, self.up_3_1.conv_transpose(X_4_0)], dim=1))
+        del X_3_0, X_4_0
+        X_0_2_concat = torch.cat(  # unet_pp.nas:27
+            [X_0_0, X_0_1, self.up_0_2.conv_transpose(X_1_1)], dim=1)
+        X_0_2 = self.X_0_2(X_0_2_concat)  # unet_pp.nas:27
         del X_0_2_concat
-        X_0_2_h_act = self.X_0_2.h.act(X_0_2_h_conv)
-        del X_0_2_h_conv
-        X_0_2_conv = self.X_0_2.conv(X_0_2_h_act)
-        del X_0_2_h_act
-        X_0_2_act = self.X_0_2.act(X_0_2_conv)
-        del X_0_2_conv
-        up_1_2_conv_transpose = self.up_1_2.conv_transpose(X_2_1_act)
-        X_1_2_concat = torch.cat([X_1_0_act, X_1_1_act, up_1_2_conv_transpose], dim=1)
-        del up_1_2_conv_transpose
-        X_1_2_h_conv = self.X_1_2.h.conv(X_1_2_concat)
+        X_1_2_concat = torch.cat(  # unet_pp.nas:27
+            [X_1_0, X_1_1, self.up_1_2.conv_transpose(X_2_1)], dim=1)
+        X_1_2 = self.X_1_2(X_1_2_concat)  # unet_pp.nas:27
         del X_1_2_concat
-        X_1_2_h_act = self.X_1_2.h.act(X_1_2_h_conv)
-        del X_1_2_h_conv
-        X_1_2_conv = self.X_1_2.conv(X_1_2_h_act)
-        del X_1_2_h_act
-        X_1_2_act = self.X_1_2.act(X_1_2_conv)
-        del X_1_2_conv
-        up_2_2_conv_transpose = self.up_2_2.conv_transpose(X_3_1_act)
-        del X_3_1_act
-        X_2_2_concat = torch.cat([X_2_0_act, X_2_1_act, up_2_2_conv_transpose], dim=1)
-        del X_2_0_act, X_2_1_act, up_2_2_conv_transpose
-        X_2_2_h_conv = self.X_2_2.h.conv(X_2_2_concat)
+        X_2_2_concat = torch.cat(  # unet_pp.nas:27
+            [X_2_0, X_2_1, self.up_2_2.conv_transpose(X_3_1)], dim=1)
+        del X_2_0, X_2_1, X_3_1
+        X_2_2 = self.X_2_2(X_2_2_concat)  # unet_pp.nas:27
         del X_2_2_concat
-        X_2_2_h_act = self.X_2_2.h.act(X_2_2_h_conv)
-        del X_2_2_h_conv
-        X_2_2_conv = self.X_2_2.conv(X_2_2_h_act)
-        del X_2_2_h_act
-        X_2_2_act = self.X_2_2.act(X_2_2_conv)
-        del X_2_2_conv
-        up_0_3_conv_transpose = self.up_0_3.conv_transpose(X_1_2_act)
-        X_0_3_concat = torch.cat([X_0_0_act, X_0_1_act, X_0_2_act, up_0_3_conv_transpose], dim=1)
-        del up_0_3_conv_transpose
-        X_0_3_h_conv = self.X_0_3.h.conv(X_0_3_concat)
+        X_0_3_concat = torch.cat(  # unet_pp.nas:27
+            [X_0_0, X_0_1, X_0_2, self.up_0_3.conv_transpose(X_1_2)], dim=1)
+        X_0_3 = self.X_0_3(X_0_3_concat)  # unet_pp.nas:27
         del X_0_3_concat
-        X_0_3_h_act = self.X_0_3.h.act(X_0_3_h_conv)
-        del X_0_3_h_conv
-        X_0_3_conv = self.X_0_3.conv(X_0_3_h_act)
-        del X_0_3_h_act
-        X_0_3_act = self.X_0_3.act(X_0_3_conv)
-        del X_0_3_conv
-        up_1_3_conv_transpose = self.up_1_3.conv_transpose(X_2_2_act)
-        del X_2_2_act
-        X_1_3_concat = torch.cat([X_1_0_act, X_1_1_act, X_1_2_act, up_1_3_conv_transpose], dim=1)
-        del X_1_0_act, X_1_1_act, X_1_2_act, up_1_3_conv_transpose
-        X_1_3_h_conv = self.X_1_3.h.conv(X_1_3_concat)
+        X_1_3_concat = torch.cat(  # unet_pp.nas:27
+            [X_1_0, X_1_1, X_1_2, self.up_1_3.conv_transpose(X_2_2)], dim=1)
+        del X_1_0, X_1_1, X_1_2, X_2_2
+        X_1_3 = self.X_1_3(X_1_3_concat)  # unet_pp.nas:27
         del X_1_3_concat
-        X_1_3_h_act = self.X_1_3.h.act(X_1_3_h_conv)
-        del X_1_3_h_conv
-        X_1_3_conv = self.X_1_3.conv(X_1_3_h_act)
-        del X_1_3_h_act
-        X_1_3_act = self.X_1_3.act(X_1_3_conv)
-        del X_1_3_conv
-        up_0_4_conv_transpose = self.up_0_4.conv_transpose(X_1_3_act)
-        del X_1_3_act
-        X_0_4_concat = torch.cat([X_0_0_act, X_0_1_act, X_0_2_act, X_0_3_act, up_0_4_conv_transpose], dim=1)
-        del X_0_0_act, X_0_1_act, X_0_2_act, X_0_3_act, up_0_4_conv_transpose
-        X_0_4_h_conv = self.X_0_4.h.conv(X_0_4_concat)
+        X_0_4_concat = torch.cat(  # unet_pp.nas:27
+            [X_0_0, X_0_1, X_0_2, X_0_3, self.up_0_4.conv_transpose(X_1_3)], dim=1)
+        del X_0_0, X_0_1, X_0_2, X_0_3, X_1_3
+        X_0_4 = self.X_0_4(X_0_4_concat)  # unet_pp.nas:27
         del X_0_4_concat
-        X_0_4_h_act = self.X_0_4.h.act(X_0_4_h_conv)
-        del X_0_4_h_conv
-        X_0_4_conv = self.X_0_4.conv(X_0_4_h_act)
-        del X_0_4_h_act
-        X_0_4_act = self.X_0_4.act(X_0_4_conv)
-        del X_0_4_conv
-        y_conv = self.y.conv(X_0_4_act)
-        del X_0_4_act
-        return y_conv
+        return self.y.conv(X_0_4)  # unet_pp.nas:30
 
     def to_channels_last(self):
         """Channels-last weights; feed inputs as x.contiguous(memory_format=MEMORY_FORMAT)."""

@@ -13,6 +13,8 @@ from typing import Any, Callable
 import torch
 
 from nasdsl.ir.graph import Graph, Node
+from nasdsl.ops import combinators
+from nasdsl.ops.combinators import COMBINATORS
 
 
 class Hooks:
@@ -86,13 +88,8 @@ def _run_node(graph: Graph, node: Node, args: list[torch.Tensor],
         keep = hooks.choose_inputs(node)
         chosen = [i for i in node.inputs if keep is None or labels[i] in keep]
         return hooks.run_choose(node, {labels[i]: a for i, a in zip(chosen, args)})
-    if node.op == "add":
-        total = args[0]
-        for a in args[1:]:
-            total = total + a
-        return total
-    if node.op == "concat":
-        return args[0] if len(args) == 1 else torch.cat(args, dim=1)
+    if node.op in COMBINATORS:
+        return combinators.run(node.op, args)
     module = hooks.module(node)
     if module is None:
         return args[0]  # identity
