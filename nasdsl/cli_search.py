@@ -110,10 +110,21 @@ def _from_manifest(opts):
     return opts
 
 
+def _top_k_problem(engine, space, top_k: int, name: str) -> str | None:
+    """Why --top-k would not change the derived genotype (None: it can)."""
+    from nasdsl.engines.archparams import top_k_problem
+
+    if not engine.ranks_edges:
+        return (f"--top-k has no effect with {name}: it derives whole sampled "
+                "architectures, not edges ranked by their weights")
+    return top_k_problem(space, top_k)
+
+
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--top-k", type=click.IntRange(min=1), default=None,
-              help="Edges kept per cell node (within the node's `keep` range).")
+              help="Edges kept per cell node whose spec says `keep a..b` (gradient "
+                   "engines); an error where it cannot change the genotype.")
 @click.option("--budget", type=float, default=None, help="Parameter budget (params <= N).")
 @click.option("-o", "--output", default=None,
               help="Genotype file name inside RUN (default genotype.nas).")
@@ -133,6 +144,10 @@ def derive(run_dir: str, top_k: int | None, budget: float | None, output: str | 
         if not checkpoint.isidentifier():
             raise UsageError("--checkpoint names a file of RUN/checkpoints/ (e.g. last)")
         space, engine, manifest, run = load_engine_from_run(run_dir, checkpoint=checkpoint)
+        if top_k is not None:
+            why = _top_k_problem(engine, space, top_k, manifest["engine"])
+            if why:
+                raise UsageError(why)
         if export_weights and not engine.shares_weights:
             raise InputError(f"{manifest['engine']} trains its candidates at a fraction of "
                              "the channels (C/K); its weights cannot hand over to the "

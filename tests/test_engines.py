@@ -152,6 +152,11 @@ def test_derive_again_and_refuse_pc_darts_export(synth, tmp_path):
         assert "no architecture" in res.output and res.exit_code == 2
     res = CliRunner().invoke(main, ["derive", str(runs["pc_darts"]), "--export-weights"])
     assert res.exit_code == 1 and "C/K" in res.output
+    # --top-k cannot act on `keep 2` cell nodes: a usage error saying why, not silence
+    res = CliRunner().invoke(main, ["derive", str(runs["darts"]), "--top-k", "3",
+                                    "-o", "k3.nas"])
+    assert res.exit_code == 2 and "keep 2" in res.output, res.output
+    assert not (runs["darts"] / "k3.nas").exists()
 
 
 MACRO = """space Macro {

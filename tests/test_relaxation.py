@@ -199,3 +199,67 @@ def test_pc_darts_keeps_no_full_width_edge_outputs():
     finally:
         PcDartsStrategy.run_choose = restructured
     assert new < 0.85 * old, (new / d, old / d)
+
+
+# ---- finding 2: derivation as the NAS-Unet authors' -------------------------------------
+
+def _hand_set(space, logits: dict[str, dict[str, float]]):
+    arch = ArchParams(space, ("op",))
+    with torch.no_grad():
+        for did in arch.ids:
+            arch[did].zero_()
+        for did, per in logits.items():
+            for label, v in per.items():
+                arch[did][space.point(did).labels.index(label)] = v
+    return arch
+
+
+def test_derivation_keeps_an_inner_edge_that_is_clearly_best(space):
+    """DownSC: down edges (6 ops) at uniform α against an inner normal edge (7 ops)
+    whose `conv` is clearly preferred (0.162 against the uniform 0.143); UpSC: the up edge
+    (4 ops) at uniform α against two normal edges preferring `conv`. The authors'
+    |short|/|long| rescaling derives the inner edges; the unscaled rule keeps the
+    down/up edges whatever α says (softmax over fewer ops is larger at uniform)."""
+    from nasdsl.engines.archparams import derive
+
+    arch = _hand_set(space, {"DownSC.n[1].n[0]": {"conv": 0.15},
+                             "UpSC.n[1].p0": {"conv": 0.5},
+                             "UpSC.n[1].n[0]": {"conv": 0.5}})
+
+    def op_weight(did):
+        return torch.softmax(arch[did].detach(), -1).tolist()
+
+    got = derive(space, op_weight)
+    assert "n[0]" in got["DownSC.n[1]"] and got["DownSC.n[1].n[0]"] == "conv"
+    assert tuple(got["UpSC.n[1]"]) == ("p0", "n[0]")
+    assert got["UpSC.n[1].p0"] == got["UpSC.n[1].n[0]"] == "conv"
+    raw = derive(space, op_weight, rule="darts")   # the unscaled rule, for contrast
+    assert tuple(raw["DownSC.n[1]"]) == ("p0", "p1") and "p1" in raw["UpSC.n[1]"]
+
+
+def test_derivation_rules_agree_where_a_node_s_op_sets_have_one_size():
+    """Thrifty's cell edges all have 6 ops: the authors' scale is 1 and both rules derive
+    the same genotype from any α (the rule only matters in NAS-Unet-like nodes)."""
+    from nasdsl.engines.archparams import derive
+
+    thrifty = SearchSpace.load(str(SPECS / "thrifty_nas.nas"), {"C": 8, "levels": 2,
+                                                                "patch": 32})
+    sizes = {len({len(k.labels) for k in thrifty.edge_children(p.id).values()})
+             for p in thrifty.table if p.kind == "inputs"}
+    assert sizes == {1}
+    for seed in range(5):
+        arch = ArchParams(thrifty, ("op",), torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            for v in arch.parameters():
+                v.normal_()
+
+        def w(did):
+            return torch.softmax(arch[did].detach(), -1).tolist()
+        assert derive(thrifty, w) == derive(thrifty, w, rule="darts")
+
+
+def test_top_k_says_why_it_cannot_act_on_keep_2_nodes(space):
+    from nasdsl.engines.archparams import top_k_problem
+
+    why = top_k_problem(space, 3)
+    assert why and "keep 2" in why and "keep a..b" in why

@@ -30,6 +30,7 @@ ValBatches = Callable[[int, int], Batch]      # (epoch, step) -> a validation ba
 class Engine:
     name = "engine"
     shares_weights = True
+    ranks_edges = False   # True: derive(top_k) ranks cell nodes' edges (gradient engines)
 
     def __init__(self, space: SearchSpace, settings: dict[str, Any], precision: Precision,
                  classes: int):

@@ -20,6 +20,7 @@ from nasdsl.train.step import train_step
 
 
 class GradientEngine(Engine):
+    ranks_edges = True   # derivation ranks a cell node's edges: `derive --top-k` applies
     arch_kinds: tuple[str, ...] = ("op", "inputs")
     arch_betas = (0.5, 0.999)
     use_ddp = True     # every candidate runs each step: a static graph for DDP
@@ -96,7 +97,8 @@ class GradientEngine(Engine):
         return float(torch.softmax(self.arch[did].detach().float(), -1)[j])
 
     def derive(self, top_k: int | None = None, budget: float | None = None) -> dict[str, Any]:
-        assignment = derive(self.space, self.op_weight, self.edge_weight, top_k)
+        assignment = derive(self.space, self.op_weight, self.edge_weight, top_k,
+                            rule=str(self.settings.get("derive", "nas_unet")))
         if budget is not None:
             assignment = fit_budget(self.space, assignment, self.op_weight, budget)
         return assignment
