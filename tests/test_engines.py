@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-data = pytest.importorskip("nasdsl.data")
 
+from nasdsl import data  # noqa: E402 - an import error here must fail, not skip
 from nasdsl.api import compile_spec  # noqa: E402
 from nasdsl.engines.loop import SearchOptions, load_engine_from_run, search  # noqa: E402
 
