@@ -60,13 +60,16 @@ def inspect(directory: str, layout: str | None, as_json: bool, output: str | Non
 
 def render(fp: dict[str, Any]) -> str:
     """The fingerprint for people: one fact per line."""
+    from nasdsl.safe_text import for_terminal as t
+
     ds = fp["dataset"]
     fmt = _fmt_list
     lines = [
-        f"{ds['name']} ({ds['layout']} layout, {ds['dims']}D): {fp['num_cases']} training "
+        f"{t(ds['name'])} ({ds['layout']} layout, {ds['dims']}D): {fp['num_cases']} training "
         f"case(s), {ds['num_test']} test case(s)",
-        f"  channels:        {', '.join(ds['channel_names'])}",
-        f"  labels:          {', '.join(f'{v}={n}' for v, n in zip(ds['label_values'], ds['label_names']))}",
+        f"  channels:        {', '.join(t(c) for c in ds['channel_names'])}",
+        "  labels:          " + ", ".join(f"{v}={t(n)}" for v, n in
+                                          zip(ds["label_values"], ds["label_names"])),
         f"  median spacing:  {fmt(fp['median_spacing'])} mm",
         f"  target spacing:  {fmt(fp['target_spacing'])} mm"
         + ("  (anisotropic)" if fp["anisotropic"] else ""),
@@ -74,11 +77,11 @@ def render(fp: dict[str, Any]) -> str:
         f"{fmt(fp['median_shape_at_target_spacing'])} at target spacing",
         f"  crop keeps:      {100 * fp['median_relative_size_after_cropping']:.1f} % of the "
         "voxels (median)",
-        "  class fractions: " + ", ".join(f"{n} {100 * f:.2f} %"
+        "  class fractions: " + ", ".join(f"{t(n)} {100 * f:.2f} %"
                                           for n, f in fp["class_fractions"].items()),
     ]
     for name, st in fp["foreground_intensity_properties_per_channel"].items():
-        lines.append(f"  foreground {name}: mean {st['mean']:.4g}, std {st['std']:.4g}, "
+        lines.append(f"  foreground {t(name)}: mean {st['mean']:.4g}, std {st['std']:.4g}, "
                      f"median {st['median']:.4g}, p0.5 {st['percentile_00_5']:.4g}, "
                      f"p99.5 {st['percentile_99_5']:.4g}, range [{st['min']:.4g}, {st['max']:.4g}]")
     r = fp["ronasmis"]

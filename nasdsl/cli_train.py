@@ -177,6 +177,12 @@ def _infer_command(run_guarded: Callable) -> click.Command:
         """Segment images with a run directory or an exported .onnx (+ sidecar); outputs
         keep each input's geometry."""
         def go() -> int:
+            if model.endswith(".onnx"):   # a bad sidecar is refused before torch loads
+                from nasdsl.data.admit import admit_file
+                from nasdsl.infer.schema import read_sidecar
+
+                admit_file(model, Path(model).parent)
+                read_sidecar(Path(model))
             from nasdsl.infer.predict import infer_files, open_model
             from nasdsl.outputs import check_output_dir
 

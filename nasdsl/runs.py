@@ -79,7 +79,29 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise RunError(f"{path}: no such checkpoint") from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise RunError(f"{path}: not a readable nasdsl checkpoint ({exc})") from None
+        raise RunError(f"{path}: not a readable nasdsl checkpoint ({_load_reason(exc)}); "
+                       "nasdsl loads only tensors and plain values from a checkpoint and "
+                       "never runs code from one") from None
+
+
+def _load_reason(exc: Exception) -> str:
+    """torch's reason without its advice to retry with weights_only=False (which would
+    run whatever code the file holds: the one thing nasdsl must never suggest)."""
+    import re
+
+    from nasdsl.safe_text import for_terminal, strip_ansi
+
+    text = strip_ansi(str(exc))
+    found = re.search(r"WeightsUnpickler error:\s*(.*?)\s*(?:Please use|Check the "
+                      r"documentation|$)", text, re.S)
+    if found and found.group(1).strip():
+        reason = found.group(1)
+    elif "weights_only" in text:
+        reason = "it holds objects other than tensors and plain values"
+    else:
+        reason = text
+    reason = " ".join(reason.split())
+    return for_terminal(reason[:200] + ("..." if len(reason) > 200 else ""))
 
 
 # ---- provenance ----------------------------------------------------------------------------

@@ -106,11 +106,13 @@ def read_head(path: str | Path, root: str | Path, n: int) -> bytes:
 
 
 def read_json(path: str | Path, root: str | Path, what: str = "JSON file",
-              limit: int = MAX_JSON_BYTES) -> Any:
-    """A JSON document from an admitted file; NaN/Infinity are refused (not JSON)."""
+              limit: int = MAX_JSON_BYTES, nonfinite: bool = False) -> Any:
+    """A JSON document from an admitted file. NaN/Infinity (not JSON) are refused, or with
+    `nonfinite` read as floats for a schema to refuse by field name."""
     raw = read_bytes(path, root, limit)
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        return json.loads(raw.decode("utf-8"),
+                          parse_constant=float if nonfinite else _no_constant)
     except UnicodeDecodeError:
         raise DataError(path, f"unreadable {what} (not UTF-8 text)") from None
     except json.JSONDecodeError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nasdsl.errors import UsageError
+from nasdsl.spec_files import printable
 
 
 class DataError(UsageError):
@@ -13,4 +14,5 @@ class DataError(UsageError):
     def __init__(self, path: str | Path, what: str) -> None:
         self.path = str(path)
         self.what = what
-        super().__init__(f"{self.path}: {what}")
+        # the path may come from a dataset (a file name with escape sequences)
+        super().__init__(f"{printable(self.path)}: {what}")

@@ -12,6 +12,7 @@ import numpy as np
 from nasdsl.data.errors import DataError
 from nasdsl.data.geometry import Geometry
 from nasdsl.data.imageio import read_image
+from nasdsl.safe_text import for_terminal
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,9 @@ def _read_channels(index: DatasetIndex, case: Case) -> tuple[np.ndarray, Geometr
     image = np.concatenate(arrays, 0).astype(np.float32, copy=False)
     if image.shape[0] != index.num_channels:
         raise DataError(first if len(case.images) == 1 else index.describe_file(),
-                        f"case `{case.id}` has {image.shape[0]} channel(s), the dataset "
-                        f"declares {index.num_channels} ({', '.join(index.channel_names)})")
+                        f"case `{for_terminal(case.id)}` has {image.shape[0]} channel(s), the dataset "
+                        f"declares {index.num_channels} "
+                        f"({for_terminal(', '.join(index.channel_names))})")
     assert geom is not None
     return image, geom
 
@@ -152,7 +154,8 @@ def check_channels(index: DatasetIndex, in_channels: int, spec: str = "the spec"
     """The train helper calls this: the data's channel count must be the spec's `in_channels`."""
     if index.num_channels != in_channels:
         raise DataError(index.describe_file(),
-                        f"has {index.num_channels} channel(s) ({', '.join(index.channel_names)}) "
+                        f"has {index.num_channels} channel(s) "
+                        f"({for_terminal(', '.join(index.channel_names))}) "
                         f"but {spec} has in_channels = {in_channels}; pass "
                         f"-D in_channels={index.num_channels}")
 
@@ -161,5 +164,6 @@ def check_classes(index: DatasetIndex, classes: int, spec: str = "the spec") -> 
     """The data's class count (background included) must be the spec's `classes`."""
     if index.num_classes != classes:
         raise DataError(index.describe_file(),
-                        f"has {index.num_classes} classes ({', '.join(index.label_names)}) "
+                        f"has {index.num_classes} classes "
+                        f"({for_terminal(', '.join(index.label_names))}) "
                         f"but {spec} has classes = {classes}; pass -D classes={index.num_classes}")

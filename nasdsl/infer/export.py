@@ -9,7 +9,6 @@ normalisation, patch), classes and label names, window/stride/mode, and the hash
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -23,11 +22,7 @@ from nasdsl.runs import RunDir, atomic_write_json
 from nasdsl.train.model import GenotypeNet, net_info
 from nasdsl.train.spec_ref import recompile
 
-SIDECAR_FORMAT = 1
-
-
-def sidecar_path(onnx_path: Path) -> Path:
-    return onnx_path.with_name(onnx_path.name + ".json")
+from nasdsl.infer.schema import SIDECAR_FORMAT, read_sidecar, sidecar_path  # noqa: F401
 
 
 def load_run_model(run: RunDir, checkpoint: str = "best") -> tuple[GenotypeNet, dict, dict]:
@@ -106,21 +101,6 @@ def sidecar(manifest: dict[str, Any], position: dict[str, Any], opset: int) -> d
             "plan": manifest["plan"], "infer": manifest["infer"],
             "outputs": list(info.outputs), "main_output": info.main_output,
             "checkpoint": position, "run": manifest.get("run_id")}
-
-
-def read_sidecar(onnx_path: Path) -> dict[str, Any]:
-    path = sidecar_path(onnx_path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: missing; `nasdsl export` writes it beside the .onnx "
-                         "(inference needs its preprocessing)") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: damaged ({exc})") from None
-    if data.get("format") != SIDECAR_FORMAT:
-        raise UsageError(f"{path}: sidecar format {data.get('format')} is not "
-                         f"{SIDECAR_FORMAT}")
-    return data
 
 
 __all__ = ["export_run", "load_run_model", "read_sidecar", "sidecar_path", "SIDECAR_FORMAT"]

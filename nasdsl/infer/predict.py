@@ -53,7 +53,11 @@ def _open_run(path: Path, device: str | None) -> LoadedModel:
     from nasdsl.runs import RunDir
     from nasdsl.train.step import Precision
 
-    net, manifest, _ = load_run_model(RunDir(path))
+    from nasdsl.infer.schema import validate_model_sections
+
+    run_dir = RunDir(path)
+    net, manifest, _ = load_run_model(run_dir)
+    validate_model_sections(run_dir.manifest_path, manifest)
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     precision = Precision.for_device(dev)
     shape = shape_from(manifest["infer"])
@@ -80,24 +84,52 @@ def ort_providers(device: str | None = None) -> list[str]:
 def _open_onnx(path: Path, device: str | None) -> LoadedModel:
     import onnxruntime as ort
 
-    from nasdsl.infer.export import read_sidecar
+    from nasdsl.infer.schema import read_sidecar
 
+    from nasdsl.data.admit import admit_file
+    from nasdsl.data.errors import DataError
+    from nasdsl.infer.schema import sidecar_path
+
+    admit_file(path, path.parent)
     meta = read_sidecar(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
     try:
         session = ort.InferenceSession(str(path), providers=ort_providers(device))
     except Exception as exc:  # noqa: BLE001 - ORT raises its own types for bad files
-        raise UsageError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
+        raise DataError(path, f"ONNX Runtime cannot load it ({_ort_message(exc)})") from None
     shape = shape_from(meta["infer"])
     name = meta["input_name"]
+    inputs = [i.name for i in session.get_inputs()]
+    if name not in inputs:
+        raise DataError(sidecar_path(path), f"field `input_name`: `{name}` is not an input "
+                                            f"of {path.name} (its inputs: {', '.join(inputs)})")
+    n_out = len(session.get_outputs())
+    if shape.main_output >= n_out:
+        raise DataError(sidecar_path(path), f"field `infer.main_output`: {shape.main_output} "
+                                            f"but {path.name} has {n_out} output(s)")
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        outs = session.run(None, {name: x.detach().cpu().numpy().astype(np.float32)})
-        return torch.from_numpy(outs[shape.main_output])
+        try:
+            outs = session.run(None, {name: x.detach().cpu().numpy().astype(np.float32)})
+        except Exception as exc:  # noqa: BLE001 - ORT's own InvalidArgument/Fail types
+            raise DataError(path, f"ONNX Runtime cannot run it on a "
+                                  f"{'x'.join(map(str, x.shape))} input; does the sidecar "
+                                  f"match the model? ({_ort_message(exc)})") from None
+        out = outs[shape.main_output]
+        if out.ndim != x.dim() or out.shape[0] != x.shape[0] or out.shape[1] != shape.classes:
+            raise DataError(path, f"output {shape.main_output} has shape {list(out.shape)}, "
+                                  f"not {x.shape[0]} x {shape.classes} classes x spatial "
+                                  "as its sidecar says")
+        return torch.from_numpy(out)
 
     return LoadedModel(run, shape, meta["infer"]["in_channels"], meta["plan"],
                        f"onnxruntime ({session.get_providers()[0]})")
+
+
+def _ort_message(exc: Exception) -> str:
+    from nasdsl.spec_files import printable
+
+    text = " ".join(str(exc).split())
+    return printable(text[:300] + ("..." if len(text) > 300 else ""))
 
 
 # ---- files ---------------------------------------------------------------------------------
@@ -155,14 +187,15 @@ def read_case(files: Sequence[Path], in_channels: int, dims: int,
 
 
 def segment(model: LoadedModel, image: np.ndarray, geometry: Any, tta: bool = False,
-            mode: str | None = None) -> np.ndarray:
+            mode: str | None = None, source: str | Path = "the image") -> np.ndarray:
     """Label values (spatial, on the input grid) for one C x spatial image."""
-    seg = segment_indices(model, image, geometry, tta, mode)
+    seg = segment_indices(model, image, geometry, tta, mode, source)
     return np.asarray(model.plan["label_values"], np.int64)[seg]
 
 
 def segment_indices(model: LoadedModel, image: np.ndarray, geometry: Any,
-                    tta: bool = False, mode: str | None = None) -> np.ndarray:
+                    tta: bool = False, mode: str | None = None,
+                    source: str | Path = "the image") -> np.ndarray:
     """Class indices 0..K-1 (spatial, on the input grid) for one C x spatial image."""
     from dataclasses import replace
 
@@ -170,7 +203,7 @@ def segment_indices(model: LoadedModel, image: np.ndarray, geometry: Any,
 
     plan = Plan.from_dict(model.plan)
     pre = Preprocessor(plan)
-    x, props = pre.preprocess_image(image, geometry)
+    x, props = pre.preprocess_image(image, geometry, source)
     shape = replace(model.shape, mode=mode) if mode else model.shape
     with torch.no_grad():
         probs = case_probabilities(model.predictor, torch.from_numpy(x), shape, tta)
@@ -188,7 +221,7 @@ def infer_files(model: LoadedModel, inputs: Sequence[str | Path], out_dir: Path,
     dims, slices = model.plan["dims"], bool(model.plan.get("slices2d"))
     for case, files in _bar(cases, progress):
         loaded = read_case(files, model.in_channels, dims, slices)
-        seg = segment(model, loaded.image, loaded.geometry, tta, mode)
+        seg = segment(model, loaded.image, loaded.geometry, tta, mode, files[0])
         seg = seg[..., None] if loaded.unit_axis else seg
         dtype = np.uint8 if seg.max() < 256 and seg.min() >= 0 else np.int32
         written.append(write_image(out_dir / output_name(case, files[0]), seg.astype(dtype),

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 
 from nasdsl.api import UsageError
+from nasdsl.safe_text import for_csv, for_terminal
 from nasdsl.train.metrics import METRICS, CaseScores, case_scores, mean_scores
 
 
@@ -63,7 +64,8 @@ def _predictor(src: Path, index: Any):
 
         model = open_model(src)
         return lambda case, loaded, tta: segment_indices(model, loaded.image,
-                                                         loaded.geometry, tta)
+                                                         loaded.geometry, tta,
+                                                         source=case.images[0])
     if not src.is_dir():
         raise UsageError(f"{src}: give a run directory, an .onnx model or a folder of "
                          "predictions named like the cases")
@@ -111,7 +113,8 @@ def to_csv(scores: Sequence[CaseScores], names: Sequence[str]) -> str:
     rows = [(cs.case, cs.scores) for cs in scores] + [("mean", mean_scores(scores))]
     for case, table in rows:
         for c in sorted(table["dice"]):
-            w.writerow([case, c, names[c], *(_fmt(table[m][c]) for m in METRICS)])
+            w.writerow([for_csv(case), c, for_csv(names[c]),
+                        *(_fmt(table[m][c]) for m in METRICS)])
     return buf.getvalue()
 
 
@@ -124,7 +127,7 @@ def render_table(scores: Sequence[CaseScores], names: Sequence[str]) -> str:
         if case == "mean":
             lines.append("-" * len(header))
         for c in sorted(table["dice"]):
-            lines.append(f"{case[:20]:<20} {names[c][:16]:<16}"
+            lines.append(f"{for_terminal(case)[:20]:<20} {for_terminal(names[c])[:16]:<16}"
                          + "".join(f"{_fmt(table[m][c]):>13}" for m in METRICS))
     return "\n".join(lines)
 
