@@ -48,12 +48,12 @@ def _setup(args):
 
 def _engine(name: str, space, device):
     from nasdsl.engines.loop import ENGINE_CLASSES
-    from nasdsl.engines.registry import resolve_settings
+    from nasdsl.enginespec import engine_settings, resolve, values
     from nasdsl.train.step import Precision
 
-    settings, _ = resolve_settings(name, {}, {"k": 4, "mode": "two"} if name != "enas"
-                                   else {})
-    settings = {k: v for k, v in settings.items()}
+    known = engine_settings(name)
+    settings = values(resolve(name, {}, {k: v for k, v in {"k": 4, "mode": "two"}.items()
+                                         if k in known}))
     return ENGINE_CLASSES[name](space, settings, Precision.for_device(device), 2)
 
 

@@ -48,7 +48,7 @@ class Compiled:
     graph: Graph
     table: DecisionTable
     params: dict[str, Any]
-    search: dict[str, Any]
+    search: dict[str, dict[str, Any]]   # engine -> its `search` block (spec order)
     decided: dict[str, Any]         # decision id -> label / tuple of labels
     input_size: tuple[int, ...] | None
     assigned: bool = False          # an engine's assignment decided the space
@@ -58,6 +58,11 @@ class Compiled:
     @property
     def kind(self) -> str:
         return self.unit.kind
+
+    @property
+    def engine(self) -> str | None:
+        """The spec's engine: the one its first `search` block names."""
+        return next(iter(self.search), None)
 
     @property
     def input_paths(self) -> tuple[str, ...]:
@@ -322,30 +327,17 @@ def _declared_params(unit: A.Unit) -> dict[str, Any]:
 
 
 def _check_search(c: Compiled, sink: DiagnosticSink) -> None:
-    """Engine settings that the IR can already refute (PC-DARTS needs C % K == 0)."""
-    if c.search.get("engine") not in ("pc_darts",):
+    """What the spec's own engine (its first `search` block) cannot build in this space,
+    e.g. PC-DARTS's candidates at C/k channels; the engine's checks are hooks of its
+    spec (nasdsl.enginespec)."""
+    if c.engine is None or c.unit.kind != "space" or c.is_frozen:
         return
-    k = c.search.get("k", 4)
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        sink.error("E0420", f"PC-DARTS `k` must be a positive integer, found {show(k)}",
-                   _setting_span(c.space_unit, "k"))
-        return
-    for n in c.graph.nodes:
-        if n.op == "mixed" and n.type.channels % k:
-            sink.error("E0421", f"PC-DARTS samples 1/{k} of the channels, but the edge "
-                       f"`{'.'.join(n.path)}` has {n.type.channels} channels", n.span,
-                       f"choose a width divisible by {k}, or another `k`",
-                       )
-            return
+    from nasdsl.enginespec import resolve, space_problems
+    from nasdsl.enginespec.diagnose import setting_span
 
-
-def _setting_span(unit: A.Unit, name: str) -> Span | None:
-    for s in unit.body:
-        if isinstance(s, A.Search):
-            for st in s.settings:
-                if st.name == name:
-                    return st.span
-    return None
+    for p in space_problems(c.engine, c, resolve(c.engine, c.search[c.engine])):
+        span = p.node_span or setting_span(c.space_unit, c.engine, p.setting)
+        sink.error(p.code, p.message, span, p.hint)
 
 
 def _check_constraints(el: Elaborator, constraints, c: Compiled, sink: DiagnosticSink) -> None:

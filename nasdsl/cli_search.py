@@ -16,7 +16,7 @@ define_option = click.option(
 
 def require_engine(engine: str) -> None:
     """An unknown engine name is a usage error (exit 2), said before any work."""
-    from nasdsl.engines.registry import ENGINES
+    from nasdsl.enginespec import ENGINES
     from nasdsl.errors import UnknownEngine
 
     if engine not in ENGINES:
@@ -24,19 +24,21 @@ def require_engine(engine: str) -> None:
                             f"{', '.join(ENGINES)})")
 
 
-def engine_report(compiled: Any, engine: str) -> tuple[bool, str]:
-    """Whether `engine` can search the space, and the decisions that block it."""
-    from nasdsl.engines.registry import ENGINES, blockers
+def engine_report(compiled: Any, engine: str) -> tuple[bool, str, list]:
+    """Whether `engine` can search the space as the spec configures it: (ok, text,
+    diagnostics). Every decision it cannot search, every part of the space it cannot
+    build and every setting that cannot take effect is one diagnostic."""
+    from nasdsl.enginespec import settings_lines
+    from nasdsl.enginespec.diagnose import engine_diagnostics
 
-    require_engine(engine)
-    blocked = blockers(engine, compiled.table, compiled.graph)
-    if not blocked:
-        return True, f"engine {engine}: ok ({len(compiled.table)} decisions searchable)"
-    lines = [f"engine {engine}: cannot search this space; {len(blocked)} decision(s) block it:"]
-    lines += [f"  {b.decision} ({b.kind})" for b in blocked]
-    lines.append(f"  {engine} searches {', '.join(ENGINES[engine].kinds)} decisions; "
-                 "engines for every kind: enas, random")
-    return False, "\n".join(lines)
+    resolved, problems = engine_diagnostics(compiled, engine)
+    if problems and problems[0].code == "E0431":
+        return False, f"engine {engine}: nothing to search", problems
+    if problems:
+        return False, f"engine {engine}: cannot search this space ({len(problems)} " \
+                      f"problem{'s' if len(problems) != 1 else ''})", problems
+    return True, "\n".join([f"engine {engine}: ok ({len(compiled.table)} decisions "
+                            "searchable)"] + settings_lines(engine, resolved)[1:]), []
 
 
 def _settings(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -84,7 +86,7 @@ def search(spec: str | None, engine: str | None, data: str | None, out: str,
 
         opts = SearchOptions(spec, data, out, engine, dict(parse_override(d) for d in defines),
                              _settings(sets), resume, checkpoint_every, device,
-                             not no_progress)
+                             not no_progress, log=click.echo)
         if resume:
             opts = _from_manifest(opts)
         if opts.spec is None or opts.data is None:
@@ -106,7 +108,12 @@ def _from_manifest(opts):
     opts.data = opts.data or m["data"]
     opts.engine = opts.engine or m["engine"]
     opts.overrides = {**saved, **opts.overrides}
-    opts.settings = {**m.get("settings", {}), **opts.settings}
+    # the settings the first command gave on its command line (the rest resolve again
+    # from the spec and the engine's defaults, as they did)
+    origins = m.get("setting_origins")
+    given = {k: v for k, v in m.get("settings", {}).items()
+             if origins is None or origins.get(k) == "--set"}
+    opts.settings = {**given, **opts.settings}
     return opts
 
 

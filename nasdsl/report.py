@@ -41,8 +41,9 @@ def render(c: Compiled, batch: int | None = None, quiet: bool = False) -> str:
     params = ", ".join(f"{k}={show(v)}" for k, v in c.params.items())
     lines.append(f"  params:     {params}")
     if c.search and c.unit.kind == "space":
-        lines.append("  search:     " + ", ".join(f"{k}={_setting(v)}"
-                                                  for k, v in c.search.items()))
+        for engine, block in c.search.items():
+            lines.append(f"  search:     engine={engine}" + "".join(
+                f", {k}={_setting(v)}" for k, v in block.items()))
     if s.exact:
         lines.append(f"  parameters: {s.params.lo:,} ({_human(s.params.lo)}), exact")
         if s.flops is not None:
@@ -99,7 +100,7 @@ def as_dict(c: Compiled, batch: int | None = None) -> dict[str, Any]:
         "input_size": list(c.input_size) if c.input_size else None,
         "parameters": {"min": s.params.lo, "max": s.params.hi, "exact": s.exact},
         "flops": None if s.flops is None else {"min": s.flops.lo, "max": s.flops.hi},
-        "search": {k: _setting(v) for k, v in c.search.items()},
+        "search": {e: {k: _setting(v) for k, v in b.items()} for e, b in c.search.items()},
     }
     if s.exact:
         out["decisions"] = {k: list(v) if isinstance(v, tuple) else v

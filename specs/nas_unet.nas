@@ -60,12 +60,13 @@ space NasUnet {
   }
   output y = conv(dec[depth], classes, 1)
 
-  # The authors search first-order DARTS at C=16, depth 4 (-D C=16 -D depth=4).
+  # The authors search first-order DARTS at C=16, depth 4 (-D C=16 -D depth=4). This block
+  # configures darts only: another engine (--engine) starts from its own defaults, or from
+  # a `search` block of its own (docs/ENGINES.md).
   search {
     engine = darts
-    order = 1
     epochs = 300
-    arch_start_epoch = 10
+    warmup_epochs = 10
     patience = 40
     arch_lr = 0.0003
     arch_weight_decay = 0.005

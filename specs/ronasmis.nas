@@ -102,6 +102,5 @@ space RONASMIS {
     baseline_decay = 0.95
     temperature = 5.0
     tanh_constant = 2.5
-    retrain = false
   }
 }

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY_2D = {"nas_unet": {"C": 8, "depth": 2, "patch": 32, "classes": 4},
            "thrifty_nas": {"C": 8, "levels": 2, "patch": 32, "classes": 4}}
 TINY_3D = {"ronasmis": {"base": 2, "classes": 4}}
-FAST = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "arch_start_epoch": 0,
-        "warmup_epochs": 0, "arch_every": 1, "children_per_episode": 2,
+FAST = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "warmup_epochs": 0,
+        "arch_every": 1, "children_per_episode": 2,
         "child_epochs": 1, "samples": 2}
 
 
@@ -39,7 +39,7 @@ def synth(tmp_path_factory) -> dict[int, str]:
 
 
 def settings_for(engine: str) -> dict:
-    from nasdsl.engines.registry import engine_settings
+    from nasdsl.enginespec import engine_settings
 
     known = engine_settings(engine)
     return {k: v for k, v in FAST.items() if k in known}

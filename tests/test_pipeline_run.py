@@ -22,7 +22,7 @@ def _toy_plan(out, data=None):
                    ["C=4", "depth=1", "M=2", "patch=32"],
                    DataBudget(cases=5, tests=1, resolution=8.0, dims=2),
                    SearchBudget({"epochs": 2, "steps_per_epoch": 2, "batch_size": 2,
-                                 "arch_start_epoch": 1, "warmup_epochs": 1, "k": 2}),
+                                 "warmup_epochs": 1, "k": 2}),
                    TrainBudget(epochs=1, steps_per_epoch=2, batch_size=2, time_budget=None),
                    seed=0, device="cpu", progress=False)
 

@@ -10,8 +10,8 @@ from typing import Any, Iterator
 
 import torch
 
-from nasdsl.data import (DataModule, check_channels, check_classes, fingerprint,
-                         load_dataset, make_plan, make_split)
+from nasdsl.data import (DataError, DataModule, check_channels, check_classes, fingerprint,
+                         load_dataset, make_plan)
 
 
 class Feed:
@@ -22,8 +22,7 @@ class Feed:
         check_channels(index, in_channels)
         check_classes(index, classes)
         plan = make_plan(index, fingerprint(index), dims=dims, patch_size=list(patch))
-        folds = max(2, round(1 / val_fraction))
-        self.split = make_split(index, seed=seed, k_folds=folds, fold=0)
+        self.split = fraction_split(index, seed, val_fraction)
         if steps_per_epoch <= 0:
             steps_per_epoch = max(1, len(self.split["train"]) // (batch_size * world))
         self.steps_per_epoch = steps_per_epoch
@@ -51,4 +50,26 @@ class Feed:
 
     def describe(self) -> dict[str, Any]:
         return {"train": list(self.split["train"]), "val": list(self.split["val"]),
-                "seed": self.split.get("seed"), "k_folds": self.split.get("k_folds")}
+                "seed": self.split.get("seed"), "val_fraction": self.split["val_fraction"]}
+
+    def describe_split(self) -> str:
+        n_val, n = len(self.split["val"]), len(self.split["train"]) + len(self.split["val"])
+        return (f"{n_val} of {n} cases, {n_val / n:.3f} for val_fraction "
+                f"{self.split['val_fraction']}")
+
+
+def fraction_split(index, seed: int, fraction: float) -> dict[str, Any]:
+    """The cases split under `seed` with round(fraction * n) of them for validation (the
+    nearest whole count, reported; k-fold rounding made 0.4 a half)."""
+    import numpy as np
+
+    ids = sorted(c.id for c in index.cases)
+    n = len(ids)
+    if n < 2:
+        raise DataError(index.root, f"{n} case(s): a search needs at least 2 (train and "
+                                    "validation)")
+    n_val = min(n - 1, max(1, round(fraction * n)))
+    order = np.random.default_rng(seed).permutation(n)
+    val = sorted(ids[i] for i in order[:n_val])
+    train = sorted(set(ids) - set(val))
+    return {"train": train, "val": val, "seed": seed, "val_fraction": fraction}

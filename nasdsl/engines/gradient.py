@@ -22,7 +22,6 @@ from nasdsl.train.step import train_step
 class GradientEngine(Engine):
     ranks_edges = True   # derivation ranks a cell node's edges: `derive --top-k` applies
     arch_kinds: tuple[str, ...] = ("op", "inputs")
-    arch_betas = (0.5, 0.999)
     use_ddp = True     # every candidate runs each step: a static graph for DDP
 
     def __init__(self, space, settings, precision, classes):
@@ -43,7 +42,7 @@ class GradientEngine(Engine):
                                      momentum=s["weight_momentum"],
                                      weight_decay=s["weight_decay"])
         self.a_opt = torch.optim.Adam(self.arch.parameters(), lr=s["arch_lr"],
-                                      betas=self.arch_betas,
+                                      betas=(float(s["arch_beta1"]), 0.999),
                                       weight_decay=s["arch_weight_decay"])
         self.steps_done = 0
 
@@ -51,7 +50,8 @@ class GradientEngine(Engine):
         raise NotImplementedError
 
     def arch_start(self) -> int:
-        return int(self.settings.get("arch_start_epoch", 0))
+        """Weights only before this epoch (the authors' warm-up / alpha_begin)."""
+        return int(self.settings["warmup_epochs"])
 
     # ---- one step ---------------------------------------------------------------------
     def step(self, batch: Batch, val: ValBatches, epoch: int, step: int) -> dict[str, Any]:
@@ -144,9 +144,6 @@ class PcDartsEngine(GradientEngine):
 
     def make_strategy(self) -> Strategy:
         return PcDartsStrategy(self.arch, int(self.settings["k"]), self.space.graph.dims)
-
-    def arch_start(self) -> int:
-        return max(int(self.settings["warmup_epochs"]), int(self.settings["arch_start_epoch"]))
 
     def export_weights(self, assignment: dict[str, Any]) -> None:
         return None   # candidates hold C/K channels: nothing hands over

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from nasdsl.engines.archparams import assignment_labels
 from nasdsl.engines.gradient import DartsEngine, PcDartsEngine
 from nasdsl.engines.proxyless import ProxylessEngine
-from nasdsl.engines.registry import blockers, resolve_settings
 from nasdsl.engines.sampling import EnasEngine, RandomEngine, largest_child
+from nasdsl.diagnostics import NasError
 from nasdsl.engines.space import SearchSpace
-from nasdsl.errors import EngineCannotSearch, UnknownEngine, UsageError
+from nasdsl.enginespec import ENGINES, Resolved, resolve, settings_lines, values
+from nasdsl.enginespec.diagnose import engine_diagnostics
+from nasdsl.errors import UnknownEngine, UsageError
 from nasdsl.runs import RunDir, RunError, rng_state, seed_everything, set_rng_state
 from nasdsl.sema.values import show
 from nasdsl.train import distributed as dist
@@ -48,21 +50,24 @@ class SearchOptions:
     checkpoint_every: int = 0
     device: str | None = None
     progress: bool = True
+    log: Callable[[str], None] | None = None   # the resolved settings are printed here
 
 
-def pick_engine(space: SearchSpace, requested: str | None) -> str:
-    name = requested or space.compiled.search.get("engine")
+def pick_engine(space: SearchSpace, requested: str | None,
+                overrides: dict[str, Any] | None = None) -> tuple[str, dict[str, Resolved]]:
+    """The engine to run and its resolved settings (its own defaults <- its spec block <-
+    --set). Whatever the engine cannot search or build, and any setting that cannot take
+    effect, stops here as diagnostics (exit 1, as `nasdsl check --engine`)."""
+    name = requested or space.compiled.engine
     if name is None:
-        raise SearchError(f"{space.path}: the spec names no engine; pass --engine")
-    if name not in ENGINE_CLASSES:
-        raise UnknownEngine(f"unknown engine `{name}` (engines: {', '.join(ENGINE_CLASSES)})")
-    blocked = blockers(name, space.table, space.graph)
-    if blocked:
-        listed = "; ".join(f"`{b.decision}` ({b.kind})" for b in blocked[:8])
-        more = f" and {len(blocked) - 8} more" if len(blocked) > 8 else ""
-        raise EngineCannotSearch(f"engine `{name}` cannot search {space.path}: {listed}{more} "
-                          f"— {blocked[0].reason}")
-    return name
+        raise SearchError(f"{space.path}: the spec has no `search` block; pass --engine")
+    if name not in ENGINES:
+        raise UnknownEngine(f"unknown engine `{name}` (engines: {', '.join(ENGINES)})")
+    _check_cli_settings(name, overrides or {})
+    resolved, problems = engine_diagnostics(space.compiled, name, overrides)
+    if problems:
+        raise NasError(problems)
+    return name, resolved
 
 
 def search(opts: SearchOptions) -> dict[str, Any]:
@@ -71,9 +76,8 @@ def search(opts: SearchOptions) -> dict[str, Any]:
 
     info, device = dist.setup(opts.device)
     space = SearchSpace.load(opts.spec, opts.overrides)
-    name = pick_engine(space, opts.engine)
-    _check_cli_settings(name, opts.settings)
-    settings, dropped = resolve_settings(name, space.compiled.search, opts.settings)
+    name, resolved = pick_engine(space, opts.engine, opts.settings)
+    settings = values(resolved)
     seed_everything(int(settings["seed"]))
     precision = Precision.for_device(device)
     graph = space.graph
@@ -83,11 +87,15 @@ def search(opts: SearchOptions) -> dict[str, Any]:
     feed = Feed(opts.data, graph.dims, patch, in_channels, classes, int(settings["seed"]),
                 float(settings["val_fraction"]), int(settings["batch_size"]) // info.world,
                 int(settings["steps_per_epoch"]), info.world, info.rank)
+    if opts.log is not None and info.is_main:
+        opts.log("\n".join(settings_lines(name, resolved)
+                           + [f"  (validation split: {feed.describe_split()})"]))
     manifest = {"engine": name, "settings": settings, "seed": settings["seed"],
+                "setting_origins": {k: r.origin for k, r in resolved.items()},
                 "spec": str(Path(opts.spec).resolve()), "spec_hash": space.spec_hash(),
                 "overrides": {k: show(v) for k, v in opts.overrides.items()},
                 "decision_table": space.fingerprint(), "data": str(Path(opts.data).resolve()),
-                "split": feed.describe(), "dropped_settings": dropped, "world": info.world}
+                "split": feed.describe(), "world": info.world}
     run = _open_run(opts, manifest, info.is_main)
     engine = ENGINE_CLASSES[name](space, settings, precision, classes)
     per_epoch = feed.steps_per_epoch * getattr(engine, "steps_multiplier", lambda: 1)()
@@ -99,6 +107,8 @@ def search(opts: SearchOptions) -> dict[str, Any]:
         record = engine.end_epoch(epoch, feed.val_batch)
         derived = engine.derive()
         patience = _log_epoch(run, engine, space, epoch, record, derived, patience)
+        if epoch < int(settings.get("warmup_epochs", 0)):
+            patience["same"] = 0    # counted after the warm-up (alpha frozen before it)
         epoch, start = epoch + 1, 0
         _save(run, engine, space, epoch, 0, patience)
         limit = int(settings.get("patience", 0) or 0)
@@ -120,11 +130,11 @@ def search(opts: SearchOptions) -> dict[str, Any]:
 _RANK_LOCAL = ("running_mean", "running_var", "num_batches_tracked", "buffers")
 
 
-def _check_cli_settings(engine: str, values: dict[str, Any]) -> None:
+def _check_cli_settings(engine: str, given: dict[str, Any]) -> None:
     """`--set` is checked like a `search` block: unknown names and bad values stop."""
-    from nasdsl.engines.registry import check_settings
+    from nasdsl.enginespec import check_block
 
-    problems = check_settings(engine, values)
+    problems = check_block(engine, given)
     if problems:
         raise SearchError("; ".join(f"--set: {p.message}" + (f" ({p.hint})" if p.hint else "")
                                     for p in problems))
@@ -249,7 +259,9 @@ def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool
     graph = space.graph
     classes = graph.node(graph.outputs[0][1]).type.channels
     seed_everything(int(manifest["settings"]["seed"]))
-    engine = ENGINE_CLASSES[manifest["engine"]](space, manifest["settings"], precision, classes)
+    # a run recorded before a setting existed gets that setting's default
+    settings = {**values(resolve(manifest["engine"], {})), **manifest["settings"]}
+    engine = ENGINE_CLASSES[manifest["engine"]](space, settings, precision, classes)
     if restore:
         state = run.load(checkpoint)
         if "engine" not in state:

@@ -174,9 +174,8 @@ from nasdsl.train import distributed as dist  # noqa: E402
 
 class ProxylessEngine(GradientEngine):
     """Weight steps on single sampled paths; an arch step every `arch_every` weight steps
-    after the warm-up; Adam with beta1 = 0 for alpha (ProxylessNAS)."""
+    after the warm-up; Adam with `arch_beta1` (0 in ProxylessNAS) for alpha."""
     name = "proxyless"
-    arch_betas = (0.0, 0.999)
     use_ddp = False    # single sampled paths: gradients all-reduced by SyncedStep
 
     def __init__(self, space, settings, precision, classes):
@@ -186,9 +185,6 @@ class ProxylessEngine(GradientEngine):
 
     def make_strategy(self) -> ProxylessStrategy:
         return ProxylessStrategy(self.space, self.arch, self.settings["mode"])
-
-    def arch_start(self) -> int:
-        return max(int(self.settings["warmup_epochs"]), int(self.settings["arch_start_epoch"]))
 
     def arch_due(self, step: int) -> bool:
         return step % int(self.settings["arch_every"]) == 0

@@ -25,7 +25,7 @@ class SearchSpace:
 
     @classmethod
     def load(cls, path: str, overrides: dict[str, Any]) -> "SearchSpace":
-        from nasdsl.engines.registry import decision_kinds
+        from nasdsl.enginespec import decision_kinds
 
         ir = load_space(path, overrides)
         space = cls(path, dict(overrides), ir)

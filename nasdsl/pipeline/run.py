@@ -91,7 +91,7 @@ class Pipeline:
     def search(self) -> StageResult:
         from nasdsl.api import parse_override
         from nasdsl.engines.loop import SearchOptions, search
-        from nasdsl.engines.registry import engine_settings
+        from nasdsl.enginespec import engine_settings
 
         engine = self.plan.engine or _spec_engine(self.plan.space, self.search_defines)
         known = engine_settings(engine)
@@ -99,7 +99,8 @@ class Pipeline:
         opts = SearchOptions(self.plan.space, self.data_dir, str(self.p("search")), engine,
                              dict(parse_override(d) for d in self.search_defines), settings,
                              resume=self.p("search/manifest.json").exists(),
-                             device=self.plan.device, progress=self.plan.progress)
+                             device=self.plan.device, progress=self.plan.progress,
+                             log=self.log)
         result = search(opts)
         _copy_genotype(Path(result["genotype"]), self.p("genotype.nas"), self.plan.space)
         return StageResult({"genotype": "genotype.nas", "search": "search"},
@@ -252,7 +253,7 @@ def _spec_engine(space: str, defines: list[str]) -> str:
     from nasdsl.api import UsageError, compile_spec, parse_override
 
     compiled = compile_spec(space, dict(parse_override(d) for d in defines))
-    engine = compiled.search.get("engine") if compiled.search else None
+    engine = compiled.engine
     if not engine:
         raise UsageError(f"{space}: the spec's `search` block names no engine; pass --engine")
     return str(engine)

@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from nasdsl.diagnostics import DiagnosticSink, InternalError, Note, suggest
-from nasdsl.engines.registry import ENGINES
+from nasdsl.enginespec import ENGINES
 from nasdsl.ir.decisions import DecisionPoint, DecisionTable
 from nasdsl.ir.graph import Alternative, Call, CellInstance, Graph, Node
 from nasdsl.ir.types import TensorType
@@ -104,7 +104,7 @@ class Elaborator:
         self.call: int | None = None       # the innermost call being elaborated
         self.decisions: dict[str, DecisionPoint] = {}
         self.params: dict[str, Any] = {}
-        self.search: dict[str, Any] = {}
+        self.search: dict[str, dict[str, Any]] = {}   # engine -> its block's settings
         self.constraints: list[A.Constraint] = []
         self.scope: tuple[str, ...] = ()
         self.cell: str | None = None
@@ -315,9 +315,11 @@ class Elaborator:
         raise _Return(self.eval(s.value, env))
 
     def s_Search(self, s: A.Search, env: Env, top: bool) -> None:
+        """One block per engine: the block configures the engine it names."""
         if not top or self.unit.kind != "space":
             raise EvalError("E0222", "`search` settings belong at the top of a `space`",
                             s.span)
+        block: dict[str, Any] = {}
         for st in s.settings:
             if isinstance(st.value, A.Name) and st.value.id not in env.names():
                 value: Any = Symbol(st.value.id)  # settings take bare names: `engine = enas`
@@ -330,17 +332,34 @@ class Elaborator:
                                     st.value.span, suggest(str(name), ENGINES)
                                     or "engines: " + ", ".join(ENGINES))
                 value = name
-            self.search[st.name] = value
-        self._check_settings(s)
+            block[st.name] = value
+        engine = block.pop("engine", None)
+        if engine is None:
+            raise EvalError("E0426", "a `search` block configures the engine it names, and "
+                            "this one names none", _head(s.span),
+                            "add `engine = NAME` (" + ", ".join(ENGINES) + ")")
+        if engine in self.search:
+            raise EvalError("E0427", f"a second `search` block for `{engine}`", _head(s.span),
+                            "a spec holds one block per engine: merge them")
+        self.search[engine] = block
+        self._check_settings(s, engine, block)
 
-    def _check_settings(self, s: A.Search) -> None:
-        from nasdsl.engines.registry import check_settings
+    def _check_settings(self, s: A.Search, engine: str, block: dict[str, Any]) -> None:
+        from nasdsl.enginespec import check_block, resolve, setting_problems
 
         spans = {st.name: st for st in s.settings}
-        for p in check_settings(self.search.get("engine"), self.search):
-            st = spans[p.name]
-            self.sink.error("E0424" if not p.on_value else "E0425", p.message,
-                            st.value.span if p.on_value else st.span, p.hint)
+        problems = check_block(engine, block)
+        for p in problems:
+            st = spans[p.setting]
+            self.sink.error(p.code, p.message, st.value.span if p.on_value else st.span,
+                            p.hint)
+        if problems:
+            return
+        # settings that cannot take effect together, at the engine's defaults for the rest
+        for p in setting_problems(engine, resolve(engine, block)):
+            st = spans.get(p.setting or "")
+            self.sink.error(p.code, p.message, (st.value.span if st else _head(s.span)),
+                            p.hint)
 
     def s_Constraint(self, s: A.Constraint, env: Env, top: bool) -> None:
         if not top:
