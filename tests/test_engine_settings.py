@@ -217,6 +217,10 @@ def test_check_engine_on_a_genotype_says_nothing_to_search():
         assert f"engine {engine}: nothing to search" in res.output
         assert "a genotype decides every choice" in res.output
         assert "searchable" not in res.output and "structural" not in res.output
+    search = CliRunner().invoke(main, ["search", str(SPECS / "genotypes" / "nas_unet_v2.nas"),
+                                       "--engine", "darts", "--data", str(SPECS), "--out",
+                                       "/nonexistent/run", "--no-progress"])
+    assert search.exit_code == 1 and "a genotype decides every choice" in search.stderr
 
 
 def test_check_engine_lists_every_problem_and_the_resolved_settings(tmp_path):

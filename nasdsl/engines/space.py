@@ -12,7 +12,6 @@ from nasdsl.diagnostics import DiagnosticSink, NasError
 from nasdsl.ir.decisions import DecisionPoint
 from nasdsl.ir.graph import Graph, Node
 from nasdsl.space import SearchSpace as IrSpace
-from nasdsl.space import load_space
 from nasdsl.syntax import ast as A
 
 
@@ -25,9 +24,14 @@ class SearchSpace:
 
     @classmethod
     def load(cls, path: str, overrides: dict[str, Any]) -> "SearchSpace":
+        from nasdsl.api import compile_spec
         from nasdsl.enginespec import decision_kinds
+        from nasdsl.enginespec.diagnose import nothing_to_search
 
-        ir = load_space(path, overrides)
+        compiled = compile_spec(path, overrides)
+        if compiled.kind != "space":   # as `check --engine` says it (E0431, exit 1)
+            raise NasError([nothing_to_search(compiled)])
+        ir = IrSpace(compiled)
         space = cls(path, dict(overrides), ir)
         space.kinds = decision_kinds(ir.table, ir.compiled.graph)
         return space

@@ -27,7 +27,7 @@ def engine_diagnostics(compiled: Any, engine: str, overrides: dict[str, Any] | N
     block = compiled.search.get(engine, {})
     out: list[Diagnostic] = []
     if compiled.unit.kind != "space" or compiled.is_frozen:
-        return resolve(engine, block), [_nothing_to_search(compiled, engine)]
+        return resolve(engine, block), [nothing_to_search(compiled, engine)]
     cli = check_block(engine, overrides or {})
     out += [_diag(compiled, engine, p, CLI) for p in cli]
     resolved = resolve(engine, block, {k: v for k, v in (overrides or {}).items()
@@ -49,11 +49,12 @@ def engine_diagnostics(compiled: Any, engine: str, overrides: dict[str, Any] | N
     return resolved, out
 
 
-def _nothing_to_search(compiled: Any, engine: str) -> Diagnostic:
+def nothing_to_search(compiled: Any, engine: str | None = None) -> Diagnostic:
     n = len(compiled.decided) if compiled.decided else len(compiled.table)
     what = ("a genotype decides every choice" if compiled.unit.kind == "genotype"
             else f"{compiled.unit.kind} `{compiled.unit.name}` has no choices")
-    return Diagnostic("error", NOTHING_TO_SEARCH, f"nothing for `{engine}` to search: {what}"
+    who = f"`{engine}`" if engine else "a search engine"
+    return Diagnostic("error", NOTHING_TO_SEARCH, f"nothing for {who} to search: {what}"
                       + (f" ({n} decided)" if n else ""), _head(compiled.unit.span),
                       "search its space (the file after `of`), or train this network with "
                       "`nasdsl train`")
