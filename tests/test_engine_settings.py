@@ -269,7 +269,7 @@ def test_front_end_does_not_import_the_engines_or_torch():
 
 # ---- the run prints and records its settings ----------------------------------------------
 def test_search_prints_and_records_each_setting_with_its_origin(tmp_path):
-    data = pytest.importorskip("nasdsl.data")
+    from nasdsl import data
     root = Path(data.make_synthetic_dataset(tmp_path / "d", dims=2, cases=4, tests=0,
                                             size=32)).parent
     out = tmp_path / "run"
