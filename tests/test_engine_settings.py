@@ -97,6 +97,13 @@ def test_darts_block_does_not_configure_other_engines(engine):
         assert r["weight_lr"].value == 1e-3
 
 
+def test_engines_md_lists_every_setting_as_the_catalog_declares_it():
+    from nasdsl.enginespec.doc import tables
+
+    assert tables() in (ROOT / "docs" / "ENGINES.md").read_text(encoding="utf-8"), \
+        "docs/ENGINES.md's settings tables are stale: paste `python -m nasdsl.enginespec.doc`"
+
+
 def test_warmup_default_scales_with_epochs():
     r = resolve("pc_darts", {}, {"epochs": 10})
     assert r["warmup_epochs"].value == 3 and r["warmup_epochs"].origin == DEFAULT

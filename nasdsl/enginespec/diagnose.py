@@ -43,7 +43,7 @@ def engine_diagnostics(compiled: Any, engine: str, overrides: dict[str, Any] | N
                            f"{', '.join(ENGINES[engine].kinds)} decisions; engines for every "
                            "kind: enas, random")
                 for b in blockers(engine, compiled.table, compiled.graph)]
-    if not out:
+    if not any(d.code == NOT_SEARCHABLE for d in out):   # a supernet to build at all
         out += [_diag(compiled, engine, p, SPEC)
                 for p in space_problems(engine, compiled, resolved)]
     return resolved, out
