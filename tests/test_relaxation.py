@@ -263,3 +263,27 @@ def test_top_k_says_why_it_cannot_act_on_keep_2_nodes(space):
 
     why = top_k_problem(space, 3)
     assert why and "keep 2" in why and "keep a..b" in why
+
+
+def test_derive_is_an_engine_setting_and_idle_where_op_sets_agree(tmp_path):
+    """`derive` defaults to the authors' rule for every gradient engine; set on a space
+    whose cell nodes have op sets of one size it changes nothing: a check error."""
+    from nasdsl.api import NasError, compile_spec
+    from nasdsl.enginespec import resolve
+    from nasdsl.enginespec.schema import values
+
+    for engine in ("darts", "pc_darts", "proxyless"):
+        assert values(resolve(engine, {}))["derive"] == "nas_unet"
+    text = (SPECS / "nas_unet.nas").read_text()
+    spec = tmp_path / "nas_unet_darts_rule.nas"
+    spec.write_text(text.replace("    engine = darts\n", "    engine = darts\n"
+                                 "    derive = darts\n"))
+    compile_spec(str(spec))     # NAS-Unet's down/up edges: the rule matters
+    text = (SPECS / "thrifty_nas.nas").read_text()
+    spec = tmp_path / "thrifty_rule.nas"
+    assert "search {" in text
+    spec.write_text(text.replace("search {", "search {\n    derive = darts", 1))
+    with pytest.raises(NasError) as err:
+        compile_spec(str(spec))
+    found = "\n".join(d.render() for d in err.value.diagnostics)
+    assert "E0428" in found and "`derive` has no effect" in found

@@ -98,7 +98,7 @@ class GradientEngine(Engine):
 
     def derive(self, top_k: int | None = None, budget: float | None = None) -> dict[str, Any]:
         assignment = derive(self.space, self.op_weight, self.edge_weight, top_k,
-                            rule=str(self.settings.get("derive", "nas_unet")))
+                            rule=str(self.settings["derive"]))
         if budget is not None:
             assignment = fit_budget(self.space, assignment, self.op_weight, budget)
         return assignment

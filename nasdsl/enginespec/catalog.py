@@ -75,6 +75,15 @@ def _arch(lr: float, beta1: float, decay: float, warmup: int, of: int, patience:
     )
 
 
+def _derive(source: str) -> Setting:
+    return _s("derive", "choice", "nas_unet", source, choices=("nas_unet", "darts"),
+              doc="how a cell node ranks its edges: nas_unet scales an edge's best "
+                  "weight by |its op set| / |the node's largest| (the NAS-Unet authors' "
+                  "GenoParser); darts leaves it unscaled. Equal where a node's op sets "
+                  "have one size")
+
+
+_DERIVE_SRC = NASUNET.split(" (")[0] + " (util/genotype.py GenoParser)"
 _ADAM = ("{engine} trains the shared weights with Adam, which has no momentum")
 _NO_ARCH = ("{engine} has no architecture parameters (it samples architectures)")
 
@@ -91,23 +100,27 @@ DARTS = EngineSpec(
     + _weights(0.025, 0.0, 3e-4, NASUNET, NASUNET + ": SGD given lr and weight_decay "
                "only, so torch's momentum 0")
     + _arch(3e-4, 0.9, 5e-3, 10, 300, 40, NASUNET, NASUNET + ": Adam given lr and "
-            "weight_decay only, so torch's betas (0.9, 0.999)", NASUNET + " (alpha_begin)"),
+            "weight_decay only, so torch's betas (0.9, 0.999)", NASUNET + " (alpha_begin)")
+    + (_derive(_DERIVE_SRC),),
     "first-order DARTS: every candidate of every edge runs, weighted by softmax(alpha)",
     shares_weights=True,
     not_here={},
-    setting_checks=(checks.arch_steps_run, checks.patience_can_stop))
+    setting_checks=(checks.arch_steps_run, checks.patience_can_stop),
+    space_checks=(checks.derive_rule_matters,))
 
 PC_DARTS = EngineSpec(
     "pc_darts", ("op", "inputs"),
     _run(50, PCDARTS, PCDARTS, 5.0, PCDARTS)
     + _weights(0.1, 0.9, 3e-4, PCDARTS)
     + _arch(6e-4, 0.5, 1e-3, 15, 50, 0, PCDARTS)
-    + (_s("k", "int", 4, PCDARTS, 1, 64, doc="1/k of the channels go through the mixed op"),),
+    + (_s("k", "int", 4, PCDARTS, 1, 64, doc="1/k of the channels go through the mixed op"),
+       _derive(_DERIVE_SRC + "; PC-DARTS's own rule where a node's op sets have one size"),
+       ),
     "PC-DARTS: partial channels with shuffle, edge normalisation, beta*alpha derivation",
     shares_weights=False,
     not_here={},
     setting_checks=(checks.arch_steps_run, checks.patience_can_stop),
-    space_checks=(checks.partial_channels,))
+    space_checks=(checks.partial_channels, checks.derive_rule_matters))
 
 PROXYLESS_NAS = EngineSpec(
     "proxyless", ("op", "inputs"),
@@ -123,12 +136,13 @@ PROXYLESS_NAS = EngineSpec(
           "here)", choices=("params", "flops"),
           doc="the metric of the expected-cost term; needs `constraint <metric> <= N`"),
        _s("cost_weight", "float", 0.1, PROXYLESS + " (add#linear lambda)", 0.0, 1e6,
-          doc="lambda of (E[cost] - N) / N, N the spec's budget")),
+          doc="lambda of (E[cost] - N) / N, N the spec's budget"),
+       _derive(_DERIVE_SRC + "; ProxylessNAS derives per layer, no cell nodes")),
     "ProxylessNAS: binary gates over sampled paths, expected-cost term",
     shares_weights=True,
     not_here={},
     setting_checks=(checks.arch_steps_run, checks.patience_can_stop),
-    space_checks=(checks.cost_has_budget,))
+    space_checks=(checks.cost_has_budget, checks.derive_rule_matters))
 
 ENAS = EngineSpec(
     "enas", ("op", "inputs", "structural"),

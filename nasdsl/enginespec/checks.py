@@ -105,3 +105,19 @@ def partial_channels(space: Any, r: dict[str, Resolved]) -> list[Problem]:
                                 f"{c}/{k} = {part} channel(s), and `{a.label}` cannot: "
                                 f"{err.message}", "k", why + hint, True, n.span)]
     return []
+
+
+def derive_rule_matters(space: Any, r: dict[str, Resolved]) -> list[Problem]:
+    """`derive` only changes a genotype where a cell node's edges have op sets of
+    different sizes (NAS-Unet's down/up against normal edges): elsewhere the authors'
+    scale is 1 and both rules rank alike."""
+    if not explicit(r, "derive"):
+        return []
+    graph = space.graph
+    for n in graph.nodes:
+        if n.op == "choose" and len({len(graph.node(i).attr("alternatives") or ())
+                                     for i in n.inputs}) > 1:
+            return []
+    return [Problem(IDLE, f"`derive` has no effect: every cell node's edges have op sets "
+                    f"of one size, where the rules rank alike ({origin_text(r, 'derive')})",
+                    "derive", "drop `derive`")]
