@@ -170,7 +170,7 @@ def infer(args: argparse.Namespace) -> dict[str, Any]:
 
     from nasdsl.backends.onnx_export import export
     from nasdsl.infer.predict import ort_providers
-    from nasdsl.infer.sliding import predict_probabilities
+    from nasdsl.train.sliding import predict_probabilities
 
     c = compile_spec(str(ROOT / "specs/unet.nas"), {"dims": 3, "base": args.base,
                                                     "depth": 3, "classes": 3})

@@ -2,7 +2,7 @@
 
 Commands import nasdsl.data (numpy, nibabel, torch, MONAI) only when they run, so the
 front end (`check`, `fmt`) stays free of them. DataError -> `error: <file>: <what>`, exit 2
-(a UsageError: mapped by cli.guard). The built-in datasets are written whole and swapped
+(a UsageError: mapped by cli_guard.guard). The built-in datasets are written whole and swapped
 in (outputs.write_dir_atomic): a folder nasdsl did not write is never replaced.
 """
 
@@ -15,12 +15,7 @@ from typing import Any
 
 import click
 
-
-def run_guarded(go: Any) -> None:
-    """cli.run_guarded, imported late: cli.py imports this module to register the group."""
-    from nasdsl.cli import run_guarded as guarded
-
-    guarded(go)
+from nasdsl.cli_guard import run_guarded
 
 
 layout_option = click.option(
@@ -49,9 +44,9 @@ def inspect(directory: str, layout: str | None, as_json: bool, output: str | Non
         with _progress("fingerprint") as tick:
             fp = fingerprint(index, progress=tick)
         if output:
-            from nasdsl.cli import _write_atomic
+            from nasdsl.outputs import write_atomic
 
-            _write_atomic(Path(output), json.dumps(fp, indent=1) + "\n")
+            write_atomic(Path(output), json.dumps(fp, indent=1) + "\n")
         click.echo(json.dumps(fp, indent=1) if as_json else render(fp))
         return 0
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-# NOTE: nothing from nasdsl.cli at import time: cli.py imports this module to register
-# the commands (and may itself be running as __main__)
+# NOTE: nothing from nasdsl.cli: cli.py imports this module to register the commands
+# (and may itself be running as __main__); the guard is in nasdsl.cli_guard
 define_option = click.option(
     "-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
     help="Override a `param` of the spec, e.g. -D C=16 -D depth=4.")
@@ -53,7 +53,7 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _guarded(fn) -> None:
-    from nasdsl.cli import run_guarded  # late: cli.py imports this module
+    from nasdsl.cli_guard import run_guarded
 
     run_guarded(fn)
 

@@ -147,7 +147,7 @@ def _eval_command(run_guarded: Callable) -> click.Command:
         model or a folder of predictions."""
         def go() -> int:
             from nasdsl.runs import atomic_write_bytes
-            from nasdsl.train.evaluate import evaluate, render_table, to_csv
+            from nasdsl.infer.evaluate import evaluate, render_table, to_csv
 
             scores, names = evaluate(source, data, cases, tta, tolerance, not no_progress)
             target = Path(csv_path) if csv_path else (

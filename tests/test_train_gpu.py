@@ -63,7 +63,7 @@ def test_onnx_runtime_cuda_provider_matches_pytorch(tmp_path):
         pytest.skip("onnxruntime-gpu is not installed")
     from nasdsl.backends.onnx_export import export
     from nasdsl.infer.predict import ort_providers
-    from nasdsl.infer.sliding import predict_probabilities
+    from nasdsl.train.sliding import predict_probabilities
 
     c = _compiled()
     net = GenotypeNet(c).eval()

@@ -65,7 +65,7 @@ def predict_test_cases(run_dir: Path, onnx: Path, data_dir: str, out: Path,
 def score_predictions(pred_dir: Path, data_dir: str, csv_path: Path) -> dict[str, Any]:
     """Per-class Dice (and IoU, HD95, surface Dice) of the written predictions."""
     from nasdsl.runs import atomic_write_bytes
-    from nasdsl.train.evaluate import evaluate, to_csv
+    from nasdsl.infer.evaluate import evaluate, to_csv
     from nasdsl.train.metrics import mean_scores
 
     scores, names = evaluate(pred_dir, data_dir, "test", progress=False)

@@ -11,13 +11,14 @@ from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
 from nasdsl.sema.choices import Pending, force, force_all, has_pending, mixed_attr, mixed_call
 from nasdsl.sema.exprs import EvalError, Silent
+from nasdsl.sema.scope import MAX_CALL_DEPTH, Env, Return, loop_range
 from nasdsl.sema.values import POISON, CellVal, OpRef, OpSetVal, Symbol, Tensor, kind_of, show
 from nasdsl.source import Span
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
 
 if TYPE_CHECKING:
-    from nasdsl.sema.elaborate import Elaborator, Env
+    from nasdsl.sema.elaborate import Elaborator
 
 FUNCTIONS = ("len", "min", "max", "sum", "int", "round", "channels")
 
@@ -83,7 +84,6 @@ def lookup(el: "Elaborator", e: A.Name, env: "Env") -> Any:
 
 def comprehension(el: "Elaborator", e: A.Comprehension, env: "Env") -> tuple:
     from nasdsl.sema.budget import MAX_LIST, Frame
-    from nasdsl.sema.elaborate import _range
 
     lo = X.as_int(eval_expr(el, e.lo, env), e.lo.span, "a range bound")
     hi = X.as_int(eval_expr(el, e.hi, env), e.hi.span, "a range bound")
@@ -94,7 +94,7 @@ def comprehension(el: "Elaborator", e: A.Comprehension, env: "Env") -> tuple:
     out = []
     el.budget.push(Frame("loop", e.var, e.span))
     try:
-        for i in _range(lo, hi, e.reverse):
+        for i in loop_range(lo, hi, e.reverse):
             el.budget.tick(e.span)
             el.budget.set_index(i)
             env.vars[e.var] = i
@@ -335,7 +335,6 @@ def _bind_formals(defn: A.OpDef | A.CellDef, args: list, kwargs: dict, e: A.Call
 
 def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
     from nasdsl.sema.budget import NODE_COST, Frame
-    from nasdsl.sema.elaborate import MAX_CALL_DEPTH
 
     if el.depth >= MAX_CALL_DEPTH:
         raise EvalError("E0234", f"`{name}` calls itself too deeply (recursion?)", e.span,
@@ -374,12 +373,11 @@ def _open_call(el: "Elaborator", kind: str, defn: A.OpDef | A.CellDef, env: "Env
 def _run_body(el: "Elaborator", defn: A.OpDef | A.CellDef, env: "Env") -> Any:
     """The body's return value; Silent when the body reported an error (its value is
     then unknown, and nothing downstream should report again)."""
-    from nasdsl.sema.elaborate import _Return
 
     failures_before = el.failures
     try:
         el.block(defn.body, env)
-    except _Return as ret:
+    except Return as ret:
         value = ret.value
     else:
         if el.failures > failures_before:
@@ -392,7 +390,6 @@ def _run_body(el: "Elaborator", defn: A.OpDef | A.CellDef, env: "Env") -> Any:
 
 def call_composite(el: "Elaborator", op: OpRef, args: list, kwargs: dict,
                    e: A.Call) -> Any:
-    from nasdsl.sema.elaborate import Env
 
     defn = op.composite
     assert defn is not None
@@ -407,7 +404,6 @@ def call_composite(el: "Elaborator", op: OpRef, args: list, kwargs: dict,
 
 
 def call_cell(el: "Elaborator", cell: CellVal, args: list, kwargs: dict, e: A.Call) -> Any:
-    from nasdsl.sema.elaborate import Env
 
     defn = cell.defn
     if el.cell is not None:

@@ -21,7 +21,8 @@ from nasdsl.sema.values import OpRef, OpSetVal, Tensor, show
 from nasdsl.syntax import ast as A
 
 if TYPE_CHECKING:
-    from nasdsl.sema.elaborate import Elaborator, Env
+    from nasdsl.sema.elaborate import Elaborator
+    from nasdsl.sema.scope import Env
 
 
 class _Source:

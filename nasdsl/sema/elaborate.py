@@ -28,6 +28,7 @@ from nasdsl.sema.budget import (CHOICE_COST, MAX_LIST, NODE_COST, Budget,
 from nasdsl.sema.choices import Pending
 from nasdsl.sema.exprs import EvalError, Indexed, Silent
 from nasdsl.sema.names import check_identifier
+from nasdsl.sema.scope import Env, Return, loop_range
 from nasdsl.sema.values import (POISON, CellVal, OpRef, OpSetVal, Symbol, Tensor, show,
                                 value_key)
 from nasdsl.source import Span
@@ -35,7 +36,6 @@ from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
 
 MAX_NODES = 200_000
-MAX_CALL_DEPTH = 64
 
 
 @dataclass
@@ -46,35 +46,6 @@ class Result:
     search: dict[str, Any]
     constraints: tuple[A.Constraint, ...]
     used_decisions: dict[str, Any] = field(default_factory=dict)
-
-
-class _Return(Exception):
-    def __init__(self, value: Any):
-        self.value = value
-
-
-class Env:
-    """Function-level scope (as in Python: loops and ifs do not open a scope)."""
-
-    def __init__(self, parent: "Env | None" = None):
-        self.vars: dict[str, Any] = {}
-        self.parent = parent
-
-    def lookup(self, name: str) -> Any:
-        env: Env | None = self
-        while env is not None:
-            if name in env.vars:
-                return env.vars[name]
-            env = env.parent
-        raise KeyError(name)
-
-    def names(self) -> set[str]:
-        out: set[str] = set()
-        env: Env | None = self
-        while env is not None:
-            out |= set(env.vars)
-            env = env.parent
-        return out
 
 
 class Elaborator:
@@ -288,7 +259,7 @@ class Elaborator:
         outer = self.loops
         self.budget.push(Frame("loop", s.var, s.span))
         try:
-            for i in _range(lo, hi, s.reverse):
+            for i in loop_range(lo, hi, s.reverse):
                 self.budget.tick(s.span)
                 self.budget.set_index(i)
                 env.vars[s.var] = i
@@ -312,7 +283,7 @@ class Elaborator:
         if top:
             raise EvalError("E0212", "`return` is allowed only inside `op` and `cell`", s.span)
         self.hint = None  # ops of a `return` sit directly in the op's or cell's scope
-        raise _Return(self.eval(s.value, env))
+        raise Return(self.eval(s.value, env))
 
     def s_Search(self, s: A.Search, env: Env, top: bool) -> None:
         """One block per engine: the block configures the engine it names."""
@@ -615,13 +586,6 @@ class Elaborator:
 
 def _head(span: Span) -> Span:
     return Span(span.file, span.start, span.start + 1)
-
-
-def _range(lo: int, hi: int, reverse: bool) -> range:
-    """`lo..hi` is half-open; `reversed(lo..hi)` runs hi-1 down to lo."""
-    return range(hi - 1, lo - 1, -1) if reverse else range(lo, hi)
-
-
 def _axes(value: Any, dims: int, span: Span, what: str) -> tuple[int, ...]:
     if X.is_int(value):
         value = (value,) * dims

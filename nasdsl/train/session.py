@@ -130,7 +130,7 @@ def prepare(request: TrainRequest, world: int = 1, rank: int = 0) -> Prepared:
 
 def _patch(request: TrainRequest, fp: dict[str, Any], info: NetInfo) -> list[int]:
     """The requested (or suggested) patch, rounded up to the network's stride multiple."""
-    from nasdsl.infer.sliding import fit_window
+    from nasdsl.train.sliding import fit_window
 
     patch = request.patch
     if patch is None:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from nasdsl.infer.sliding import predict_probabilities
+from nasdsl.train.sliding import predict_probabilities
 from nasdsl.train import distributed as dist
 from nasdsl.train.metrics import dice_per_class
 from nasdsl.train.step import Precision, evaluating

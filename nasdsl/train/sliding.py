@@ -7,7 +7,8 @@
   through the network at once and the padding is cropped off.
 Flip test-time augmentation averages the softmax over every subset of flipped axes.
 The predictor is any callable from a B x C x spatial tensor to logits (PyTorch module
-or an ONNX Runtime session, see predictors.py).
+or an ONNX Runtime session). It lives in train/ because validation uses it; infer/
+(inference, evaluation, export) sits above train/.
 """
 
 from __future__ import annotations
