@@ -84,6 +84,7 @@ def search(opts: SearchOptions) -> dict[str, Any]:
     classes = graph.node(graph.outputs[0][1]).type.channels
     in_channels = graph.node(graph.inputs[0]).type.channels
     patch = _patch(space)
+    _memory_check(space, patch, int(settings["batch_size"]) // info.world, device, opts.spec)
     feed = Feed(opts.data, graph.dims, patch, in_channels, classes, int(settings["seed"]),
                 float(settings["val_fraction"]), int(settings["batch_size"]) // info.world,
                 int(settings["steps_per_epoch"]), info.world, info.rank)
@@ -162,6 +163,20 @@ def state_digest(state: Any) -> str:
             h.update(repr(x).encode())
     walk(state)
     return h.hexdigest()[:16]
+
+
+def _memory_check(space: SearchSpace, patch: tuple[int, ...], batch: int, device: Any,
+                  spec: str) -> None:
+    """The largest child's training memory (a lower bound for a relaxed supernet, which
+    holds every candidate) against the device's free memory, before any data is read."""
+    from nasdsl.diagnostics import NasError
+    from nasdsl.train.memcheck import check_fits
+
+    try:
+        big = space.child(largest_child(space))
+    except NasError:
+        return          # no buildable largest child: the search itself will say why
+    check_fits(big.graph, patch, max(batch, 1), device, spec, lower_bound=space.relaxable())
 
 
 def _patch(space: SearchSpace) -> tuple[int, ...]:

@@ -76,7 +76,7 @@ def train(request: TrainRequest, resume: bool = False) -> FitResult:
             request = _resumed_request(run, request)
         elif info.is_main and RunDir(request.out).manifest_path.exists():
             RunDir.create(request.out, {})  # raises: the folder already holds a run
-        prepared = prepare(request, info.world, info.rank)
+        prepared = prepare(request, info.world, info.rank, device)
         if not resume:
             run = (RunDir.create(request.out, manifest(prepared)) if info.is_main
                    else RunDir(request.out, writer=False))
@@ -99,8 +99,11 @@ def _resumed_request(run: RunDir, given: TrainRequest) -> TrainRequest:
     return replace(recorded, out=given.out)
 
 
-def prepare(request: TrainRequest, world: int = 1, rank: int = 0) -> Prepared:
-    """Compile the spec, index and check the data, plan, split, and the data module."""
+def prepare(request: TrainRequest, world: int = 1, rank: int = 0,
+            device: Any = None) -> Prepared:
+    """Compile the spec, index and check the data, plan, split, and the data module.
+    The network's memory estimate is compared with the device's free memory as soon as
+    the patch is known (before the data is scanned when --patch is given)."""
     from nasdsl import data as D
 
     compiled = compile_defines(request.spec, request.defines)
@@ -114,8 +117,13 @@ def prepare(request: TrainRequest, world: int = 1, rank: int = 0) -> Prepared:
     dims = request.dims or info.dims
     if dims != info.dims:
         raise UsageError(f"{request.spec} builds a {info.dims}D network; pass -D dims={dims}")
+    fits = _memory_check(request, compiled, world, device)
+    if request.patch is not None:
+        fits(_patch(request, {}, info))
     fp = D.fingerprint(index)
     plan = D.make_plan(index, fp, dims=dims, patch_size=_patch(request, fp, info))
+    if request.patch is None:
+        fits(plan.patch_size)
     split = D.make_split(index, request.config.seed, request.folds, request.fold)
     dm = D.DataModule(index, plan, split, seed=request.config.seed,
                       batch_size=request.config.batch_size // world,
@@ -126,6 +134,14 @@ def prepare(request: TrainRequest, world: int = 1, rank: int = 0) -> Prepared:
                        request.mode, request.overlap, info.main_output)
     return Prepared(request, compiled, info, shape, plan, split,
                     ModuleBatches(dm, world, rank), dm.val_cases())
+
+
+def _memory_check(request: TrainRequest, compiled: Any, world: int, device: Any):
+    from nasdsl.train.memcheck import check_fits
+
+    batch = max(request.config.batch_size // world, 1)
+    where = device if device is not None else (request.device or "cpu")
+    return lambda patch: check_fits(compiled.graph, patch, batch, where, request.spec)
 
 
 def _patch(request: TrainRequest, fp: dict[str, Any], info: NetInfo) -> list[int]:
