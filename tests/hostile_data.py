@@ -81,7 +81,7 @@ def dotdot_entry(tmp: Path) -> Hostile:
     meta["training"][0] = {"image": "../outside/secret.nii.gz",
                            "label": "../outside/secret_label.nii.gz"}
     (root / "dataset.json").write_text(json.dumps(meta))
-    return Hostile(root, ("dataset.json", "../outside/secret.nii.gz", "outside the dataset"))
+    return Hostile(root, ("dataset.json", "../outside/secret.nii.gz", "outside the folder"))
 
 
 def absolute_entry(tmp: Path) -> Hostile:
@@ -99,7 +99,7 @@ def symlinked_image(tmp: Path) -> Hostile:
     link = root / "imagesTr" / "case_0.nii.gz"
     link.unlink()
     link.symlink_to(out / "secret.nii.gz")
-    return Hostile(root, ("case_0.nii.gz", "outside the dataset"))
+    return Hostile(root, ("case_0.nii.gz", "outside the folder"))
 
 
 def symlinked_label_folder(tmp: Path) -> Hostile:
@@ -113,7 +113,7 @@ def symlinked_label_folder(tmp: Path) -> Hostile:
     (root / "dataset.json").write_text(json.dumps({
         "channel_names": {"0": "MR"}, "labels": {"background": 0, "a": 1},
         "numTraining": 1, "file_ending": ".nii.gz"}))
-    return Hostile(root, ("secret.nii.gz", "outside the dataset"))
+    return Hostile(root, ("secret.nii.gz", "outside the folder"))
 
 
 def dataset_json_link(tmp: Path) -> Hostile:
@@ -121,7 +121,7 @@ def dataset_json_link(tmp: Path) -> Hostile:
     root = _valid_msd(tmp / "data")
     (root / "dataset.json").unlink()
     (root / "dataset.json").symlink_to(tmp / "outside" / "secret.txt")
-    return Hostile(root, ("dataset.json", "outside the dataset"))
+    return Hostile(root, ("dataset.json", "outside the folder"))
 
 
 def dataset_json_fifo(tmp: Path) -> Hostile:

@@ -65,3 +65,94 @@ def test_env_limit_is_overridable(tmp_path):
     bad = run_cli(["data", "inspect", str(root)], cwd=tmp_path,
                   env={"NASDSL_MAX_VOXELS": "lots"})
     assert_refused(bad, ("NASDSL_MAX_VOXELS", "positive whole number"), RSS_BOUND_MIB)
+
+
+# ---- the same files through the commands that train, search, evaluate and segment --------
+# torch + MONAI start-up makes each of these ~20 s on a loaded 2-core machine: one case
+# per command in the default suite, the rest @slow
+INFER_DEFAULT = ["mhd_passwd"]
+IMAGE_CASES = {**{n: DATASETS[n] for n in IMAGES}, "resample_300mm": resample_300mm}
+TRAIN_DEFAULT = ["resample_300mm"]
+DATASET_CASES = {**DATASETS, "resample_300mm": resample_300mm}
+
+
+def _model(tmp: Path) -> Path:
+    """The tiny ONNX model + valid sidecar of test_hostile_sidecars (2D, 1 mm plan)."""
+    from hostile_sidecars import valid_sidecar, write_model, write_sidecar
+
+    model = write_model(tmp / "model")
+    write_sidecar(model, valid_sidecar())
+    return model
+
+
+def _infer(name: str, tmp: Path) -> None:
+    hostile = IMAGE_CASES[name](tmp)
+    model, out = _model(tmp), tmp / "out"
+    _check(tmp, ["infer", str(model), str(hostile.image), "--out", str(out), "--device",
+                 "cpu", "--no-progress"], hostile, out)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def _train(name: str, tmp: Path) -> None:
+    hostile = DATASET_CASES[name](tmp)
+    out = tmp / "run"
+    _check(tmp, ["train", str(SPECS / "unet.nas"), "-D", "base=4", "-D", "depth=2",
+                 "-D", "classes=2", "--patch", "16x16", "--epochs", "1",
+                 "--steps-per-epoch", "1", "--batch", "1", "--folds", "2", "--device", "cpu",
+                 "--no-progress", "--data", str(hostile.data), "--out", str(out)], hostile, out)
+
+
+@pytest.mark.parametrize("name", INFER_DEFAULT)
+def test_infer_refuses(name, tmp_path):
+    _infer(name, tmp_path)
+
+
+@pytest.mark.parametrize("name", TRAIN_DEFAULT)
+def test_train_refuses(name, tmp_path):
+    _train(name, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(IMAGE_CASES) - set(INFER_DEFAULT)))
+def test_infer_refuses_every_image(name, tmp_path):
+    _infer(name, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(DATASET_CASES) - set(TRAIN_DEFAULT)))
+def test_train_refuses_every_dataset(name, tmp_path):
+    _train(name, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_eval_refuses_every_dataset(name, tmp_path):
+    hostile = DATASETS[name](tmp_path)
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    csv = tmp_path / "eval.csv"
+    _check(tmp_path, ["eval", str(preds), "--data", str(hostile.data), "--csv", str(csv),
+                      "--no-progress"], hostile, csv)
+    assert not csv.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_search_refuses_every_dataset(name, tmp_path):
+    hostile = DATASETS[name](tmp_path)
+    out = tmp_path / "run"
+    _check(tmp_path, ["search", str(SPECS / "nas_unet.nas"), "--engine", "random",
+                      "-D", "C=4", "-D", "depth=2", "-D", "patch=16", "--set", "epochs=1",
+                      "--device", "cpu", "--no-progress", "--data", str(hostile.data),
+                      "--out", str(out)], hostile, out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_run_refuses_every_dataset(name, tmp_path):
+    hostile = DATASETS[name](tmp_path)
+    out = tmp_path / "run"
+    _check(tmp_path, ["run", str(SPECS / "nas_unet.nas"), "--engine", "random",
+                      "-D", "C=4", "-D", "depth=2", "-D", "patch=16", "--device", "cpu",
+                      "--no-progress", "--data", str(hostile.data), "--out", str(out)],
+           hostile, out)

@@ -34,14 +34,15 @@ def _real(path: str | Path) -> Path:
         raise DataError(path, "cannot be resolved") from None
 
 
-def inside(root: str | Path, path: str | Path, what: str = "the dataset folder") -> Path:
-    """The real path of `path`, which must lie inside the real path of `root`."""
+def inside(root: str | Path, path: str | Path) -> Path:
+    """The real path of `path`, which must lie inside the real path of `root` (the
+    dataset folder, or the folder a loose image or model came in)."""
     real_root, real = _real(root), _real(path)
     if real != real_root and real_root not in real.parents:
         shown = "" if str(real) == os.path.abspath(path) else \
             f" (it resolves to {printable(str(real))})"
-        raise DataError(path, f"is outside {what} {printable(str(root))}{shown}; nasdsl "
-                              "reads only files inside it")
+        raise DataError(path, f"is outside the folder {printable(str(root))}{shown}; "
+                              "nasdsl reads only files inside the folder it is given")
     return real
 
 
