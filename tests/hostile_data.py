@@ -327,13 +327,44 @@ def bad_entry_type(tmp: Path) -> Hostile:
     return Hostile(root, ("dataset.json", "not a file path"))
 
 
+def dicom_declares_huge(tmp: Path) -> Hostile:
+    """One slice of a DICOM series claims 65535 x 65535 x 1000 frames (4.3 T voxels)."""
+    import pydicom
+
+    from data_fixtures import dicom_series
+
+    root = tmp / "data"
+    dicom_series(root / "case1" / "image", np.zeros((8, 8, 3), np.uint16))
+    write_nifti(root / "case1" / "mask.nii.gz", np.zeros((8, 8, 3), np.uint8))
+    first = sorted((root / "case1" / "image").iterdir())[0]
+    ds = pydicom.dcmread(str(first))
+    ds.Rows, ds.Columns, ds.NumberOfFrames = 65535, 65535, 1000
+    ds.save_as(first)
+    return Hostile(root, (first.name, "65535x65535x1000", "NASDSL_MAX_VOXELS"))
+
+
+def dicom_link_out(tmp: Path) -> Hostile:
+    """A DICOM series whose first slice is a link to a DICOM file outside the dataset."""
+    from data_fixtures import dicom_series
+
+    out = _outside(tmp)
+    root = tmp / "data"
+    dicom_series(root / "case1" / "image", np.zeros((8, 8, 3), np.uint16))
+    dicom_series(out / "series", np.ones((8, 8, 3), np.uint16))
+    write_nifti(root / "case1" / "mask.nii.gz", np.zeros((8, 8, 3), np.uint8))
+    first = sorted((root / "case1" / "image").iterdir())[0]
+    first.unlink()
+    first.symlink_to(sorted((out / "series").iterdir())[0])
+    return Hostile(root, (first.name, "outside the folder"))
+
+
 DATASETS: dict[str, Callable[[Path], Hostile]] = {
     f.__name__: f for f in (
         dotdot_entry, absolute_entry, symlinked_image, symlinked_label_folder,
         dataset_json_link, dataset_json_fifo, mhd_passwd, mhd_relative_escape, mhd_fifo,
         mhd_dev_zero, nifti_declares_1_6gb, nifti_truncated_big, gzip_bomb, nan_pixdim,
         mhd_zero_spacing, mhd_declares_huge, png_144mpx, tiff_30000, negative_label,
-        bad_entry_type)
+        bad_entry_type, dicom_declares_huge, dicom_link_out)
 }
 
 # Hostile single images for `infer` (each builder's `image`).

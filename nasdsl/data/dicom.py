@@ -29,13 +29,16 @@ def is_dicom(path: Path) -> bool:
         return False
 
 
-def series_modality(folder: Path) -> str:
+def series_modality(folder: Path, root: Path | None = None) -> str:
     """The Modality tag (CT, MR, ...) of the first file, '' when absent."""
     import pydicom
+
+    from nasdsl.data.admit import admit_file
 
     files = dicom_files(folder)
     if not files:
         return ""
+    admit_file(files[0], root if root is not None else folder)
     ds = pydicom.dcmread(str(files[0]), stop_before_pixels=True, force=True)
     return str(getattr(ds, "Modality", "") or "")
 

@@ -313,7 +313,7 @@ def _index_dicom(root: Path) -> DatasetIndex:
         (cases if mask else tests).append(Case(d.name, (series,), mask))
     index = _undeclared(root, "dicom", 3, tuple(cases), tuple(tests))
     if index.source is None and cases:
-        mod = series_modality(cases[0].images[0]) or "image"
+        mod = series_modality(cases[0].images[0], root) or "image"
         index = _replace_channels(index, (mod,))
     return index
 
