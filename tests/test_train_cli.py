@@ -213,3 +213,33 @@ def test_init_from_loads_weights_and_refuses_misfits(dataset, reference_run, tmp
     code, output = cli("train", *TRAIN, "--init-from", str(bad), "--data", str(dataset),
                        "--out", str(tmp_path / "bad"))
     assert code == 2 and "do not fit the network" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("damage", ["drop_infer", "nan_overlap", "empty_norm"])
+def test_damaged_manifest_sections_are_named(dataset, reference_run, tmp_path, damage):
+    """A run directory from someone else whose manifest lacks `infer` or holds a NaN or an
+    empty normalisation: infer, eval and export name the field (exit 2), write nothing."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(reference_run, run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    field = {"drop_infer": "`infer`", "nan_overlap": "infer.overlap",
+             "empty_norm": "plan.normalization"}[damage]
+    if damage == "drop_infer":
+        del manifest["infer"]
+    elif damage == "nan_overlap":
+        manifest["infer"]["overlap"] = float("nan")
+    else:
+        manifest["plan"]["normalization"] = []
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    image = sorted((dataset / "imagesTs").iterdir())[0]
+    for args in (["infer", str(run), str(image), "--out", str(tmp_path / "seg"),
+                  "--device", "cpu", "--no-progress"],
+                 ["eval", str(run), "--data", str(dataset), "--csv", str(tmp_path / "e.csv"),
+                  "--no-progress"],
+                 ["export", str(run), "-o", str(tmp_path / "m.onnx")]):
+        code, output = cli(*args)
+        assert code == 2 and field in output and "manifest.json" in output, (args, output)
+    assert not (tmp_path / "seg").exists() and not (tmp_path / "m.onnx").exists()
+    assert not (tmp_path / "e.csv").exists()

@@ -218,6 +218,9 @@ class Preprocessor:
 
     def _forward(self, image: np.ndarray, label: np.ndarray | None, geom: Geometry,
                  source: str | Path) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+        if len(self.plan.normalization) != image.shape[0]:   # never an uninitialised channel
+            raise DataError(source, f"has {image.shape[0]} channel(s), the plan normalises "
+                                    f"{len(self.plan.normalization)}")
         shape0 = image.shape[1:]
         box = [(0, s) for s in shape0]
         if self.plan.crop_nonzero:

@@ -41,10 +41,12 @@ def load_run_model(run: RunDir, checkpoint: str = "best") -> tuple[GenotypeNet, 
 def export_run(run_path: Path, output: Path, checkpoint: str = "best") -> str:
     from nasdsl.backends.onnx_export import OPSET, export, load_emitted, verify
     from nasdsl.backends.torch_src import emit_torch
+    from nasdsl.infer.schema import validate_model_sections
 
     run = RunDir(run_path)
     check_export_output(run, output)
     net, manifest, position = load_run_model(run, checkpoint)
+    validate_model_sections(run.manifest_path, manifest)
     compiled = recompile(manifest["spec"])
     standalone = load_emitted(emit_torch(compiled)).Model()
     standalone.load_state_dict(net.state_dict(), strict=True)
