@@ -1,7 +1,6 @@
 """Running a nasdsl command on hostile files as a subprocess, and what to check after.
 
-`run_cli` reports the exit code, the output and the child's peak RSS (from `wait4`, the
-child's own rusage, so commands measured one after another do not mix); `snapshot` is a
+`run_cli` reports the exit code, the output and the command's peak RSS; `snapshot` is a
 listing of a folder (links not followed) with each file's size, mtime and, for files up
 to 16 MiB, SHA-256, so "no file outside the command's output changed" is a dict compare.
 """
@@ -10,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,18 +33,32 @@ class Result:
     timed_out: bool
 
 
+# NOTE: Linux carries the parent's RSS high-water mark across fork+exec into the child's
+# ru_maxrss, so a command started straight from a pytest process that has grown to 1.4 GB
+# "peaks" at 1.4 GB. A small launcher (a fresh interpreter) starts the command and reports
+# the grandchild's own rusage, which starts from the launcher's few MiB.
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "with open(sys.argv[1], 'w') as f: f.write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None,
             timeout: float = 90.0) -> Result:
     full_env = {**os.environ, "PYTHONPATH": str(CODE), "OMP_NUM_THREADS": "1",
                 "NO_COLOR": "1", **(env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "nasdsl", *args], cwd=cwd, env=full_env,
+    rss_file = Path(tempfile.mkdtemp(prefix="nasdsl-rss-")) / "maxrss"
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(rss_file),
+                             sys.executable, "-m", "nasdsl", *args], cwd=cwd, env=full_env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, start_new_session=True)
     timed_out = threading.Event()
 
     def kill() -> None:
         timed_out.set()
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the command
 
     timer = threading.Timer(timeout, kill)
     timer.start()
@@ -50,14 +66,15 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None,
     reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()))  # type: ignore[union-attr]
     reader.start()
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
+        code = proc.wait()
     finally:
         timer.cancel()
         reader.join()
         proc.stdout.close()  # type: ignore[union-attr]
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4, not by Popen
-    return Result(proc.returncode, b"".join(chunks).decode("utf-8", "replace"),
-                  usage.ru_maxrss / 1024, timed_out.is_set())
+    rss_kib = float(rss_file.read_text()) if rss_file.exists() else float("nan")
+    shutil.rmtree(rss_file.parent, ignore_errors=True)
+    return Result(code, b"".join(chunks).decode("utf-8", "replace"), rss_kib / 1024,
+                  timed_out.is_set())
 
 
 def snapshot(folder: Path, skip: tuple[Path, ...] = ()) -> dict[str, tuple]:
