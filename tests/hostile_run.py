@@ -46,7 +46,7 @@ _LAUNCHER = (
 
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 90.0) -> Result:
+            timeout: float = 300.0) -> Result:
     full_env = {**os.environ, "PYTHONPATH": str(CODE), "OMP_NUM_THREADS": "1",
                 "NO_COLOR": "1", **(env or {})}
     rss_file = Path(tempfile.mkdtemp(prefix="nasdsl-rss-")) / "maxrss"

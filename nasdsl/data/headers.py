@@ -108,7 +108,7 @@ def check_itk_data_file(path: Path, root: Path) -> None:
     key = "ElementDataFile" if pattern is _MHD_DATA else "data file"
     if name.upper() == "LOCAL":
         return
-    if name.upper().startswith("LIST") or "%" in name or " " in name.strip():
+    if name.upper().startswith("LIST") or "%" in name:
         raise DataError(path, f"{key} `{name}`: nasdsl reads one data file per header "
                               "(file lists and patterns are not supported)")
     try:
