@@ -142,3 +142,23 @@ def test_outlined_module_compiles_with_fullgraph():
         torch.testing.assert_close(model(x), torch.compile(model, backend="eager",
                                                            fullgraph=True)(x))
 
+
+
+@pytest.mark.parametrize("name", ["genotypes/nas_unet_v2.nas", "unet_pp.nas"])
+def test_outlined_exports_the_same_onnx_graph(name, tmp_path):
+    """Same ops in the same order, same weights: the ONNX graphs differ only in names."""
+    import onnx
+
+    from nasdsl.backends.onnx_export import export
+
+    small, patch = CASES[name]
+    c = compile_spec(str(SPECS / name), {"dims": 2, **small}, patch[2])
+    graphs = []
+    for flat, model in zip((True, False), _both(c)):
+        path = tmp_path / f"{flat}.onnx"
+        export(model, example_input(1, c.input_size), path, [n for n, _ in c.graph.outputs])
+        graphs.append(onnx.load(str(path)).graph)
+    a, b = graphs
+    assert [n.op_type for n in a.node] == [n.op_type for n in b.node]
+    assert sorted(onnx.numpy_helper.to_array(t).tobytes() for t in a.initializer) == \
+        sorted(onnx.numpy_helper.to_array(t).tobytes() for t in b.initializer)
