@@ -15,7 +15,6 @@ order of evaluation (see `_Writer.take`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -127,7 +126,7 @@ def scopes(graph: Graph, attrs: dict[int, str]) -> Scope:
     for n in graph.nodes:
         cid = owner(n.call)
         (made[cid] if cid is not None else root).members.append(n.id)
-    _wire(root, graph)
+    _wire(root, graph, graph.users())
     return root
 
 
@@ -144,11 +143,10 @@ def _outlinable(call: Call, nodes: set[int], order: dict[int, int], graph: Graph
     return len(heads) == 1 and all(graph.node(i).path[:depth] == call.path for i in nodes)
 
 
-def _wire(scope: Scope, graph: Graph) -> None:
+def _wire(scope: Scope, graph: Graph, users: dict[int, list[int]]) -> None:
     """Each scope's inputs (named after the call's formals) and outputs."""
-    users = graph.users()
     for child in scope.children:
-        _wire(child, graph)
+        _wire(child, graph, users)
     if scope.call is None:
         return
     outside = {i for n in scope.nodes for i in graph.node(n).inputs if i not in scope.nodes}
@@ -174,17 +172,22 @@ class _Writer:
         self.attrs = attrs
         self.names = Namespace(reserved)
         self.value: dict[int, str] = {}       # node -> local name or pending expression
+        self.reads: dict[int, set[str]] = {}  # node -> the local names its value mentions
         self.pending: list[int] = []
         self.lines: list[Stmt] = []
-        self.uses = _use_counts(graph)
         self.defined: dict[int, str] = {}
+        self.last = _last_under(scope, graph)
         self.inputs = [self.bind(nid, local_ident(name)) for name, nid in scope.inputs]
 
     def bind(self, nid: int, base: str) -> str:
         name = self.names.fresh(base)
         self.value[nid] = name
+        self.reads[nid] = {name}
         self.defined[nid] = name
         return name
+
+    def reading(self, operands: list[int]) -> set[str]:
+        return set().union(*(self.reads[o] for o in operands))
 
     def rel(self, attr: str) -> str:
         if not attr.startswith(self.prefix):
@@ -208,39 +211,31 @@ class _Writer:
     def flush(self) -> None:
         for nid in self.pending:
             node = self.graph.node(nid)
-            expr = self.value[nid]
-            self.emit(self.bind(nid, self.local_base(nid)), expr, src(node.span))
+            expr, reads = self.value[nid], self.reads[nid]
+            self.emit(self.bind(nid, self.local_base(nid)), expr, src(node.span), reads)
         self.pending = []
 
-    def emit(self, target: str, expr: str, comment: str) -> None:
-        reads = {n for n in self.defined.values() if _mentions(expr, n)}
+    def emit(self, target: str, expr: str, comment: str, reads: set[str]) -> None:
         self.lines.append((f"{target} = {expr}", comment, reads))
 
     def local_base(self, nid: int) -> str:
         rel = self.graph.node(nid).path[len(self.scope.path):]
         idents = module_path(rel) if rel else ("out",)
-        if len(rel) >= 2 and self.last_under(rel[:-1]) == nid:
-            idents = idents[:-1]
+        if len(rel) >= 2 and self.last.get(rel[:-1]) == nid:
+            idents = idents[:-1]   # the statement's last op names it: `enc_0`, not `enc_0_norm`
         return "_".join(idents)
-
-    def last_under(self, prefix: tuple[str, ...]) -> int:
-        depth = len(self.scope.path)
-        found = [n for n in self.scope.members
-                 if self.graph.node(n).path[depth: depth + len(prefix)] == prefix]
-        found += [max(c.nodes) for c in self.scope.children
-                  if c.path[depth: depth + len(prefix)] == prefix]
-        return max(found)
 
     def node(self, node: Node, inlinable: bool) -> None:
         if REGISTRY[node.op].impl is None and len(node.inputs) == 1:
             self.alias(node, inlinable)
             return
         args = self.take(list(node.inputs), deferred=inlinable)
+        reads = self.reading(list(node.inputs))   # after take: flushed operands are names
         if REGISTRY[node.op].impl is not None:
-            self.settle(node, f"self.{self.rel(self.attrs[node.id])}({', '.join(args)})",
-                        inlinable)
+            expr = f"self.{self.rel(self.attrs[node.id])}({', '.join(args)})"
         else:
-            self.settle(node, combinators.source(node.op, args), inlinable)
+            expr = combinators.source(node.op, args)
+        self.settle(node, expr, inlinable, reads)
 
     def alias(self, node: Node, inlinable: bool) -> None:
         """A one-operand combinator computes nothing: it names its operand."""
@@ -251,26 +246,29 @@ class _Writer:
             else:
                 self.pending[self.pending.index(source)] = node.id
         self.value[node.id] = self.value[source]
+        self.reads[node.id] = self.reads[source]
         if source in self.defined:
             self.defined[node.id] = self.defined[source]
 
-    def settle(self, node: Node, expr: str, inlinable: bool) -> None:
+    def settle(self, node: Node, expr: str, inlinable: bool, reads: set[str]) -> None:
         if inlinable:
-            self.value[node.id] = expr
+            self.value[node.id], self.reads[node.id] = expr, reads
             self.pending.append(node.id)
             return
-        self.emit(self.bind(node.id, self.local_base(node.id)), expr, src(node.span))
+        self.emit(self.bind(node.id, self.local_base(node.id)), expr, src(node.span), reads)
 
     def child(self, child: Scope) -> None:
-        args = self.take([nid for _, nid in child.inputs])
+        operands = [nid for _, nid in child.inputs]
+        args = self.take(operands)
+        reads = self.reading(operands)
         expr = f"self.{self.rel(child.attr)}({', '.join(args)})"
         comment = src(child.call.span)
         base = self.rel(child.attr).replace(".", "_")
         if len(child.outputs) == 1:
-            self.emit(self.bind(child.outputs[0], base), expr, comment)
+            self.emit(self.bind(child.outputs[0], base), expr, comment, reads)
             return
         targets = [self.bind(o, f"{base}_{i}") for i, o in enumerate(child.outputs)]
-        self.emit(", ".join(targets), expr, comment)
+        self.emit(", ".join(targets), expr, comment, reads)
 
     def finish(self, outputs: list[int]) -> list[Stmt]:
         """The statements, ending in `return`: the last one returns its value directly
@@ -294,27 +292,40 @@ def _takes_inline(node: Node, user: int, graph: Graph) -> bool:
             or REGISTRY[graph.node(user).op].impl is not None)
 
 
-def _use_counts(graph: Graph) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for n in graph.nodes:
-        for i in n.inputs:
-            counts[i] = counts.get(i, 0) + 1
-    for _, nid in graph.outputs:
-        counts[nid] = counts.get(nid, 0) + 1
-    return counts
+def _last_under(scope: Scope, graph: Graph) -> dict[tuple[str, ...], int]:
+    """For each path prefix below the scope, the last item (node or call) under it."""
+    depth = len(scope.path)
+    last: dict[tuple[str, ...], int] = {}
+    items = [(n, graph.node(n).path[depth:]) for n in scope.members]
+    items += [(max(c.nodes), c.path[depth:]) for c in scope.children]
+    for nid, rel in items:
+        for i in range(1, len(rel) + 1):
+            last[rel[:i]] = max(last.get(rel[:i], nid), nid)
+    return last
 
 
-def _mentions(expr: str, name: str) -> bool:
-    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expr) is not None
+@dataclass(frozen=True)
+class Facts:
+    """Graph-wide facts every scope's writer needs, computed once."""
+    users: dict[int, list[int]]
+    uses: dict[int, int]        # how many times each value is read (outputs count)
+
+    @staticmethod
+    def of(graph: Graph) -> "Facts":
+        users = graph.users()
+        uses = {nid: len(us) for nid, us in users.items()}
+        for _, nid in graph.outputs:
+            uses[nid] += 1
+        return Facts(users, uses)
 
 
-def forward_lines(scope: Scope, graph: Graph, attrs: dict[int, str],
-                  reserved: set[str]) -> tuple[list[str], list[Stmt]]:
+def forward_lines(scope: Scope, graph: Graph, attrs: dict[int, str], reserved: set[str],
+                  facts: Facts) -> tuple[list[str], list[Stmt]]:
     """(input names, statements) of the scope's forward."""
     w = _Writer(scope, graph, attrs, reserved)
     here = set(scope.members)
     owner = {n: c for c in scope.children for n in c.nodes}
-    users = graph.users()
+    users = facts.users
     outputs = set(scope.outputs) | ({nid for _, nid in graph.outputs}
                                     if scope.call is None else set())
     items: list[tuple[int, Any]] = [(n, None) for n in scope.members
@@ -326,7 +337,7 @@ def forward_lines(scope: Scope, graph: Graph, attrs: dict[int, str],
             continue
         node = graph.node(first)
         user = users[first][0] if users[first] else None
-        inlinable = (w.uses.get(first, 0) == 1 and first not in outputs and user is not None
+        inlinable = (facts.uses.get(first, 0) == 1 and first not in outputs and user is not None
                      and (user in owner or user in here and _takes_inline(node, user, graph)))
         w.node(node, inlinable)
     return w.inputs, w.finish(sorted(outputs))

@@ -11,8 +11,9 @@ from typing import Any
 
 from nasdsl.api import Compiled
 from nasdsl.backends.lines import fit
-from nasdsl.backends.outline import (INDENT, Body, Scope, Stmt, decls, doc, forward_lines,
-                                     init_lines, leaf_attrs, lift, scopes, statements)
+from nasdsl.backends.outline import (INDENT, Body, Facts, Scope, Stmt, decls, doc,
+                                     forward_lines, init_lines, leaf_attrs, lift, scopes,
+                                     statements)
 from nasdsl.backends.torch_src import (_LOCALS_RESERVED, _frozen, _header, _input_checks,
                                        render_value)
 from nasdsl.ir.graph import Graph, Node
@@ -30,9 +31,11 @@ def build_outlined_context(c: Compiled, channels_last: bool = False) -> dict[str
     root = scopes(graph, attrs)
     header = _header(c, {REGISTRY[graph.node(n).op].impl for n in attrs}, channels_last)
     names = Namespace(set(_parsed()[1]) | _LOCALS_RESERVED | _TOP | {header["class_name"]})
-    classes = [cls for level in _levels(root) for cls in _classes(level, graph, attrs, names)]
+    facts = Facts.of(graph)
+    classes = [cls for level in _levels(root)
+               for cls in _classes(level, graph, attrs, names, facts)]
     root.inputs = [("_".join(module_path(graph.node(n).path)) or "x", n) for n in graph.inputs]
-    inputs, stmts = forward_lines(root, graph, attrs, _LOCALS_RESERVED)
+    inputs, stmts = forward_lines(root, graph, attrs, _LOCALS_RESERVED, facts)
     model = Body(decls(root, graph, attrs, lambda n: _ctor(graph, n)), [], inputs)
     return {**header, "classes": classes, "inputs": inputs,
             "input_checks": _input_checks(graph, inputs),
@@ -55,13 +58,13 @@ def _levels(root: Scope) -> list[list[Scope]]:
     return [sorted(levels[h], key=lambda s: s.first) for h in sorted(levels)]
 
 
-def _classes(level: list[Scope], graph: Graph, attrs: dict[int, str],
-             names: Namespace) -> list[dict[str, Any]]:
+def _classes(level: list[Scope], graph: Graph, attrs: dict[int, str], names: Namespace,
+             facts: Facts) -> list[dict[str, Any]]:
     """One class per distinct structure of a cell or op on this level; its instances
     learn their class and constructor arguments (used by the level above)."""
     groups: dict[tuple, list[tuple[Scope, Body]]] = {}
     for scope in level:
-        inputs, stmts = forward_lines(scope, graph, attrs, _LOCALS_RESERVED)
+        inputs, stmts = forward_lines(scope, graph, attrs, _LOCALS_RESERVED, facts)
         body = Body(decls(scope, graph, attrs, lambda n: _ctor(graph, n)), statements(stmts),
                     inputs)
         key = (scope.call.kind, scope.call.name, body.skeleton())
