@@ -8,16 +8,25 @@ A run directory holds
 Every file is written beside its target and renamed (os.replace), so a kill at any
 moment leaves the previous complete file, never half a one. Checkpoints load with
 `weights_only=True`: they hold only tensors and plain Python values.
+
+A run directory may come from someone else, so nothing in it is followed out of it: a
+symbolic link anywhere below the run folder (manifest.json, metrics.jsonl, checkpoints/,
+cache/, a checkpoint) is refused before it is read or written, files are opened with
+O_NOFOLLOW, reads are bounded, and the manifest is checked against its schema
+(nasdsl.manifests) before a field is used. The run folder itself may be a link: the user
+named it.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import platform
 import random
 import shlex
+import stat
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -29,6 +38,10 @@ from nasdsl.errors import UsageError
 MANIFEST = "manifest.json"
 METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
+CACHE = "cache"
+MAX_MANIFEST_BYTES = 16 << 20       # a manifest holds a split and a plan: kilobytes
+MAX_METRICS_BYTES = 512 << 20       # one line per step
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class RunError(UsageError):
@@ -71,13 +84,18 @@ def atomic_torch_save(path: Path, obj: Any) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """torch.load with weights_only=True; a damaged file is a RunError naming it."""
+    """torch.load with weights_only=True from a regular file opened without following a
+    link; a damaged file is a RunError naming it (never torch's advice to retry with
+    weights_only=False)."""
     import torch
 
     try:
-        return torch.load(Path(path), map_location="cpu", weights_only=True)
+        f = open_regular(Path(path), os.O_RDONLY)
     except FileNotFoundError:
         raise RunError(f"{path}: no such checkpoint") from None
+    try:
+        with f:
+            return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
         raise RunError(f"{path}: not a readable nasdsl checkpoint ({_load_reason(exc)}); "
                        "nasdsl loads only tensors and plain values from a checkpoint and "
@@ -102,6 +120,35 @@ def _load_reason(exc: Exception) -> str:
         reason = text
     reason = " ".join(reason.split())
     return for_terminal(reason[:200] + ("..." if len(reason) > 200 else ""))
+
+
+def open_regular(path: Path, flags: int, mode: int = 0o666):
+    """Open a run file without following a link; refuse anything but a regular file."""
+    try:
+        fd = os.open(path, flags | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0), mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RunError(f"{path}: is a symbolic link; nasdsl does not follow links in a "
+                           "run directory") from None
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise RunError(f"{path}: cannot open ({exc.strerror})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise RunError(f"{path}: is not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb" if (flags & os.O_ACCMODE) == os.O_RDONLY else "ab")
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    with open_regular(path, os.O_RDONLY) as f:
+        if os.fstat(f.fileno()).st_size > limit:
+            raise RunError(f"{path}: larger than {limit >> 20} MiB; not a file nasdsl wrote")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise RunError(f"{path}: larger than {limit >> 20} MiB; not a file nasdsl wrote")
+    return data
 
 
 # ---- provenance ----------------------------------------------------------------------------
@@ -203,14 +250,30 @@ class RunDir:
 
     @property
     def manifest_path(self) -> Path:
-        return self.path / MANIFEST
+        return self.inside(MANIFEST)
 
     @property
     def metrics_path(self) -> Path:
-        return self.path / METRICS
+        return self.inside(METRICS)
 
     def checkpoint_path(self, name: str = "last") -> Path:
-        return self.path / CHECKPOINTS / f"{name}.pt"
+        return self.inside(CHECKPOINTS, f"{name}.pt")
+
+    def subdir(self, name: str) -> Path:
+        """A folder of the run (e.g. cache/), refused when it or its contents' parent is a
+        link: its files would be written wherever the link points."""
+        return self.inside(name)
+
+    def inside(self, *parts: str) -> Path:
+        """RUN/parts..., with every component below RUN checked not to be a link."""
+        path = self.path
+        for part in parts:
+            path = path / part
+            if path.is_symlink():
+                raise RunError(f"{path}: is a symbolic link; nasdsl does not follow links "
+                               "in a run directory (they could lead its reads and writes "
+                               "outside it)")
+        return path
 
     # -- creation ------------------------------------------------------------------------
     @classmethod
@@ -218,7 +281,8 @@ class RunDir:
                writer: bool = True) -> RunDir:
         """A new run (refuses a folder holding one) or, with resume, the existing one."""
         run = cls(path, writer)
-        exists = run.manifest_path.exists()
+        run.check_layout()
+        exists = run.manifest_path.exists() or run.manifest_path.is_symlink()
         if resume:
             if not exists:
                 raise RunError(f"{run.path}: no run to resume (no {MANIFEST})")
@@ -234,16 +298,30 @@ class RunDir:
         return run
 
     def manifest(self) -> dict[str, Any]:
+        """The manifest, checked against its schema (a ManifestError names the field)."""
+        from nasdsl.manifests import validate_manifest
+
+        return validate_manifest(self.raw_manifest(), str(self.manifest_path))
+
+    def raw_manifest(self) -> dict[str, Any]:
+        """The manifest as a JSON object, not checked further: for the fields that only
+        name files to protect (export's output check), never for values that are used."""
+        path = self.manifest_path
         try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            raw = read_bounded(path, MAX_MANIFEST_BYTES)
         except FileNotFoundError:
             raise RunError(f"{self.path}: not a run directory (no {MANIFEST})") from None
-        except json.JSONDecodeError as exc:
-            raise RunError(f"{self.manifest_path}: damaged ({exc})") from None
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise RunError(f"{path}: damaged (not JSON: {str(exc)[:200]})") from None
+        if not isinstance(value, dict):
+            raise RunError(f"{path}: damaged (not a JSON object)")
+        return value
 
     def update_manifest(self, **fields: Any) -> None:
         if self.writer:
-            atomic_write_json(self.manifest_path, {**self.manifest(), **fields})
+            atomic_write_json(self.manifest_path, {**self.raw_manifest(), **fields})
 
     # -- metrics ---------------------------------------------------------------------------
     def log(self, record: dict[str, Any]) -> None:
@@ -251,22 +329,28 @@ class RunDir:
         if not self.writer:
             return
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(_finite(record), sort_keys=True) + "\n")
+        line = (json.dumps(_finite(record), sort_keys=True) + "\n").encode("utf-8")
+        with open_regular(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT) as f:
+            f.write(line)
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """Complete lines of metrics.jsonl (a torn last line is skipped)."""
-        if not self.metrics_path.exists():
+        """Complete lines of metrics.jsonl that hold JSON objects (a torn last line, or
+        anything else, is skipped)."""
+        try:
+            raw = read_bounded(self.metrics_path, MAX_METRICS_BYTES)
+        except FileNotFoundError:
             return
-        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+        for line in raw.decode("utf-8", errors="replace").splitlines():
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
+                value = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
                 continue
+            if isinstance(value, dict):
+                yield value
 
     # -- checkpoints ---------------------------------------------------------------------
     def save(self, state: dict[str, Any], name: str = "last") -> Path:
-        path = self.checkpoint_path(name)
+        path = self.checkpoint_path(name)   # refuses a linked checkpoints/
         if self.writer:
             atomic_torch_save(path, state)
         return path
@@ -275,9 +359,19 @@ class RunDir:
         return load_checkpoint(self.checkpoint_path(name))
 
     def has_checkpoint(self, name: str = "last") -> bool:
-        return self.checkpoint_path(name).exists()
+        path = self.checkpoint_path(name)
+        return path.exists() or path.is_symlink()   # a link is there, and load refuses it
+
+    def check_layout(self) -> None:
+        """Refuse links where nasdsl reads or writes before any work starts."""
+        for parts in ((MANIFEST,), (METRICS,), (CHECKPOINTS,), (CACHE,)):
+            self.inside(*parts)
+        folder = self.path / CHECKPOINTS
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                self.inside(CHECKPOINTS, entry.name)
 
 
-__all__ = ["RunDir", "RunError", "atomic_write_bytes", "atomic_write_json",
+__all__ = ["RunDir", "RunError", "open_regular", "read_bounded", "atomic_write_bytes", "atomic_write_json",
            "atomic_torch_save", "load_checkpoint", "file_hash", "versions", "rng_state",
            "set_rng_state", "seed_everything", "command_line"]

@@ -81,7 +81,7 @@ def check_export_output(run: RunDir, output: Path) -> None:
     if output.suffix.lower() != ".onnx":
         raise OutputError(f"-o {printable(str(output))}: name an .onnx file (its sidecar "
                           f"{printable(output.name)}.json goes beside it)")
-    spec = run.manifest().get("spec")
+    spec = run.raw_manifest().get("spec")
     specs = [spec.get(k) for k in ("path", "space_path")] if isinstance(spec, dict) else []
     ckpts = run.path / "checkpoints"
     theirs = [run.manifest_path, run.metrics_path, *[p for p in specs if isinstance(p, str)],

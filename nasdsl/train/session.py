@@ -7,14 +7,14 @@ Everything a resumed run needs is written to the manifest on the first start, an
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from nasdsl.api import UsageError
-from nasdsl.runs import RunDir, load_checkpoint
+from nasdsl.runs import CACHE, RunDir, load_checkpoint
 from nasdsl.train import distributed as dist
 from nasdsl.train.batches import BatchSource
 from nasdsl.train.loop import FitResult, TrainConfig, fit
@@ -51,8 +51,12 @@ class TrainRequest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainRequest:
-        d = dict(d)
-        d["config"] = TrainConfig(**d["config"])
+        # keys of a newer or older nasdsl are left out (the manifest schema checked the
+        # ones this version reads)
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        config_keys = {f.name for f in fields(TrainConfig)}
+        d["config"] = TrainConfig(**{k: v for k, v in d["config"].items() if k in config_keys})
         return cls(**d)
 
 
@@ -71,20 +75,23 @@ class Prepared:
 def train(request: TrainRequest, resume: bool = False) -> FitResult:
     info, device = dist.setup(request.device)
     try:
+        RunDir(request.out).check_layout()   # no linked cache/, checkpoints/, metrics
         if resume:
             run = RunDir.create(request.out, {}, resume=True, writer=info.is_main)
             request = _resumed_request(run, request)
         elif info.is_main and RunDir(request.out).manifest_path.exists():
             RunDir.create(request.out, {})  # raises: the folder already holds a run
         prepared = prepare(request, info.world, info.rank, device)
+        init = None
+        if request.init_from and not resume:
+            # checked before the run folder is made: a bad --init-from must not leave a
+            # run directory that blocks the corrected command
+            init = _init_state(request.init_from)
+            _check_init(init, GenotypeNet(prepared.compiled), request.init_from)
         if not resume:
             run = (RunDir.create(request.out, manifest(prepared)) if info.is_main
                    else RunDir(request.out, writer=False))
         precision = Precision.for_device(device, request.precision)
-        init = None
-        if request.init_from and not resume:
-            init = _init_state(request.init_from)
-            _check_init(init, GenotypeNet(prepared.compiled), request.init_from)
         return fit(lambda: GenotypeNet(prepared.compiled),
                    SegLoss(prepared.info.classes, prepared.info.main_output),
                    prepared.batches, prepared.val_cases, request.config, run, precision,
@@ -94,8 +101,9 @@ def train(request: TrainRequest, resume: bool = False) -> FitResult:
 
 
 def _resumed_request(run: RunDir, given: TrainRequest) -> TrainRequest:
-    recorded = TrainRequest.from_dict(run.manifest()["request"])
-    recompile(run.manifest()["spec"])  # refuses if the spec changed since
+    recorded_manifest = run.manifest()   # schema-checked: `request` fits TrainRequest
+    recorded = TrainRequest.from_dict(recorded_manifest["request"])
+    recompile(recorded_manifest["spec"])  # refuses if the spec changed since
     return replace(recorded, out=given.out)
 
 
@@ -129,7 +137,7 @@ def prepare(request: TrainRequest, world: int = 1, rank: int = 0,
                       batch_size=request.config.batch_size // world,
                       batches_per_epoch=request.config.steps_per_epoch,
                       augment=request.augment, num_workers=request.config.workers,
-                      cache_dir=Path(request.out) / "cache" if request.cache else None)
+                      cache_dir=RunDir(request.out).subdir(CACHE) if request.cache else None)
     shape = InferShape(dims, info.classes, tuple(plan.patch_size), info.stride_multiple,
                        request.mode, request.overlap, info.main_output)
     return Prepared(request, compiled, info, shape, plan, split,
