@@ -146,12 +146,12 @@ def _eval_command(run_guarded: Callable) -> click.Command:
         """Per-case, per-class Dice, IoU, HD95 and surface Dice (MONAI) of a run, an .onnx
         model or a folder of predictions."""
         def go() -> int:
-            from nasdsl.runs import atomic_write_bytes
             from nasdsl.infer.evaluate import evaluate, render_table, to_csv
+            from nasdsl.runs import atomic_write_bytes, is_run_dir
 
             scores, names = evaluate(source, data, cases, tta, tolerance, not no_progress)
             target = Path(csv_path) if csv_path else (
-                Path(source) / "eval.csv" if (Path(source) / "manifest.json").is_file()
+                Path(source) / "eval.csv" if is_run_dir(source)
                 else Path("eval.csv"))
             atomic_write_bytes(target, to_csv(scores, names).encode())
             click.echo(render_table(scores, names))

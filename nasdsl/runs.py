@@ -29,6 +29,7 @@ import shlex
 import stat
 import sys
 import tempfile
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -94,7 +95,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise RunError(f"{path}: no such checkpoint") from None
     try:
-        with f:
+        with f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # torch's pickle-protocol advice is not ours
             return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
         raise RunError(f"{path}: not a readable nasdsl checkpoint ({_load_reason(exc)}); "
@@ -241,6 +243,12 @@ def _finite(value: Any) -> Any:
 
 
 # ---- the directory -----------------------------------------------------------------------
+def is_run_dir(path: str | Path) -> bool:
+    """Whether `path` holds a run (its manifest; a link or special file there counts, so
+    that the run's own checks refuse it instead of it being taken for something else)."""
+    return os.path.lexists(Path(path) / MANIFEST)
+
+
 class RunDir:
     """One run's folder. Only rank 0 writes (`writer=False` on the other ranks)."""
 
@@ -301,6 +309,7 @@ class RunDir:
         """The manifest, checked against its schema (a ManifestError names the field)."""
         from nasdsl.manifests import validate_manifest
 
+        self.check_layout()   # a reader refuses links before it writes anything back
         return validate_manifest(self.raw_manifest(), str(self.manifest_path))
 
     def raw_manifest(self) -> dict[str, Any]:
@@ -372,6 +381,6 @@ class RunDir:
                 self.inside(CHECKPOINTS, entry.name)
 
 
-__all__ = ["RunDir", "RunError", "open_regular", "read_bounded", "atomic_write_bytes", "atomic_write_json",
+__all__ = ["RunDir", "RunError", "is_run_dir", "open_regular", "read_bounded", "atomic_write_bytes", "atomic_write_json",
            "atomic_torch_save", "load_checkpoint", "file_hash", "versions", "rng_state",
            "set_rng_state", "seed_everything", "command_line"]

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 
 from nasdsl.api import UsageError
+from nasdsl.runs import is_run_dir
 from nasdsl.safe_text import for_csv, for_terminal
 from nasdsl.train.metrics import METRICS, CaseScores, case_scores, mean_scores
 
@@ -40,12 +41,12 @@ def _cases(index: Any, src: Path, which: str) -> list[Any]:
     labelled = [c for c in index.cases if c.label is not None]
     if which == "test":
         return [c for c in index.test_cases if c.label is not None]
-    if which == "all" or which == "auto" and not (src / "manifest.json").is_file():
+    if which == "all" or which == "auto" and not is_run_dir(src):
         return labelled
     if which in ("auto", "val"):
         from nasdsl.runs import RunDir
 
-        if not (src / "manifest.json").is_file():
+        if not is_run_dir(src):
             raise UsageError(f"--cases val needs a run directory; {src} is not one")
         val = set(RunDir(src).manifest()["split"]["val"])
         return [c for c in labelled if c.id in val]
@@ -59,7 +60,7 @@ def _cases(index: Any, src: Path, which: str) -> list[Any]:
 
 def _predictor(src: Path, index: Any):
     """case -> class-index map: from a model, or read from a predictions folder."""
-    if src.suffix == ".onnx" or (src / "manifest.json").is_file():
+    if src.suffix == ".onnx" or is_run_dir(src):
         from nasdsl.infer.predict import open_model, segment_indices
 
         model = open_model(src)
