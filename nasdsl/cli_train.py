@@ -177,6 +177,9 @@ def _infer_command(run_guarded: Callable) -> click.Command:
         """Segment images with a run directory or an exported .onnx (+ sidecar); outputs
         keep each input's geometry."""
         def go() -> int:
+            from nasdsl.outputs import check_output_dir
+
+            check_output_dir(Path(out), inputs)   # never a segmentation over its scan
             if model.endswith(".onnx"):   # a bad sidecar is refused before torch loads
                 from nasdsl.data.admit import admit_file
                 from nasdsl.infer.schema import read_sidecar
@@ -184,9 +187,7 @@ def _infer_command(run_guarded: Callable) -> click.Command:
                 admit_file(model, Path(model).parent)
                 read_sidecar(Path(model))
             from nasdsl.infer.predict import infer_files, open_model
-            from nasdsl.outputs import check_output_dir
 
-            check_output_dir(Path(out), inputs)   # never a segmentation over its scan
             loaded = open_model(model, device)
             written = infer_files(loaded, inputs, Path(out), tta, mode, not no_progress)
             for p in written:

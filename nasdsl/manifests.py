@@ -11,7 +11,8 @@ RunError: exit 2) that names the file and the field:
 
 Only the fields nasdsl reads are described; other fields pass (records of provenance such
 as `versions` or `command` are informational). Numbers must be finite: JSON from Python
-may carry NaN/Infinity. The `infer` and `plan` schemas are shared with the ONNX sidecar.
+may carry NaN/Infinity. A train manifest's `infer` and `plan` sections are checked by
+nasdsl.infer.schema, as an ONNX sidecar's are.
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ from typing import Any, Callable
 
 from nasdsl.runs import RunError
 
-MAX_WINDOW = 4096          # voxels per axis of a sliding window / patch
-MAX_CLASSES = 1024
-MAX_CHANNELS = 64
-MAX_LABEL = 2 ** 31 - 1
+MAX_WINDOW = 4096          # voxels per axis of a requested training patch
 
 
 class ManifestError(RunError):
@@ -184,49 +182,13 @@ def validate(value: Any, schema: Check, file: str, where: str = "") -> Any:
 
 
 # ---- the schemas -----------------------------------------------------------------------------
-def _same_length(a: str, b: str) -> Callable[[dict, str, str], None]:
-    def rule(v: dict, where: str, file: str) -> None:
-        if len(v[a]) != len(v[b]):
-            at = f"{where}.{b}" if where else b
-            raise ManifestError(file, at, f"must have one entry per `{a}` ({len(v[a])})",
-                                f"{len(v[b])} entries", show_found=True)
-    return rule
+def _model_sections(v: dict, where: str, file: str) -> None:
+    """`infer` and `plan`: the checks an ONNX sidecar gets (nasdsl.infer.schema), so a
+    run and its export are held to one standard."""
+    from nasdsl.infer.schema import validate_model_sections
 
+    validate_model_sections(file, v)
 
-def _axes(*names: str) -> Callable[[dict, str, str], None]:
-    def rule(v: dict, where: str, file: str) -> None:
-        for name in names:
-            if v.get(name) is not None and len(v[name]) != v["dims"]:
-                at = f"{where}.{name}" if where else name
-                raise ManifestError(file, at, f"must have one entry per axis ({v['dims']})",
-                                    v[name])
-    return rule
-
-
-WINDOW = List(Int(1, MAX_WINDOW), 2, 3)
-
-INFER = Obj({
-    "dims": Int(2, 3), "classes": Int(2, MAX_CLASSES), "window": WINDOW,
-    "multiple": List(Int(1, MAX_WINDOW), 2, 3), "mode": Str(("sliding", "whole")),
-    "overlap": Num(0, 1, hi_open=True), "main_output": Int(0, 64),
-    "in_channels": Int(1, MAX_CHANNELS),
-}, rules=(_axes("window", "multiple"),))
-
-NORM = Obj({"scheme": Str(("ct", "zscore", "rescale", "none")), "use_mask": Bool(),
-            "mean": Num(), "std": Num(0, lo_open=True), "lower": Num(), "upper": Num()})
-
-PLAN = Obj({
-    "dims": Int(2, 3), "patch_size": List(Int(1, MAX_WINDOW), 2, 3),
-    "target_spacing": Null(List(Num(0, 1000, lo_open=True), 2, 3)),
-    "normalization": List(NORM, 1, MAX_CHANNELS),
-    "channel_names": List(Str(max_len=256), 1, MAX_CHANNELS),
-    "label_names": List(Str(max_len=256), 2, MAX_CLASSES),
-    "label_values": List(Int(0, MAX_LABEL), 2, MAX_CLASSES),
-    "crop_nonzero": Bool(), "slices2d": Bool(), "oversample_foreground": Num(0, 1),
-    "extra": Map(lambda v, w, f: None),
-}, optional=frozenset({"crop_nonzero", "slices2d", "oversample_foreground", "extra"}),
-    rules=(_same_length("channel_names", "normalization"),
-           _same_length("label_names", "label_values"), _axes("patch_size", "target_spacing")))
 
 SPEC_RECORD = Obj({"path": Str(), "space_path": Str(), "file_hash": Str(max_len=64),
                    "space_hash": Str(max_len=64), "defines": List(Str(max_len=4096)),
@@ -256,31 +218,32 @@ SPLIT = Obj({"train": List(Str(max_len=1024)), "val": List(Str(max_len=1024))})
 
 TRAIN_MANIFEST = Obj({
     "kind": Str(("train",)), "seed": Int(), "request": TRAIN_REQUEST,
-    "spec": SPEC_RECORD, "data": Obj({"root": Str()}), "plan": PLAN, "split": SPLIT,
-    "infer": INFER,
-})
+    "spec": SPEC_RECORD, "data": Obj({"root": Str()}), "split": SPLIT,
+}, rules=(_model_sections,))
 
 
 def _engine_name(v: Any, where: str, file: str) -> None:
-    from nasdsl.engines.registry import ENGINES
+    from nasdsl.enginespec import ENGINES
 
     if not isinstance(v, str) or v not in ENGINES:
         _fail(file, where, "one of " + ", ".join(ENGINES), v)
 
 
 def _settings_fit_engine(v: dict, where: str, file: str) -> None:
-    from nasdsl.engines.registry import check_settings
+    """Every recorded setting is one the engine has, of its type and in its range."""
+    from nasdsl.enginespec import check_block
 
-    problems = check_settings(v["engine"], v["settings"])
+    problems = check_block(v["engine"], v["settings"])
     if problems:
         p = problems[0]
-        raise ManifestError(file, f"settings.{p.name}", p.message, show_found=False)
+        at = f"settings.{p.setting}" if p.setting else "settings"
+        raise ManifestError(file, at, p.message, show_found=False)
 
 
 SEARCH_MANIFEST = Obj({
     "engine": _engine_name, "seed": Int(), "spec": Str(), "spec_hash": Str(max_len=64),
     "decision_table": Str(max_len=64), "data": Str(),
-    "overrides": Map(Str(max_len=4096)), "settings": Map(lambda v, w, f: None),
+    "overrides": Map(Str(max_len=4096)), "settings": Obj({"seed": Int()}),
 }, rules=(_settings_fit_engine,))
 
 
@@ -297,5 +260,5 @@ def validate_manifest(manifest: Any, file: str) -> dict[str, Any]:
 
 
 __all__ = ["ManifestError", "validate", "validate_manifest", "describe", "Obj", "Int", "Num",
-           "Str", "Bool", "Null", "List", "Map", "INFER", "PLAN", "TRAIN_MANIFEST",
-           "SEARCH_MANIFEST", "MAX_WINDOW"]
+           "Str", "Bool", "Null", "List", "Map", "TRAIN_MANIFEST", "SEARCH_MANIFEST",
+           "MAX_WINDOW"]
