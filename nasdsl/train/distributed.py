@@ -1,6 +1,6 @@
 """torch.distributed through torchrun's environment (never a home-made launcher).
 
-`torchrun --nproc_per_node=N -m nasdsl.cli train ...` sets WORLD_SIZE/RANK/LOCAL_RANK;
+`torchrun --nproc_per_node=N --no-python nasdsl train ...` sets WORLD_SIZE/RANK/LOCAL_RANK;
 without them every helper here is the single-process identity.
 """
 
