@@ -85,3 +85,16 @@ def test_upsample_limit_is_overridable(tmp_path, monkeypatch):
     with pytest.raises(DataError) as info:
         Preprocessor(plan).preprocess_image(image, Geometry.identity((4.0, 4.0)), "x.png")
     assert info.value.path == "x.png" and "NASDSL_MAX_UPSAMPLE" in info.value.what
+
+
+def test_png_beyond_pillows_own_guard_names_our_limit(tmp_path, recwarn):
+    """400 M pixels: Pillow's own guard would raise its DecompressionBombError (and warn
+    from 89 M); nasdsl's one documented limit decides, without a warning on stderr."""
+    from hostile_data import _lying_png
+
+    path = tmp_path / "big.png"
+    path.write_bytes(_lying_png(20000, 20000))
+    with pytest.raises(DataError) as info:
+        read_image(path)
+    assert "20000x20000" in info.value.what and "NASDSL_MAX_VOXELS" in info.value.what
+    assert not [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__]

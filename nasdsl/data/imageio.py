@@ -128,7 +128,15 @@ def _from_sitk(img: "object") -> tuple[np.ndarray, Geometry]:
 def _read_png(p: Path, root: Path) -> tuple[np.ndarray, Geometry]:
     from PIL import Image
 
-    with Image.open(p) as img:              # lazy: the header only
+    # NOTE: our bound (check_2d, NASDSL_MAX_VOXELS) replaces Pillow's own guard (a warning
+    # at 89 M pixels, an error at 179 M), so one documented limit decides
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        img = Image.open(p)                 # lazy: the header only
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    with img:
         check_2d(p, img.size, len(img.getbands()))
         img.load()
         if img.mode == "P":
