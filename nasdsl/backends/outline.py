@@ -426,7 +426,3 @@ def init_lines(body: Body, slots: dict[int, str], render: Callable[[Any], str]) 
             i += 1
         out.append(fit(f"self.{d.attr} = {d.cls}({', '.join(rendered)})", d.src, INDENT))
     return out
-
-
-def statements(lines: list[Stmt]) -> list[str]:
-    return [fit(code, comment, INDENT) for code, comment, _ in lines]

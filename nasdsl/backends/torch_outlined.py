@@ -12,8 +12,7 @@ from typing import Any
 from nasdsl.api import Compiled
 from nasdsl.backends.lines import fit
 from nasdsl.backends.outline import (INDENT, Body, Facts, Scope, Stmt, decls, doc,
-                                     forward_lines, init_lines, leaf_attrs, lift, scopes,
-                                     statements)
+                                     forward_lines, init_lines, leaf_attrs, lift, scopes)
 from nasdsl.backends.torch_src import (_LOCALS_RESERVED, _frozen, _header, _input_checks,
                                        render_value)
 from nasdsl.ir.graph import Graph, Node
@@ -65,8 +64,8 @@ def _classes(level: list[Scope], graph: Graph, attrs: dict[int, str], names: Nam
     groups: dict[tuple, list[tuple[Scope, Body]]] = {}
     for scope in level:
         inputs, stmts = forward_lines(scope, graph, attrs, _LOCALS_RESERVED, facts)
-        body = Body(decls(scope, graph, attrs, lambda n: _ctor(graph, n)), statements(stmts),
-                    inputs)
+        body = Body(decls(scope, graph, attrs, lambda n: _ctor(graph, n)),
+                    _with_dels(stmts, set(inputs)), inputs)
         key = (scope.call.kind, scope.call.name, body.skeleton())
         groups.setdefault(key, []).append((scope, body))
     out = []
@@ -93,8 +92,10 @@ def _ctor(graph: Graph, node: Node) -> list[tuple[str | None, Any]]:
 
 
 def _with_dels(stmts: list[Stmt], keep: set[str]) -> list[str]:
-    """The model's statements, each intermediate freed after its last use (as torch.fx
-    codegen does): encoder outputs wait for the decoder, which frees them one by one."""
+    """A forward's statements, each intermediate freed after its last use (as torch.fx
+    codegen does) unless that use is the `return`: encoder outputs wait for the decoder,
+    which frees them one by one; a cell frees a preprocessed input once its last edge
+    has read it (a sum does not keep its operands for backward, so this lowers the peak)."""
     last: dict[str, int] = {}
     for i, (_, _, reads) in enumerate(stmts):
         for name in reads:

@@ -231,6 +231,7 @@ class DownSC(nn.Module):
         n_0 = self.n_0.p0(p0) + self.n_0.p1(p1)  # nas_unet.nas:32
         n_1 = self.n_1.p0(p0) + self.n_1.p1(p1)  # nas_unet.nas:32
         n_2 = self.n_2.p0(p0) + self.n_2.p1(p1)  # nas_unet.nas:32
+        del p0, p1
         return torch.cat([n_0, n_1, n_2], dim=1)  # nas_unet.nas:37
 
 
@@ -256,8 +257,10 @@ class UpSC(nn.Module):
         p0 = self.p0(s0)  # nas_unet.nas:42
         p1 = self.p1(s1)  # nas_unet.nas:43
         n_0 = p0 + self.n_0.p1(p1)  # nas_unet.nas:44
+        del p0
         n_1 = self.n_1.p1(p1) + n_0  # nas_unet.nas:44
         n_2 = self.n_2.p1(p1) + self.n_2.n_1(n_1)  # nas_unet.nas:44
+        del p1
         return torch.cat([n_0, n_1, n_2], dim=1)  # nas_unet.nas:49
 
 

@@ -261,7 +261,9 @@ class DN(nn.Module):
         p0 = self.p0(s0)  # thrifty_nas.nas:31
         p1 = self.p1(s1)  # thrifty_nas.nas:32
         n_0 = self.n_0.p0(p0) + self.n_0.p1(p1)  # thrifty_nas.nas:33
+        del p1
         n_1 = self.n_1.p0(p0) + self.n_1.n_0(n_0)  # thrifty_nas.nas:33
+        del p0
         return self.channel_filter(torch.cat([n_0, n_1], dim=1))  # thrifty_nas.nas:38
 
 
@@ -288,7 +290,9 @@ class UP(nn.Module):
         p0 = self.p0(s0)  # thrifty_nas.nas:42
         p1 = self.p1(s1)  # thrifty_nas.nas:43
         n_0 = self.n_0.p0(p0) + self.n_0.p1(p1)  # thrifty_nas.nas:44
+        del p0
         n_1 = self.n_1.p1(p1) + self.n_1.n_0(n_0)  # thrifty_nas.nas:44
+        del p1
         return self.channel_filter(torch.cat([n_0, n_1], dim=1))  # thrifty_nas.nas:49
 
 
