@@ -2,8 +2,8 @@
 
 Every child is re-elaborated from its assignment (any decision kind: patch size,
 strides, optional stages, cell edges) and built from the supernet's weight bank
-(`Supernet.child_module`): its modules *are* the bank's, keyed by stable path and
-constructor signature, so no child holds a copy. New bank entries start from values
+(`Supernet.child_module`): its modules *are* the bank's, keyed by stable path,
+candidate label and constructor signature, so no child holds a copy. New bank entries start from values
 that depend only on the child that created them, and the order of the children that
 created entries is kept, so a resumed run rebuilds the same bank (and optimizer groups)
 before loading the checkpoint.
