@@ -211,5 +211,9 @@ from nasdsl.cli_run import add_run_command  # noqa: E402 - the whole pipeline
 
 add_run_command(main, run_guarded, define_option)
 
+from nasdsl.cli_trials import add_trials_command  # noqa: E402 - many trainings (Ray)
+
+add_trials_command(main, run_guarded)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,147 @@
+"""One trial: train (or resume) and evaluate into its own run directory.
+
+The same function runs in this process (`--workers 0`) and as a Ray task, so both paths
+produce the same files and, on CPU with the same thread count, the same weights.
+
+A trial's run directory is a `nasdsl train` run directory plus:
+  trial_job.json   the trial as first started (its fingerprint guards the folder)
+  attempts.json    one entry per start (pid, host, time): a retried trial shows two
+  eval.csv         `nasdsl eval RUN`'s per-case scores on the fold's validation cases
+  trial.json       written last, atomically: the results; its presence with a matching
+                   fingerprint is what "finished" means to a re-run
+  error.txt        the traceback of a failed attempt (removed when a later one succeeds)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import socket
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+
+
+class TrialMismatch(Exception):
+    """The run directory belongs to another trial (the table changed)."""
+
+
+def finished(trial: dict[str, Any]) -> dict[str, Any] | None:
+    """The recorded result when the trial's run directory is complete and was made by
+    exactly this trial (same fingerprint); None otherwise."""
+    try:
+        record = json.loads((Path(trial["request"]["out"]) / "trial.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if (isinstance(record, dict) and record.get("format") == FORMAT
+            and record.get("fingerprint") == trial["fingerprint"]
+            and record.get("state") == "done"):
+        return record
+    return None
+
+
+def run_trial(trial: dict[str, Any], threads: int = 1) -> dict[str, Any]:
+    """Train and evaluate one trial (a Trial.to_dict()); returns its trial.json record.
+    Raises on failure after writing error.txt into the run directory."""
+    import torch
+
+    from nasdsl.runs import atomic_write_json
+
+    done = finished(trial)
+    if done is not None:
+        return {**done, "reused": True}
+    out = Path(trial["request"]["out"])
+    torch.set_num_threads(threads)  # results depend on it: same count, same weights
+    attempt = _start(out, trial)
+    try:
+        record = _train_and_evaluate(trial, out, attempt)
+    except BaseException:
+        (out / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        raise
+    (out / "error.txt").unlink(missing_ok=True)
+    atomic_write_json(out / "trial.json", record)
+    return record
+
+
+def _start(out: Path, trial: dict[str, Any]) -> int:
+    """Claim the run directory for this trial and count the attempt."""
+    from nasdsl.runs import atomic_write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    job = out / "trial_job.json"
+    if job.exists():
+        try:
+            recorded = json.loads(job.read_text()).get("fingerprint")
+        except ValueError:
+            recorded = None
+        if recorded != trial["fingerprint"]:
+            raise TrialMismatch(f"{out}: holds a run of another trial (its genotype, data "
+                                "or settings differ from the table's); move it away or "
+                                "choose another --out")
+    elif (out / "manifest.json").exists():
+        raise TrialMismatch(f"{out}: holds a run that `nasdsl trials` did not start")
+    else:
+        atomic_write_json(job, trial)
+    attempts_path = out / "attempts.json"
+    try:
+        attempts = json.loads(attempts_path.read_text())
+    except (OSError, ValueError):
+        attempts = []
+    attempts.append({"pid": os.getpid(), "host": socket.gethostname(),
+                     "started": time.time()})
+    atomic_write_json(attempts_path, attempts)
+    return len(attempts)
+
+
+def _train_and_evaluate(trial: dict[str, Any], out: Path, attempt: int) -> dict[str, Any]:
+    from nasdsl.runs import RunDir, atomic_write_bytes
+    from nasdsl.train.evaluate import evaluate, to_csv
+    from nasdsl.train.metrics import mean_scores
+    from nasdsl.train.session import TrainRequest, train
+
+    request = TrainRequest.from_dict(trial["request"])
+    resume = RunDir(out).manifest_path.exists()  # a killed attempt's checkpoint, if any
+    t0 = time.perf_counter()
+    result = train(request, resume=resume)
+    train_s = time.perf_counter() - t0
+    scores, names = evaluate(out, request.data, "val", progress=False)
+    atomic_write_bytes(out / "eval.csv", to_csv(scores, names).encode())
+    per_class = {names[c]: v for c, v in mean_scores(scores)["dice"].items()}
+    fg = [v for v in per_class.values() if not math.isnan(v)]
+    pos = result.position
+    return {"format": FORMAT, "state": "done", "id": trial["id"],
+            "fingerprint": trial["fingerprint"], "label": trial["label"],
+            "setting": trial["setting"], "seed": trial["seed"], "fold": trial["fold"],
+            "val_dice": sum(fg) / len(fg) if fg else math.nan,
+            "val_dice_per_class": per_class, "val_cases": len(scores),
+            "best_val_dice_training": None if pos.best == -math.inf else pos.best,
+            "steps": pos.global_step, "epochs": pos.epoch, "stopped": result.stopped,
+            "train_seconds": round(train_s, 3), "attempts": attempt, "resumed": resume,
+            "params": sum(p.numel() for p in result.model.parameters()),
+            "weights_sha256": weights_hash(out / "checkpoints" / "last.pt"),
+            "finished": time.time()}
+
+
+def weights_hash(checkpoint: Path) -> str:
+    """SHA-256 over the trained tensors' names, dtypes, shapes and bytes, in name order:
+    equal hashes mean bitwise-equal weights (the file's own bytes also hold RNG state
+    and pickling details)."""
+    import torch
+
+    from nasdsl.runs import load_checkpoint
+
+    state = load_checkpoint(checkpoint)["model"]
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+__all__ = ["run_trial", "finished", "weights_hash", "TrialMismatch"]
