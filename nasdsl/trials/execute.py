@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from nasdsl.api import UsageError
 from nasdsl.trials.table import Trial
-from nasdsl.trials.work import TrialMismatch, finished, run_trial
+from nasdsl.trials.work import finished, run_trial_or_failure
 
 OBJECT_STORE_BYTES = 100 * 1024 ** 2   # results are small dicts; Ray's minimum is ~75 MB
 
@@ -123,11 +123,7 @@ def _in_process(trials: list[Trial], ex: Execution, progress: Progress):
     try:
         for t in trials:
             progress.state(t, "running", "in this process")
-            try:
-                record = run_trial(t.to_dict(), ex.threads)
-                yield Outcome(t, "done", record)
-            except Exception as err:  # noqa: BLE001 - reported, the next trial goes on
-                yield Outcome(t, "failed", None, describe(err, t))
+            yield _outcome(t, run_trial_or_failure(t.to_dict(), ex.threads))
     finally:
         torch.set_num_threads(before)
 
@@ -149,7 +145,9 @@ def _on_ray(trials: list[Trial], ex: Execution, progress: Progress):
         _init(ray, ex)
     try:
         before = {t.id: len(_attempts(t)) for t in trials}  # read before any task starts
-        task = ray.remote(max_retries=ex.retries, retry_exceptions=False)(run_trial)
+        # errors come back as failure records: the trial's exception classes need not
+        # travel between processes (some do not unpickle), and only a dead worker retries
+        task = ray.remote(max_retries=ex.retries, retry_exceptions=False)(run_trial_or_failure)
         refs = {task.options(num_cpus=ex.cpus, num_gpus=ex.gpus,
                              name=f"trial {t.id}").remote(t.to_dict(), ex.threads): t
                 for t in trials}
@@ -161,9 +159,10 @@ def _on_ray(trials: list[Trial], ex: Execution, progress: Progress):
             for ref in ready:
                 t = refs.pop(ref)
                 try:
-                    yield Outcome(t, "done", ray.get(ref))
+                    yield _outcome(t, ray.get(ref))
                 except Exception as err:  # noqa: BLE001 - a failed trial, not the command
-                    yield Outcome(t, "failed", None, describe(err, t))
+                    yield Outcome(t, "failed", {"attempts": len(_attempts(t))},
+                                  _ray_failure(err, t))
     finally:
         if started_here:
             ray.shutdown()
@@ -202,26 +201,23 @@ def _report_attempts(t: Trial, before: dict[str, int], seen: dict[str, int],
         progress.state(t, what, f"pid {a.get('pid')} on {a.get('host')}")
 
 
-def describe(err: BaseException, t: Trial) -> str:
-    """One line: a user-facing reason as it is, anything else with where the traceback is."""
-    from nasdsl.data import DataError
-    from nasdsl.diagnostics import NasError
-    from nasdsl.runs import RunError
-    from nasdsl.train.loop import TrainingStopped
+def _outcome(t: Trial, record: dict[str, Any]) -> Outcome:
+    if record.get("state") == "failed":
+        return Outcome(t, "failed", record, record.get("error"))
+    return Outcome(t, "done", record)
 
-    cause = getattr(err, "cause", None) or err  # RayTaskError wraps the trial's exception
-    expected = (UsageError, DataError, RunError, TrainingStopped, TrialMismatch, NasError)
-    name = type(cause).__name__
+
+def _ray_failure(err: BaseException, t: Trial) -> str:
+    """What Ray itself raised: the worker died on every attempt, or the task could not
+    run at all."""
+    name = type(err).__name__
     if name in ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError"):
         return f"its worker died on every attempt ({name}); see {t.out}/attempts.json"
-    text = " ".join(str(cause).split())
-    if isinstance(cause, expected):
-        return text
-    return f"{name}: {text[:300]} (traceback: {Path(t.out) / 'error.txt'})"
+    return f"{name}: {' '.join(str(err).split())[:300]}"
 
 
 def _num(v: Any) -> str:
     return "n/a" if not isinstance(v, (int, float)) or v != v else f"{v:.4f}"
 
 
-__all__ = ["Execution", "Outcome", "run_trials", "describe"]
+__all__ = ["Execution", "Outcome", "run_trials"]

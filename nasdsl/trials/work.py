@@ -68,6 +68,43 @@ def run_trial(trial: dict[str, Any], threads: int = 1) -> dict[str, Any]:
     return record
 
 
+def run_trial_or_failure(trial: dict[str, Any], threads: int = 1) -> dict[str, Any]:
+    """run_trial, with an exception turned into a failure record (state "failed", a one
+    line reason, the attempts so far): what both executors call. Only the death of the
+    process itself escapes, which Ray answers by re-running the trial."""
+    try:
+        return run_trial(trial, threads)
+    except Exception as err:  # noqa: BLE001 - one trial's failure, reported by the caller
+        out = Path(trial["request"]["out"])
+        try:
+            attempts = len(json.loads((out / "attempts.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            attempts = 0
+        return {"state": "failed", "id": trial["id"], "error": describe(err, out),
+                "attempts": attempts}
+
+
+def describe(err: BaseException, out: Path) -> str:
+    """One line: a user-facing reason as it is; anything else with where its traceback is."""
+    from nasdsl.api import UsageError
+    from nasdsl.data import DataError
+    from nasdsl.diagnostics import NasError
+    from nasdsl.outputs import OutputError
+    from nasdsl.runs import RunError
+    from nasdsl.train.loop import TrainingStopped
+
+    expected = (UsageError, DataError, RunError, TrainingStopped, TrialMismatch, NasError,
+                OutputError)
+    if isinstance(err, NasError):
+        heads = [d.render(False).splitlines()[0] for d in err.diagnostics
+                 if d.severity == "error"]  # file:line:col: error[CODE]: message
+        return " / ".join(heads)[:500] or "spec error"
+    text = " ".join(str(err).split())
+    if isinstance(err, expected):
+        return text
+    return f"{type(err).__name__}: {text[:300]} (traceback: {out / 'error.txt'})"
+
+
 def _start(out: Path, trial: dict[str, Any]) -> int:
     """Claim the run directory for this trial and count the attempt."""
     from nasdsl.runs import atomic_write_json
@@ -144,4 +181,5 @@ def weights_hash(checkpoint: Path) -> str:
     return h.hexdigest()
 
 
-__all__ = ["run_trial", "finished", "weights_hash", "TrialMismatch"]
+__all__ = ["run_trial", "run_trial_or_failure", "describe", "finished", "weights_hash",
+           "TrialMismatch"]
