@@ -137,7 +137,7 @@ def _start(out: Path, trial: dict[str, Any]) -> int:
 
 def _train_and_evaluate(trial: dict[str, Any], out: Path, attempt: int) -> dict[str, Any]:
     from nasdsl.runs import RunDir, atomic_write_bytes
-    from nasdsl.train.evaluate import evaluate, to_csv
+    from nasdsl.infer.evaluate import evaluate, to_csv
     from nasdsl.train.metrics import mean_scores
     from nasdsl.train.session import TrainRequest, train
 
