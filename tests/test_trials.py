@@ -8,6 +8,7 @@ through Ray, with one worker killed mid-trial, must give bitwise-equal weights p
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -263,3 +264,30 @@ def test_ray_with_a_killed_worker_matches_the_sequential_weights(sequential, dat
         for k in ref:
             assert torch.equal(ref[k], got[k]), (tid, k)
         assert ray_rows[tid]["val_dice"] == seq_rows[tid]["val_dice"]
+
+
+def test_groups_mean_ci_and_rank():
+    from scipy import stats
+
+    from nasdsl.trials.execute import Outcome
+    from nasdsl.trials.summary import groups, table
+    from nasdsl.trials.table import Trial
+
+    def outcome(label, seed, dice, state="done"):
+        t = Trial(f"{label}-{seed}", f"/g/{label}.nas", label, seed, 0, "default",
+                  {"out": f"/o/{label}-{seed}"}, "f")
+        return Outcome(t, state, None if state == "failed" else {"val_dice": dice})
+
+    rows = groups([outcome("a", 0, 0.70), outcome("a", 1, 0.80), outcome("a", 2, 0.75),
+                   outcome("b", 0, 0.90), outcome("b", 1, 0.0, "failed"),
+                   outcome("c", 0, 0.75), outcome("c", 1, 0.75),
+                   outcome("d", 0, 0.0, "failed")])
+    by = {r["group"]: r for r in rows}
+    assert [r["group"] for r in rows] == ["b", "a", "c", "d"]
+    assert (by["b"]["rank"], by["a"]["rank"], by["c"]["rank"], by["d"]["rank"]) == \
+        (1, 2, 2, None)  # a and c tie at 0.75 and share rank 2; d has no result
+    assert by["b"]["n"] == 1 and by["b"]["failed"] == 1 and math.isnan(by["b"]["ci95_low"])
+    lo, hi = stats.t.interval(0.95, 2, loc=0.75, scale=stats.sem([0.70, 0.80, 0.75]))
+    assert by["a"]["ci95_low"] == pytest.approx(lo) and by["a"]["ci95_high"] == pytest.approx(hi)
+    text = table({"groups": rows})
+    assert text.splitlines()[1].split()[:4] == ["1", "b", "1", "0.9000"]

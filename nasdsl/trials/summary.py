@@ -150,13 +150,15 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(ranked) + 2), 3.8))
     for x, g in enumerate(ranked):
         vals = g["values"]
-        jitter = [(i - (len(vals) - 1) / 2) * 0.06 for i in range(len(vals))]
+        step = min(0.06, 0.5 / len(vals))  # spread the dots, never into the next group
+        jitter = [(i - (len(vals) - 1) / 2) * step for i in range(len(vals))]
         ax.scatter([x + j for j in jitter], vals, s=14, color="0.55", zorder=2,
                    label="one trial" if x == 0 else None)
         lo, hi = g["ci95_low"], g["ci95_high"]
         err = None if lo is None or math.isnan(lo) else [[g["mean"] - lo], [hi - g["mean"]]]
         ax.errorbar([x], [g["mean"]], yerr=err, fmt="o", color="C0", capsize=5, zorder=3,
                     label="mean, 95% CI" if x == 0 else None)
+    ax.set_xlim(-0.6, len(ranked) - 0.4)
     ax.set_xticks(range(len(ranked)))
     ax.set_xticklabels([f"{g['rank']}. {g['group']}" for g in ranked], rotation=30,
                        ha="right", fontsize=8)
