@@ -56,8 +56,9 @@ def nothing_to_search(compiled: Any, engine: str | None = None) -> Diagnostic:
     who = f"`{engine}`" if engine else "a search engine"
     return Diagnostic("error", NOTHING_TO_SEARCH, f"nothing for {who} to search: {what}"
                       + (f" ({n} decided)" if n else ""), _head(compiled.unit.span),
-                      "search its space (the file after `of`), or train this network with "
-                      "`nasdsl train`")
+                      ("search its space (the file after `of`), or train" if
+                       compiled.unit.kind == "genotype" else "add a choice to search, or "
+                       "train") + " this network with `nasdsl train`")
 
 
 def _diag(compiled: Any, engine: str, p: Problem, origin: str) -> Diagnostic:

@@ -131,7 +131,8 @@ class EngineSpec:
             elif s.scale is not None:
                 of, at = s.scale
                 value = s.default_for(plain)
-                note = f"{s.default} of {at} {of} scaled to {plain[of]}; {s.source}"
+                scaled = f", scaled to {plain[of]}" if plain[of] != at else ""
+                note = f"{s.default} of {at} {of}{scaled}; {s.source}"
                 out[name] = Resolved(value, DEFAULT, note)
             else:
                 out[name] = Resolved(s.default, DEFAULT, s.source)
