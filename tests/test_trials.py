@@ -291,3 +291,26 @@ def test_groups_mean_ci_and_rank():
     assert by["a"]["ci95_low"] == pytest.approx(lo) and by["a"]["ci95_high"] == pytest.approx(hi)
     text = table({"groups": rows})
     assert text.splitlines()[1].split()[:4] == ["1", "b", "1", "0.9000"]
+
+
+def test_edited_space_makes_a_finished_trial_run_again_and_fail_by_name(dataset, tmp_path):
+    """A genotype's fingerprint covers its own text; the space it names is checked
+    against the run's manifest, so editing the space never reuses a stale result."""
+    (tmp_path / "genotypes").mkdir()
+    space = tmp_path / "thrifty_nas.nas"
+    space.write_text((SPECS / "thrifty_nas.nas").read_text())
+    genotype = tmp_path / "genotypes" / "a.nas"
+    genotype.write_text((SPECS / "genotypes" / "thrifty_nas_a.nas").read_text())
+    table = tmp_path / "t.toml"
+    table.write_text(f'data = "{dataset}"\ngenotypes = ["{genotype}"]\nk_folds = 3\n'
+                     'defines = ["C=8", "levels=2", "classes=4"]\n[train]\nepochs = 1\n'
+                     'steps_per_epoch = 2\nbatch = 2\npatch = "32x32"\n')
+    out = tmp_path / "out"
+    code, output = cli("trials", str(table), "--out", str(out), "--workers", "0")
+    assert code == 0, output
+    code, output = cli("trials", str(table), "--out", str(out), "--workers", "0")
+    assert code == 0 and " reused " in output, output
+    space.write_text(space.read_text() + "\n# edited\n")
+    code, output = cli("trials", str(table), "--out", str(out), "--workers", "0")
+    assert code == 1 and " reused " not in output, output
+    assert "thrifty_nas.nas: changed since this run was trained" in output, output

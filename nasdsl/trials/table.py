@@ -121,9 +121,10 @@ def load_table(path: str | Path, out: Path, device: str = "cpu") -> list[Trial]:
 
 
 def fingerprint(request: dict[str, Any], data_hash: str | None = None) -> str:
-    """Hash of what decides a trial's result: the genotype text (and the spec it names,
-    through the training manifest's own check), the dataset's description, and every
-    training setting. Progress and the run folder's location do not count."""
+    """Hash of what decides a trial's result: the genotype text, the dataset's files
+    (names and sizes) and description, and every training setting. Progress and the run
+    folder's location do not count; the space a genotype names is checked against the
+    run's manifest (work.finished)."""
     req = {k: v for k, v in request.items() if k not in ("out",)}
     req["config"] = {k: v for k, v in req["config"].items() if k != "progress"}
     return hashlib.sha256(json.dumps({

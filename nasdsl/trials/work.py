@@ -40,9 +40,23 @@ def finished(trial: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if (isinstance(record, dict) and record.get("format") == FORMAT
             and record.get("fingerprint") == trial["fingerprint"]
-            and record.get("state") == "done"):
+            and record.get("state") == "done" and _spec_unchanged(trial)):
         return record
     return None
+
+
+def _spec_unchanged(trial: dict[str, Any]) -> bool:
+    """The genotype's hash is in the fingerprint; the space it names is checked here
+    against the run's manifest (a changed space makes the trial run again, where the
+    training's resume refuses it by name)."""
+    from nasdsl.runs import RunDir, file_hash
+
+    try:
+        spec = RunDir(trial["request"]["out"]).manifest()["spec"]
+        return all(file_hash(spec[k]) == spec[h] for k, h in (("path", "file_hash"),
+                                                              ("space_path", "space_hash")))
+    except Exception:  # noqa: BLE001 - unreadable or missing: not a finished trial
+        return False
 
 
 def run_trial(trial: dict[str, Any], threads: int = 1) -> dict[str, Any]:
