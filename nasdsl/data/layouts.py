@@ -139,7 +139,8 @@ def _index_msd(root: Path) -> DatasetIndex:
     tests = tuple(_msd_test_case(root, meta_path, t) for t in meta.get("test", [])
                   if isinstance(t, str))
     dims = _nifti_dims(root, cases)
-    return DatasetIndex(root, "msd", str(meta.get("name", root.name)), dims, channels, channels, names, values, cases, tests, meta_path)
+    return DatasetIndex(root, "msd", str(meta.get("name", root.name)), dims, channels,
+                        channels, names, values, cases, tests, meta_path)
 
 
 def _msd_case(root: Path, meta_path: Path, entry: Any) -> Case:

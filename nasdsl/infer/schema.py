@@ -266,5 +266,5 @@ def read_sidecar(onnx_path: Path) -> dict[str, Any]:
     return validate_sidecar(path, read_json(path, path.parent, "sidecar", nonfinite=True))
 
 
-__all__ = ["SIDECAR_FORMAT", "read_sidecar", "sidecar_path", "SidecarError", "validate_infer", "validate_plan", "validate_sidecar",
-           "validate_model_sections"]
+__all__ = ["SIDECAR_FORMAT", "read_sidecar", "sidecar_path", "SidecarError", "validate_infer",
+           "validate_plan", "validate_sidecar", "validate_model_sections"]
