@@ -170,3 +170,17 @@ def test_outlined_exports_the_same_onnx_graph(name, tmp_path):
     assert [n.op_type for n in a.node] == [n.op_type for n in b.node]
     assert sorted(onnx.numpy_helper.to_array(t).tobytes() for t in a.initializer) == \
         sorted(onnx.numpy_helper.to_array(t).tobytes() for t in b.initializer)
+
+
+def test_lifted_parameters_tell_true_from_one():
+    """Values that compare equal but print differently (True == 1) are not one value."""
+    from nasdsl.backends.outline import Body, Decl, lift
+    from nasdsl.ir.names import Namespace
+
+    def body(value):
+        return Body([Decl("leaf", "p0.conv", "Conv", [(None, 2), ("groups", value)], "s:1")],
+                    [], ["x"])
+
+    params, slots = lift([body(True), body(1)], Namespace())
+    assert params == ["groups"] and slots == {1: "groups"}
+    assert lift([body(2), body(2)], Namespace()) == ([], {})

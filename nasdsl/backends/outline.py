@@ -397,7 +397,7 @@ def lift(bodies: list[Body], names: Namespace) -> tuple[list[str], dict[int, str
     slots = [(k or "arg", d.attr.replace(".", "_")) for d in bodies[0].decls for k, _ in d.args]
     varying: dict[tuple, list[int]] = {}
     for i, column in enumerate(columns):
-        if any(v != column[0] for v in column):
+        if len({repr(v) for v in column}) > 1:   # repr: True == 1, but not as source
             varying.setdefault(tuple(repr(v) for v in column), []).append(i)
     kws = [slots[group[0]][0] for group in varying.values()]
     params: list[str] = []
