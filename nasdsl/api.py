@@ -24,7 +24,7 @@ from nasdsl.ir.decisions import validate_assignment
 from nasdsl.sema.explore import Relaxed, cached_table, elaborate_relaxed, known_structural
 from nasdsl.sema.genotype import literal, read_genotype, report_issues
 from nasdsl.sema.overrides import check_override_kinds
-from nasdsl.sema.genotype import _Bad as _BadLiteral
+from nasdsl.sema.genotype import NotALiteral
 from nasdsl.sema.values import Symbol, show
 from nasdsl.source import SourceFile, Span
 from nasdsl.spec_files import MAX_SPEC_BYTES, SPEC_SUFFIX, SpecFileError, printable, \
@@ -147,7 +147,7 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
             if isinstance(s, A.Param):
                 try:
                     value = literal(s.value)
-                except _BadLiteral as bad:
+                except NotALiteral as bad:
                     sink.error("E0414", "a genotype parameter is a plain value", bad.span)
                     continue
                 override_spans[s.name] = s.span

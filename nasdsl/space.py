@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nasdsl.analysis.resources import _op_flops, _op_params, flop_bounds, param_bounds
+from nasdsl.analysis.resources import op_flops, op_params, flop_bounds, param_bounds
 from nasdsl.api import (Compiled, ConstraintResult, UsageError, check_architecture,
                         compile_assignment, compile_spec)
 from nasdsl.diagnostics import Diagnostic, DiagnosticSink
@@ -109,8 +109,8 @@ class SearchSpace:
             per = out.setdefault(n.attr("decision"), {})
             for a in n.attr("alternatives"):
                 attrs = dict(a.attrs)
-                flops = _op_flops(a.op, attrs, ins, n.type, size) if size else None
-                cost = Cost(_op_params(a.op, attrs, ins, n.type), flops)
+                flops = op_flops(a.op, attrs, ins, n.type, size) if size else None
+                cost = Cost(op_params(a.op, attrs, ins, n.type), flops)
                 per[a.label] = per[a.label] + cost if a.label in per else cost
         return out
 
@@ -122,9 +122,9 @@ class SearchSpace:
             if n.op in ("mixed", "choose", "input"):
                 continue
             ins = tuple(graph.node(i).type for i in n.inputs)
-            params += _op_params(n.op, dict(n.attrs), ins, n.type)
+            params += op_params(n.op, dict(n.attrs), ins, n.type)
             if size:
-                flops += _op_flops(n.op, dict(n.attrs), ins, n.type, size)
+                flops += op_flops(n.op, dict(n.attrs), ins, n.type, size)
         return Cost(params, flops if size else None)
 
     # ---- genotypes ----------------------------------------------------------------------

@@ -23,7 +23,7 @@ INTERNAL = {
     "nasdsl.errors.InternalError", "nasdsl.sema.choices.Structural",
     "nasdsl.sema.exprs.EvalError", "nasdsl.sema.exprs._Silent",
     "nasdsl.sema.budget.Exhausted", "nasdsl.sema.scope.Return",
-    "nasdsl.sema.genotype._Bad", "nasdsl.ops.registry.OpError",
+    "nasdsl.sema.genotype.NotALiteral", "nasdsl.ops.registry.OpError",
     "nasdsl.train.step.NonFiniteLoss", "nasdsl.backends.verify_child.ChildFailed",
     "nasdsl.backends.onnx_export.VerificationError", "nasdsl.spec_files.SpecFileError",
 }

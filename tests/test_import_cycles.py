@@ -41,11 +41,12 @@ def _resolve(name: str) -> str | None:
     return name or None
 
 
-def imports(module: str) -> set[str]:
-    """The nasdsl modules `module` imports, anywhere in its body."""
+def imports(module: str, typing_too: bool = False) -> set[str]:
+    """The nasdsl modules `module` imports, anywhere in its body (`typing_too`: also
+    those under `if TYPE_CHECKING:`)."""
     path = MODULES[module]
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = _type_checking_only(tree)
+    skipped = set() if typing_too else _type_checking_only(tree)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -129,8 +130,55 @@ def test_no_import_cycle_between_packages():
 
 @pytest.mark.parametrize("package", ["nasdsl.sema"])
 def test_no_import_cycle_inside(package):
+    """Not even one for type checking: the elaborator's helpers (apply, cells, choices,
+    strides) see it through the `sema.context.Elaboration` protocol."""
     inside = {m for m in MODULES if m.startswith(package + ".")}
-    edges = {m: {t for t in imports(m) if t in inside} for m in inside}
+    edges = {m: {t for t in imports(m, typing_too=True) if t in inside} for m in inside}
     pairs = {(m, t): (m, t) for m, ts in edges.items() for t in ts}
     found = cycles(edges)
     assert not found, "\n".join(f"{c}: {_witnesses(c, pairs)}" for c in found)
+
+
+def _nasdsl_imports(module: str):
+    """(import node, is it inside a function) for each `from nasdsl... import` of a module."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    top = {id(node) for node in tree.body}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or
+                                                 (node.module or "").startswith("nasdsl")):
+            yield node, id(node) not in top and not any(
+                id(node) in _type_checking_only(s) for s in tree.body
+                if isinstance(s, ast.If))
+
+
+@pytest.mark.parametrize("package", ["nasdsl.sema"])
+def test_no_private_name_imported_into(package):
+    """A module of the package uses other modules through their public names only: a
+    `_name` is free to change with its own module."""
+    found = [f"{m}:{node.lineno}: {ast.unparse(node)}"
+             for m in sorted(MODULES) if m.startswith(package + ".")
+             for node, _ in _nasdsl_imports(m)
+             if any(a.name.startswith("_") for a in node.names)]
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("package", ["nasdsl.sema"])
+def test_no_import_inside_a_function_of(package):
+    """Imports of nasdsl modules sit at the top of the package's modules: an import
+    inside a function is how a cycle hides."""
+    found = [f"{m}:{node.lineno}: {ast.unparse(node)}"
+             for m in sorted(MODULES) if m.startswith(package + ".")
+             for node, local in _nasdsl_imports(m) if local]
+    assert not found, "\n".join(found)
+
+
+def test_the_sema_checks_see_what_they_forbid(tmp_path, monkeypatch):
+    """The two checks above flag a private name and a function-local import."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("from nasdsl.sema.values import show\n"
+                   "def f():\n    from nasdsl.sema.genotype import _private\n")
+    monkeypatch.setitem(MODULES, "nasdsl.sema.zz_bad", bad)
+    with pytest.raises(AssertionError, match="zz_bad:3"):
+        test_no_private_name_imported_into("nasdsl.sema")
+    with pytest.raises(AssertionError, match="zz_bad:3"):
+        test_no_import_inside_a_function_of("nasdsl.sema")

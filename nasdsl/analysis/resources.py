@@ -24,11 +24,11 @@ class Bounds:
         return Bounds(self.lo + other.lo, self.hi + other.hi)
 
 
-def _op_params(op: str, attrs: dict, in_types: tuple[TensorType, ...], out: TensorType) -> int:
+def op_params(op: str, attrs: dict, in_types: tuple[TensorType, ...], out: TensorType) -> int:
     return REGISTRY[op].params(attrs, in_types, out)
 
 
-def _op_flops(op: str, attrs: dict, in_types: tuple[TensorType, ...], out: TensorType,
+def op_flops(op: str, attrs: dict, in_types: tuple[TensorType, ...], out: TensorType,
               input_size: tuple[int, ...]) -> int:
     in_sizes = tuple(t.size(input_size) for t in in_types)
     return REGISTRY[op].flops(attrs, in_types, out, in_sizes, out.size(input_size))
@@ -42,23 +42,23 @@ def node_params(graph: Graph, node: Node) -> int:
     """Parameters of one plain (non-choice) node."""
     if node.op == "input":
         return 0
-    return _op_params(node.op, dict(node.attrs), _in_types(graph, node), node.type)
+    return op_params(node.op, dict(node.attrs), _in_types(graph, node), node.type)
 
 
 def param_bounds(graph: Graph) -> Bounds:
     """Exact count for a frozen graph; cell-edge bounds for a space graph."""
     return _fold(graph, lambda n: node_params(graph, n),
-                 lambda n, a: _op_params(a.op, dict(a.attrs), _in_types(graph, n), n.type))
+                 lambda n, a: op_params(a.op, dict(a.attrs), _in_types(graph, n), n.type))
 
 
 def flop_bounds(graph: Graph, input_size: tuple[int, ...]) -> Bounds:
     def plain(n: Node) -> int:
         if n.op == "input":
             return 0
-        return _op_flops(n.op, dict(n.attrs), _in_types(graph, n), n.type, input_size)
+        return op_flops(n.op, dict(n.attrs), _in_types(graph, n), n.type, input_size)
 
     def alt(n: Node, a) -> int:
-        return _op_flops(a.op, dict(a.attrs), _in_types(graph, n), n.type, input_size)
+        return op_flops(a.op, dict(a.attrs), _in_types(graph, n), n.type, input_size)
 
     return _fold(graph, plain, alt)
 
@@ -68,7 +68,7 @@ def supernet_params(graph: Graph) -> int:
     total = 0
     for n in graph.nodes:
         if n.op == "mixed":
-            total += sum(_op_params(a.op, dict(a.attrs), _in_types(graph, n), n.type)
+            total += sum(op_params(a.op, dict(a.attrs), _in_types(graph, n), n.type)
                          for a in n.attr("alternatives"))
         elif n.op != "choose":
             total += node_params(graph, n)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nasdsl.diagnostics import suggest
 from nasdsl.ir.graph import Call, CellInstance
 from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
+from nasdsl.sema.budget import MAX_LIST, NODE_COST, Frame
+from nasdsl.sema.context import Elaboration
 from nasdsl.sema.choices import Pending, force, force_all, has_pending, mixed_attr, mixed_call
 from nasdsl.sema.exprs import EvalError, Silent
 from nasdsl.sema.scope import MAX_CALL_DEPTH, Env, Return, loop_range
@@ -17,13 +19,11 @@ from nasdsl.source import Span
 from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
 
-if TYPE_CHECKING:
-    from nasdsl.sema.elaborate import Elaborator
 
 FUNCTIONS = ("len", "min", "max", "sum", "int", "round", "channels")
 
 
-def eval_expr(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
+def eval_expr(el: Elaboration, e: A.Expr, env: "Env") -> Any:
     if isinstance(e, (A.IntLit, A.FloatLit, A.StrLit, A.BoolLit)):
         return e.value
     if isinstance(e, (A.Name, A.Index)):
@@ -50,7 +50,7 @@ def eval_expr(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
     raise TypeError(f"no evaluation for {type(e).__name__}")
 
 
-def eval_lazy(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
+def eval_lazy(el: Elaboration, e: A.Expr, env: "Env") -> Any:
     """A name or index may evaluate to an undecided choice (`Pending`); see choices.py."""
     if isinstance(e, A.Name):
         return lookup(el, e, env)
@@ -65,7 +65,7 @@ def eval_lazy(el: "Elaborator", e: A.Expr, env: "Env") -> Any:
     return eval_expr(el, e, env)
 
 
-def lookup(el: "Elaborator", e: A.Name, env: "Env") -> Any:
+def lookup(el: Elaboration, e: A.Name, env: "Env") -> Any:
     try:
         value = env.lookup(e.id)
     except KeyError:
@@ -82,9 +82,7 @@ def lookup(el: "Elaborator", e: A.Name, env: "Env") -> Any:
     raise EvalError("E0200", f"unknown name `{e.id}`", e.span, suggest(e.id, known))
 
 
-def comprehension(el: "Elaborator", e: A.Comprehension, env: "Env") -> tuple:
-    from nasdsl.sema.budget import MAX_LIST, Frame
-
+def comprehension(el: Elaboration, e: A.Comprehension, env: "Env") -> tuple:
     lo = X.as_int(eval_expr(el, e.lo, env), e.lo.span, "a range bound")
     hi = X.as_int(eval_expr(el, e.hi, env), e.hi.span, "a range bound")
     if hi - lo > MAX_LIST:
@@ -111,7 +109,7 @@ def comprehension(el: "Elaborator", e: A.Comprehension, env: "Env") -> tuple:
 _MISSING = object()
 
 
-def call(el: "Elaborator", e: A.Call, env: "Env") -> Any:
+def call(el: Elaboration, e: A.Call, env: "Env") -> Any:
     func = eval_lazy(el, e.func, env)
     args = [eval_lazy(el, a, env) for a in e.args]
     kwargs = {k.name: eval_lazy(el, k.value, env) for k in e.kwargs}
@@ -155,7 +153,7 @@ def bind_attributes(op: OpRef, kwargs: dict, e: A.Call) -> OpRef:
     return OpRef(op.name, tuple(sorted(bound.items())), op.composite)
 
 
-def _choices_in(el: "Elaborator", e: A.Call, env: "Env") -> str:
+def _choices_in(el: Elaboration, e: A.Call, env: "Env") -> str:
     """`dil[2] = 3` for arguments that name a value choice (for call-site notes)."""
     if not el.choice_values:
         return ""
@@ -163,7 +161,7 @@ def _choices_in(el: "Elaborator", e: A.Call, env: "Env") -> str:
     for arg in [*e.args, *(k.value for k in e.kwargs)]:
         if isinstance(arg, (A.Name, A.Index)):
             try:
-                text = el._candidate_label(arg, env)
+                text = el.candidate_label(arg, env)
             except (EvalError, Silent):
                 continue
             if text in el.choice_values:
@@ -171,7 +169,7 @@ def _choices_in(el: "Elaborator", e: A.Call, env: "Env") -> str:
     return ", ".join(out)
 
 
-def _call_pending(el: "Elaborator", func: Pending, args: list, kwargs: dict,
+def _call_pending(el: Elaboration, func: Pending, args: list, kwargs: dict,
                   e: A.Call) -> Any:
     """Calling an undecided op-set choice: a mixed node when every op is a built-in."""
     first = func.point.domain[0]
@@ -181,7 +179,7 @@ def _call_pending(el: "Elaborator", func: Pending, args: list, kwargs: dict,
     return mixed_call(el, func, tensors, attrs, e.span)
 
 
-def builtin_function(el: "Elaborator", name: str, args: list, kwargs: dict,
+def builtin_function(el: Elaboration, name: str, args: list, kwargs: dict,
                      e: A.Call) -> Any:
     if kwargs:
         raise EvalError("E0207", f"`{name}` takes no keyword arguments", e.span)
@@ -276,9 +274,9 @@ def split_args(op: OpRef, args: list, kwargs: dict, e: A.Call) -> tuple[list, di
     return tensors, attrs
 
 
-def apply_builtin(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dict,
+def apply_builtin(el: Elaboration, op: OpRef, tensors: list[Tensor], attrs: dict,
                   span: Span, path: tuple[str, ...] | None) -> Tensor:
-    dims = el._need_dims(span)
+    dims = el.need_dims(span)
     opdef = REGISTRY[op.name]
     if opdef.arity is not None and len(tensors) != opdef.arity:
         raise EvalError("E0209", f"`{op.name}` takes {opdef.arity} tensor input(s), found "
@@ -295,7 +293,7 @@ def apply_builtin(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dic
         return tensors[0]
     if path is None:
         path = el.fresh_op_path(op.via or op.name)
-    nid = el._node(op.name, tuple(sorted(norm.items())), tuple(t.node for t in tensors),
+    nid = el.add_node(op.name, tuple(sorted(norm.items())), tuple(t.node for t in tensors),
                    out, path, span)
     return Tensor(nid, out)
 
@@ -310,7 +308,7 @@ def _op_code(err: OpError) -> str:
 
 
 def _bind_formals(defn: A.OpDef | A.CellDef, args: list, kwargs: dict, e: A.Call,
-                  el: "Elaborator", env: "Env") -> None:
+                  el: Elaboration, env: "Env") -> None:
     formals = defn.formals
     if len(args) > len(formals):
         raise EvalError("E0208", f"`{defn.name}` takes {len(formals)} argument(s), found "
@@ -333,9 +331,7 @@ def _bind_formals(defn: A.OpDef | A.CellDef, args: list, kwargs: dict, e: A.Call
             raise EvalError("E0208", f"`{defn.name}` needs argument `{f.name}`", e.span)
 
 
-def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
-    from nasdsl.sema.budget import NODE_COST, Frame
-
+def _enter(el: Elaboration, e: A.Call, name: str, choices: str) -> tuple:
     if el.depth >= MAX_CALL_DEPTH:
         raise EvalError("E0234", f"`{name}` calls itself too deeply (recursion?)", e.span,
                         f"calls nest at most {MAX_CALL_DEPTH} levels")
@@ -348,13 +344,13 @@ def _enter(el: "Elaborator", e: A.Call, name: str, choices: str) -> tuple:
     return saved
 
 
-def _leave(el: "Elaborator", saved: tuple) -> None:
+def _leave(el: Elaboration, saved: tuple) -> None:
     el.scope, el.hint, el.cell, el.loops, el.call = saved
     el.depth -= 1
     el.budget.pop()
 
 
-def _open_call(el: "Elaborator", kind: str, defn: A.OpDef | A.CellDef, env: "Env",
+def _open_call(el: Elaboration, kind: str, defn: A.OpDef | A.CellDef, env: "Env",
                e: A.Call) -> None:
     """Record the call (emitters outline it as one module), with its tensor formals."""
     formals: list[tuple[str, int]] = []
@@ -370,7 +366,7 @@ def _open_call(el: "Elaborator", kind: str, defn: A.OpDef | A.CellDef, env: "Env
     el.call = len(el.calls) - 1
 
 
-def _run_body(el: "Elaborator", defn: A.OpDef | A.CellDef, env: "Env") -> Any:
+def _run_body(el: Elaboration, defn: A.OpDef | A.CellDef, env: "Env") -> Any:
     """The body's return value; Silent when the body reported an error (its value is
     then unknown, and nothing downstream should report again)."""
 
@@ -388,7 +384,7 @@ def _run_body(el: "Elaborator", defn: A.OpDef | A.CellDef, env: "Env") -> Any:
     return value
 
 
-def call_composite(el: "Elaborator", op: OpRef, args: list, kwargs: dict,
+def call_composite(el: Elaboration, op: OpRef, args: list, kwargs: dict,
                    e: A.Call) -> Any:
 
     defn = op.composite
@@ -403,7 +399,7 @@ def call_composite(el: "Elaborator", op: OpRef, args: list, kwargs: dict,
         _leave(el, saved)
 
 
-def call_cell(el: "Elaborator", cell: CellVal, args: list, kwargs: dict, e: A.Call) -> Any:
+def call_cell(el: Elaboration, cell: CellVal, args: list, kwargs: dict, e: A.Call) -> Any:
 
     defn = cell.defn
     if el.cell is not None:
@@ -429,7 +425,7 @@ def call_cell(el: "Elaborator", cell: CellVal, args: list, kwargs: dict, e: A.Ca
 FITS = {"exact": "add", "authors": "resize_add"}
 
 
-def node_join(el: "Elaborator", s: A.Nodes, env: "Env") -> OpRef:
+def node_join(el: Elaboration, s: A.Nodes, env: "Env") -> OpRef:
     """How a cell node sums its edges: `fit=exact` (default) adds edges of one size;
     `fit=authors` nearest-resizes them to the largest first (NAS-Unet's code)."""
     join = OpRef("add")
@@ -453,7 +449,7 @@ def join_path(join: OpRef, base: tuple[str, ...]) -> tuple[str, ...]:
     return base if join.name == "add" else base + ("join",)
 
 
-def check_mixed_join(el: "Elaborator", join: OpRef, s: A.Nodes) -> None:
+def check_mixed_join(el: Elaboration, join: OpRef, s: A.Nodes) -> None:
     """`fit=authors` reproduces a derived network; a supernet's mixed edges must agree in
     size, so a space elaborated with it gets a warning (once) instead of a supernet that
     fails at its first step."""
@@ -465,7 +461,7 @@ def check_mixed_join(el: "Elaborator", join: OpRef, s: A.Nodes) -> None:
                     "build the genotype with it")
 
 
-def out_type(el: "Elaborator", op: OpRef, x: TensorType, role: str | None,
+def out_type(el: Elaboration, op: OpRef, x: TensorType, role: str | None,
              span: Span) -> TensorType:
     """Type an edge op would give, without adding a node (for mixed edges)."""
     opdef = REGISTRY[op.name]

@@ -8,7 +8,7 @@ undecided ones become `mixed` edges and a `choose` node for the supernet backend
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nasdsl.diagnostics import Note
 from nasdsl.ir.decisions import Cond, DecisionPoint, LabelInfo
@@ -16,13 +16,11 @@ from nasdsl.ir.graph import Alternative
 from nasdsl.ops import REGISTRY
 from nasdsl.sema import exprs as X
 from nasdsl.sema.apply import check_mixed_join, join_path, node_join, out_type
+from nasdsl.sema.context import Elaboration
 from nasdsl.sema.exprs import EvalError
+from nasdsl.sema.scope import Env
 from nasdsl.sema.values import OpRef, OpSetVal, Tensor, show
 from nasdsl.syntax import ast as A
-
-if TYPE_CHECKING:
-    from nasdsl.sema.elaborate import Elaborator
-    from nasdsl.sema.scope import Env
 
 
 class _Source:
@@ -32,7 +30,7 @@ class _Source:
             label, tensor, role, opset, clause
 
 
-def elaborate_nodes(el: "Elaborator", s: A.Nodes, env: "Env") -> None:
+def elaborate_nodes(el: Elaboration, s: A.Nodes, env: "Env") -> None:
     count = X.as_int(el.eval(s.count, env), s.count.span, "the node count")
     keep = X.as_int(el.eval(s.keep, env), s.keep.span, "`keep`")
     if not 1 <= count <= 64:
@@ -53,7 +51,7 @@ def elaborate_nodes(el: "Elaborator", s: A.Nodes, env: "Env") -> None:
     el.bind(A.Target(s.name, (), s.span), tuple(nodes), env)
 
 
-def _sources(el: "Elaborator", s: A.Nodes, env: "Env") -> tuple[list[_Source], Any]:
+def _sources(el: Elaboration, s: A.Nodes, env: "Env") -> tuple[list[_Source], Any]:
     out: list[_Source] = []
     node_clause = None
     for c in s.clauses:
@@ -71,7 +69,7 @@ def _sources(el: "Elaborator", s: A.Nodes, env: "Env") -> tuple[list[_Source], A
     return out, node_clause
 
 
-def _opset(el: "Elaborator", c: A.FromClause, env: "Env") -> OpSetVal:
+def _opset(el: Elaboration, c: A.FromClause, env: "Env") -> OpSetVal:
     value = el.eval(c.opset, env)
     if isinstance(value, OpRef):
         value = OpSetVal(value.name, ((value.name, value),))
@@ -109,7 +107,7 @@ def _role(c: A.FromClause, opset: OpSetVal, default: str | None = None) -> str:
                     c.span, f"write `from {c.source} down: ...` (or normal, up)")
 
 
-def _node(el: "Elaborator", s: A.Nodes, j: int, cands: list[_Source], keep: int,
+def _node(el: Elaboration, s: A.Nodes, j: int, cands: list[_Source], keep: int,
           join: OpRef = OpRef("add")) -> Tensor:
     node_id = f"{el.cell}.{s.name}[{j}]"
     labels = tuple(c.label for c in cands)
@@ -151,7 +149,7 @@ def _edge_info(c: _Source) -> tuple[LabelInfo, ...]:
                  for label, op in c.opset.entries)
 
 
-def _mixed_node(el: "Elaborator", s: A.Nodes, node_id: str, cands: list[_Source],
+def _mixed_node(el: Elaboration, s: A.Nodes, node_id: str, cands: list[_Source],
                 keep: int, base: tuple[str, ...]) -> Tensor:
     edges = []
     for c in cands:
@@ -171,12 +169,12 @@ def _mixed_node(el: "Elaborator", s: A.Nodes, node_id: str, cands: list[_Source]
         assert ttype is not None
         path = base + (c.label,)
         el.taken.add(path)
-        nid = el._node("mixed", (("alternatives", tuple(alts)),
+        nid = el.add_node("mixed", (("alternatives", tuple(alts)),
                                  ("decision", f"{node_id}.{c.label}"), ("role", c.role)),
                        (c.tensor.node,), ttype, path, c.clause.span)
         edges.append(Tensor(nid, ttype))
     _same_types(edges, cands, node_id)
-    nid = el._node("choose", (("decision", node_id), ("keep", keep),
+    nid = el.add_node("choose", (("decision", node_id), ("keep", keep),
                               ("labels", tuple(c.label for c in cands))),
                    tuple(e.node for e in edges), edges[0].type, base, s.span)
     return Tensor(nid, edges[0].type)

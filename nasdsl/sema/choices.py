@@ -14,16 +14,15 @@ choices per child (docs/SEARCH_IR.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nasdsl.ir.decisions import DecisionPoint
 from nasdsl.ir.graph import Alternative
 from nasdsl.ops import REGISTRY, OpError
+from nasdsl.sema.context import Elaboration
 from nasdsl.sema.values import OpRef, Tensor
 from nasdsl.source import Span
 
-if TYPE_CHECKING:
-    from nasdsl.sema.elaborate import Elaborator
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +67,7 @@ def force_all(values: Any) -> None:
             force_all(v)
 
 
-def mixed_attr(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dict[str, Any],
+def mixed_attr(el: Elaboration, op: OpRef, tensors: list[Tensor], attrs: dict[str, Any],
                span: Span) -> Tensor:
     """A built-in op whose attributes hold one undecided choice: one candidate per label.
     With several choices, the last is made structural (one restart each) until one is
@@ -87,7 +86,7 @@ def mixed_attr(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dict[s
     return _mixed_node(el, alts, tensors, point, "value", el.fresh_op_path(op.name), span)
 
 
-def mixed_call(el: "Elaborator", chooser: Pending, tensors: list[Tensor],
+def mixed_call(el: Elaboration, chooser: Pending, tensors: list[Tensor],
                attrs: dict[str, Any], span: Span) -> Tensor:
     """`b(h)` where `b` is an undecided op-set choice: one candidate per op."""
     point = chooser.point
@@ -103,10 +102,10 @@ def mixed_call(el: "Elaborator", chooser: Pending, tensors: list[Tensor],
                        span)
 
 
-def _alternative(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dict[str, Any],
+def _alternative(el: Elaboration, op: OpRef, tensors: list[Tensor], attrs: dict[str, Any],
                  label: str, point: DecisionPoint) -> tuple[Alternative, Any]:
     opdef = REGISTRY[op.name]
-    dims = el._need_dims(Span(point.span.file, point.span.start, point.span.end))
+    dims = el.need_dims(Span(point.span.file, point.span.start, point.span.end))
     if opdef.arity is not None and len(tensors) != opdef.arity or not tensors:
         raise Structural(point.id)
     try:
@@ -117,13 +116,13 @@ def _alternative(el: "Elaborator", op: OpRef, tensors: list[Tensor], attrs: dict
     return Alternative(label, op.name, tuple(sorted(norm.items()))), out
 
 
-def _mixed_node(el: "Elaborator", alts: list, tensors: list[Tensor], point: DecisionPoint,
+def _mixed_node(el: Elaboration, alts: list, tensors: list[Tensor], point: DecisionPoint,
                 role: str, path: tuple[str, ...], span: Span) -> Tensor:
     types = {out for _, out in alts}
     if len(types) != 1:
         raise Structural(point.id)  # the label changes the output type: structural
     ttype = types.pop()
-    nid = el._node("mixed", (("alternatives", tuple(a for a, _ in alts)),
+    nid = el.add_node("mixed", (("alternatives", tuple(a for a, _ in alts)),
                              ("decision", point.id), ("role", role)),
                    tuple(t.node for t in tensors), ttype, path, span)
     return Tensor(nid, ttype)

@@ -16,13 +16,14 @@ from fractions import Fraction
 from typing import Any
 
 from nasdsl.diagnostics import DiagnosticSink, InternalError, Note, suggest
-from nasdsl.enginespec import ENGINES
+from nasdsl.enginespec import ENGINES, check_block, resolve, setting_problems
 from nasdsl.ir.decisions import DecisionPoint, DecisionTable
 from nasdsl.ir.graph import Alternative, Call, CellInstance, Graph, Node
 from nasdsl.ir.types import TensorType
 from nasdsl.ops import REGISTRY, OpError
 from nasdsl.sema import exprs as X
-from nasdsl.sema import strides
+from nasdsl.sema import apply, strides
+from nasdsl.sema.cells import elaborate_nodes
 from nasdsl.sema.budget import (CHOICE_COST, MAX_LIST, NODE_COST, Budget,
                                  Exhausted, Frame)
 from nasdsl.sema.choices import Pending
@@ -209,7 +210,7 @@ class Elaborator:
     def s_Input(self, s: A.Input, env: Env, top: bool) -> None:
         if not top:
             raise EvalError("E0212", "`input` is allowed only at the top of a spec", s.span)
-        self._need_dims(s.span)
+        self.need_dims(s.span)
         kw = {k.name: self.eval(k.value, env) for k in s.kwargs}
         if s.args or set(kw) - {"channels", "size"} or "channels" not in kw:
             raise EvalError("E0217", "write an input as `input x(channels=C)` or "
@@ -228,7 +229,7 @@ class Elaborator:
         self.input_size = size
         self._declare(s.name, s.span, env)
         ttype = TensorType(channels, tuple(Fraction(1) for _ in range(self.dims)))  # type: ignore[arg-type]
-        nid = self._node("input", (), (), ttype, (s.name,), s.span)
+        nid = self.add_node("input", (), (), ttype, (s.name,), s.span)
         self.inputs.append(nid)
         env.vars[s.name] = Tensor(nid, ttype)
 
@@ -316,8 +317,6 @@ class Elaborator:
         self._check_settings(s, engine, block)
 
     def _check_settings(self, s: A.Search, engine: str, block: dict[str, Any]) -> None:
-        from nasdsl.enginespec import check_block, resolve, setting_problems
-
         spans = {st.name: st for st in s.settings}
         problems = check_block(engine, block)
         for p in problems:
@@ -375,7 +374,7 @@ class Elaborator:
         if not isinstance(s.candidates, A.ListLit) or not s.candidates.items:
             raise EvalError("E0226", "an input choice needs a list of candidate tensors",
                             s.candidates.span, "write `choice s from [a, b] keep 1`")
-        labels = tuple(self._candidate_label(e, env) for e in s.candidates.items)
+        labels = tuple(self.candidate_label(e, env) for e in s.candidates.items)
         if len(set(labels)) != len(labels):
             raise EvalError("E0225", "an input choice lists the same candidate twice",
                             s.candidates.span)
@@ -394,12 +393,12 @@ class Elaborator:
             chosen = point.default
         self.bind(s.target, tuple(t for lab, t in zip(labels, tensors) if lab in chosen), env)
 
-    def _candidate_label(self, e: A.Expr, env: Env) -> str:
+    def candidate_label(self, e: A.Expr, env: Env) -> str:
         """`enc[i]` inside a loop is labelled `enc[2]`: labels must name one tensor."""
         if isinstance(e, A.Index):
             key = self.eval(e.index, env)
             if X.is_int(key):
-                return f"{self._candidate_label(e.base, env)}[{key}]"
+                return f"{self.candidate_label(e.base, env)}[{key}]"
         return fmt_expr(e)
 
     def _keep(self, k: A.Keep, n: int, env: Env) -> tuple[int, int]:
@@ -414,8 +413,6 @@ class Elaborator:
         return (lo, hi)
 
     def s_Nodes(self, s: A.Nodes, env: Env, top: bool) -> None:
-        from nasdsl.sema.cells import elaborate_nodes
-
         if self.cell is None:
             raise EvalError("E0228", "a `nodes` block is allowed only inside a `cell`",
                             s.span)
@@ -430,7 +427,7 @@ class Elaborator:
         if name in env.vars:
             raise EvalError("E0230", f"`{name}` is defined twice", span)
 
-    def _need_dims(self, span: Span) -> int:
+    def need_dims(self, span: Span) -> int:
         if self.dims is None and self.dims_failed:
             raise Silent()   # `param dims` itself failed and was reported
         if self.dims is None:
@@ -525,7 +522,7 @@ class Elaborator:
         return None
 
     # ---- graph building -------------------------------------------------------------
-    def _node(self, op: str, attrs: tuple, inputs: tuple[int, ...], ttype: TensorType,
+    def add_node(self, op: str, attrs: tuple, inputs: tuple[int, ...], ttype: TensorType,
               path: tuple[str, ...], span: Span) -> int:
         if len(self.nodes) >= MAX_NODES:
             raise EvalError("E0233", f"the network has more than {MAX_NODES} ops", span)
@@ -567,21 +564,15 @@ class Elaborator:
 
     def apply_op(self, op: OpRef, tensors: list[Tensor], attrs: dict[str, Any], span: Span,
                  path: tuple[str, ...] | None = None) -> Tensor:
-        from nasdsl.sema.apply import apply_builtin
-
-        return apply_builtin(self, op, tensors, attrs, span, path)
+        return apply.apply_builtin(self, op, tensors, attrs, span, path)
 
     # ---- expressions ----------------------------------------------------------------
     def eval(self, e: A.Expr, env: Env) -> Any:
-        from nasdsl.sema.apply import eval_expr
-
-        return eval_expr(self, e, env)
+        return apply.eval_expr(self, e, env)
 
     def eval_lazy(self, e: A.Expr, env: Env) -> Any:
         """As `eval`, but an undecided choice (`Pending`) may be the result."""
-        from nasdsl.sema.apply import eval_lazy
-
-        return eval_lazy(self, e, env)
+        return apply.eval_lazy(self, e, env)
 
 
 def _head(span: Span) -> Span:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+from nasdsl.analysis.resources import op_params
 from nasdsl.diagnostics import Diagnostic, DiagnosticSink, InternalError, Note
 from nasdsl.ir.decisions import Cond, DecisionPoint, DecisionTable, LabelInfo
 from nasdsl.ir.graph import Graph
@@ -215,8 +216,6 @@ def _info(p: DecisionPoint, label: str, errors: dict, free: dict) -> LabelInfo:
 
 def _param_free_labels(graphs: list[Graph]) -> dict[tuple[str, str], bool]:
     """(decision, label) -> True when the label's candidates hold no parameters."""
-    from nasdsl.analysis.resources import _op_params
-
     out: dict[tuple[str, str], bool] = {}
     for g in graphs:
         for n in g.nodes:
@@ -225,7 +224,7 @@ def _param_free_labels(graphs: list[Graph]) -> dict[tuple[str, str], bool]:
             ins = tuple(g.node(i).type for i in n.inputs)
             for alt in n.attr("alternatives"):
                 key = (n.attr("decision"), alt.label)
-                free = _op_params(alt.op, dict(alt.attrs), ins, n.type) == 0
+                free = op_params(alt.op, dict(alt.attrs), ins, n.type) == 0
                 out[key] = out.get(key, True) and free
     return out
 

@@ -20,7 +20,7 @@ from nasdsl.syntax import ast as A
 from nasdsl.syntax.fmt import expr as fmt_expr
 
 
-class _Bad(Exception):
+class NotALiteral(Exception):
     def __init__(self, message: str, span, hint: str | None = None):
         self.message, self.span, self.hint = message, span, hint
 
@@ -54,7 +54,7 @@ def read_genotype(decisions: list[A.Decision], table: DecisionTable,
                 assignment[did] = _inputs(point, d.value)
             else:
                 assignment[did] = _value(point, d.value)
-        except _Bad as bad:
+        except NotALiteral as bad:
             sink.error("E0412", bad.message, bad.span, bad.hint,
                        (Note(point.span, "the choice is declared here"),))  # type: ignore[union-attr]
     return assignment, spans
@@ -85,7 +85,7 @@ def literal(e: A.Expr) -> Any:
         v = literal(e.operand)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return -v
-    raise _Bad("a decision is a value (number, name, tuple), a list of inputs, or a "
+    raise NotALiteral("a decision is a value (number, name, tuple), a list of inputs, or a "
                "sum of edge ops", e.span)
 
 
@@ -101,7 +101,7 @@ def _value(point: DecisionPoint, e: A.Expr) -> str:
         k = value_key(v)
         if k in keys:
             return point.labels[keys.index(k)]
-    raise _Bad(f"`{fmt_expr(e)}` is not a value of choice `{point.id}`", e.span,
+    raise NotALiteral(f"`{fmt_expr(e)}` is not a value of choice `{point.id}`", e.span,
                _near(fmt_expr(e), point))
 
 
@@ -116,11 +116,11 @@ def _inputs(point: DecisionPoint, e: A.Expr) -> tuple[str, ...]:
     for item in items:
         text = fmt_expr(item)
         if text not in point.labels:
-            raise _Bad(f"`{text}` is not a candidate of `{point.id}`", item.span,
+            raise NotALiteral(f"`{text}` is not a candidate of `{point.id}`", item.span,
                        suggest(text, point.labels) or
                        f"candidates: {', '.join(point.labels)}")
         if text in chosen:
-            raise _Bad(f"`{text}` is chosen twice", item.span)
+            raise NotALiteral(f"`{text}` is chosen twice", item.span)
         chosen.append(text)
     _check_keep(point, len(chosen), e)
     return tuple(lab for lab in point.labels if lab in chosen)
@@ -130,7 +130,7 @@ def _check_keep(point: DecisionPoint, n: int, e: A.Expr) -> None:
     lo, hi = point.keep
     if not lo <= n <= hi:
         want = str(lo) if lo == hi else f"{lo} to {hi}"
-        raise _Bad(f"`{point.id}` keeps {want} input(s), the genotype gives {n}", e.span)
+        raise NotALiteral(f"`{point.id}` keeps {want} input(s), the genotype gives {n}", e.span)
 
 
 def _terms(e: A.Expr) -> list[A.Expr]:
@@ -145,19 +145,19 @@ def _node(inputs: DecisionPoint, edges: dict[str, DecisionPoint],
     for term in _terms(e):
         if not (isinstance(term, A.Call) and isinstance(term.func, A.Name)
                 and len(term.args) == 1 and not term.kwargs):
-            raise _Bad(f"write node `{inputs.id}` as a sum of edges, e.g. "
+            raise NotALiteral(f"write node `{inputs.id}` as a sum of edges, e.g. "
                        f"`{_example(inputs, edges)}`", term.span)
         src = fmt_expr(term.args[0])
         if src not in inputs.labels:
-            raise _Bad(f"`{src}` is not an input of `{inputs.id}`", term.args[0].span,
+            raise NotALiteral(f"`{src}` is not an input of `{inputs.id}`", term.args[0].span,
                        suggest(src, inputs.labels) or
                        f"inputs: {', '.join(inputs.labels)}")
         if src in ops:
-            raise _Bad(f"edge from `{src}` is given twice", term.span)
+            raise NotALiteral(f"edge from `{src}` is given twice", term.span)
         edge = edges[src]
         op = term.func.id
         if op not in edge.labels:
-            raise _Bad(f"`{op}` is not an op of the edge from `{src}`", term.func.span,
+            raise NotALiteral(f"`{op}` is not an op of the edge from `{src}`", term.func.span,
                        suggest(op, edge.labels) or
                        f"ops: {', '.join(edge.labels)}")
         ops[src] = op

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from nasdsl.diagnostics import DiagnosticSink, Note
+from nasdsl.sema.genotype import NotALiteral, literal
 from nasdsl.sema.values import Symbol, kind_of, show
 from nasdsl.source import Span
 from nasdsl.syntax import ast as A
@@ -19,15 +20,13 @@ from nasdsl.syntax import ast as A
 def check_override_kinds(unit: A.Unit, overrides: dict[str, Any],
                          spans: dict[str, Span], sink: DiagnosticSink) -> bool:
     """Report every override whose kind differs from its literal default; True if none."""
-    from nasdsl.sema.genotype import _Bad, literal
-
     ok = True
     for stmt in unit.body:
         if not isinstance(stmt, A.Param) or stmt.name not in overrides:
             continue
         try:
             default = literal(stmt.value)
-        except _Bad:
+        except NotALiteral:
             continue  # a computed default: its uses check the value
         if _has_name(default):
             continue  # `param w = base` names another value: its kind is not known here

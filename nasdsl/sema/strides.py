@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 from nasdsl.diagnostics import Note
+from nasdsl.sema.context import Elaboration
 from nasdsl.source import Span
 
-if TYPE_CHECKING:
-    from nasdsl.sema.elaborate import Elaborator
 
 
 def divides(size: tuple[int, ...], stride: tuple[Fraction, ...]) -> bool:
@@ -27,7 +25,7 @@ def divides(size: tuple[int, ...], stride: tuple[Fraction, ...]) -> bool:
     return True
 
 
-def total_stride(el: "Elaborator") -> tuple[int, ...]:
+def total_stride(el: Elaboration) -> tuple[int, ...]:
     """Per axis, the smallest size every op's stride divides: lcm of the numerators
     (a stride p/q in lowest terms divides n*q/p exactly when p divides n)."""
     dims = len(el.input_size or ())
@@ -38,7 +36,7 @@ def total_stride(el: "Elaborator") -> tuple[int, ...]:
     return tuple(out)
 
 
-def report(el: "Elaborator", first: tuple[Span, tuple[Note, ...]]) -> None:
+def report(el: Elaboration, first: tuple[Span, tuple[Note, ...]]) -> None:
     """One E0301 at the first op that breaks the size, with the spec's call stack."""
     size = el.input_size
     assert size is not None
