@@ -217,6 +217,26 @@ def test_check_engine_agrees_with_building_the_pc_darts_supernet(c, buildable):
     assert out.shape[1] == 2
 
 
+def test_search_checks_the_build_with_its_command_line_settings():
+    """The spec's k = 4 cannot build thrifty at C=4; `--set k=2` can, and the search (and
+    `nasdsl run`'s quick plan, which passes k=2) is not refused by the spec's value."""
+    torch = pytest.importorskip("torch")
+    from nasdsl.engines.loop import pick_engine
+    from nasdsl.engines.space import SearchSpace
+    from nasdsl.pipeline.plan import quick_plan
+    from nasdsl.train.step import Precision
+    from nasdsl.engines.gradient import PcDartsEngine
+
+    defines = {"C": 4, "levels": 2, "patch": 32}
+    space = SearchSpace.load(str(SPECS / "thrifty_nas.nas"), defines)
+    with pytest.raises(NasError, match="4/4 = 1 channel"):
+        pick_engine(space, None, {"epochs": 3, "warmup_epochs": 1})
+    assert quick_plan("s", "o", None, None, [], 0, None).search.settings["k"] == 2
+    name, r = pick_engine(space, None, {"epochs": 3, "warmup_epochs": 1, "k": 2})
+    engine = PcDartsEngine(space, values(r), Precision.for_device(torch.device("cpu")), 2)
+    assert engine.net(torch.zeros(1, 1, 32, 32)).shape[1] == 2
+
+
 def test_check_engine_on_a_genotype_says_nothing_to_search():
     for engine in ("darts", "enas"):
         res = _check(str(SPECS / "genotypes" / "nas_unet_v2.nas"), "--engine", engine)

@@ -23,6 +23,7 @@ class GradientEngine(Engine):
     ranks_edges = True   # derivation ranks a cell node's edges: `derive --top-k` applies
     arch_kinds: tuple[str, ...] = ("op", "inputs")
     use_ddp = True     # every candidate runs each step: a static graph for DDP
+    nesterov = False   # DARTS, PC-DARTS, NAS-Unet: plain momentum
 
     def __init__(self, space, settings, precision, classes):
         super().__init__(space, settings, precision, classes)
@@ -40,6 +41,7 @@ class GradientEngine(Engine):
         s = settings
         self.w_opt = torch.optim.SGD(self.net.parameters(), lr=s["weight_lr"],
                                      momentum=s["weight_momentum"],
+                                     nesterov=self.nesterov and s["weight_momentum"] > 0,
                                      weight_decay=s["weight_decay"])
         self.a_opt = torch.optim.Adam(self.arch.parameters(), lr=s["arch_lr"],
                                       betas=(float(s["arch_beta1"]), 0.999),

@@ -177,6 +177,7 @@ class ProxylessEngine(GradientEngine):
     after the warm-up; Adam with `arch_beta1` (0 in ProxylessNAS) for alpha."""
     name = "proxyless"
     use_ddp = False    # single sampled paths: gradients all-reduced by SyncedStep
+    nesterov = True    # the authors' weight SGD is Nesterov (proxylessnas search/)
 
     def __init__(self, space, settings, precision, classes):
         super().__init__(space, settings, precision, classes)

@@ -28,7 +28,8 @@ class SearchSpace:
         from nasdsl.enginespec import decision_kinds
         from nasdsl.enginespec.diagnose import nothing_to_search
 
-        compiled = compile_spec(path, overrides)
+        # what the engine cannot build is checked with --set known (pick_engine)
+        compiled = compile_spec(path, overrides, engine_checks=False)
         if compiled.kind != "space":   # as `check --engine` says it (E0431, exit 1)
             raise NasError([nothing_to_search(compiled)])
         ir = IrSpace(compiled)

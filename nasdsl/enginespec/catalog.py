@@ -125,8 +125,7 @@ PC_DARTS = EngineSpec(
 PROXYLESS_NAS = EngineSpec(
     "proxyless", ("op", "inputs"),
     _run(160, PROXYLESS + ": 40 warm-up + 120 search epochs", "ours", 5.0, "ours")
-    + _weights(0.025, 0.9, 4e-5, PROXYLESS, PROXYLESS + " (momentum 0.9; theirs is "
-               "Nesterov, ours plain)")
+    + _weights(0.025, 0.9, 4e-5, PROXYLESS, PROXYLESS + " (Nesterov momentum 0.9)")
     + _arch(1e-3, 0.0, 0.0, 40, 160, 0, PROXYLESS)
     + (_s("mode", "choice", "full_v2", PROXYLESS, choices=("two", "full_v2"),
           doc="full_v2: one path, gate gradients recomputed; two: two sampled paths"),

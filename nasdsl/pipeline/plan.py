@@ -70,6 +70,9 @@ def quick_plan(space: str, out: str, data: str | None, engine: str | None,
         DataBudget(cases=20, tests=4, resolution=2.0, dims=2),
         SearchBudget({"epochs": 3, "steps_per_epoch": 10, "batch_size": 2,
                       "warmup_epochs": 1, "patience": 0,
+                      # PC-DARTS at the quick C=4: k=2 leaves 2 channels per edge, which
+                      # every candidate builds (k=4 leaves 1: no FactorizedReduce)
+                      "k": 2,
                       "children_per_episode": 4, "child_epochs": 1, "samples": 4,
                       "seed": seed}),
         TrainBudget(epochs=10, steps_per_epoch=40, batch_size=4, time_budget=180.0),
