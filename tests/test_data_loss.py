@@ -13,7 +13,11 @@ from click.testing import CliRunner
 from conftest import SPECS
 from nasdsl.cli import main
 from nasdsl.outputs import MADE_MARK, OutputError, write_dir_atomic
-from tree_snapshot import changes, snapshot
+from hostile_run import snapshot
+
+
+def changes(before: dict, after: dict) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
 
 
 def invoke(*args: str):

@@ -95,3 +95,14 @@ def test_run_compiles_in_an_isolated_child(tmp_path):
                           timeout=1800, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert marks(cwd) == ""
+
+
+def test_every_child_interpreter_starts_through_the_isolated_launcher():
+    """A new `sys.executable` child elsewhere (a worker pool, a launcher) would start in
+    the user's folder without -I: only nasdsl/child.py may name the interpreter."""
+    from conftest import ROOT
+
+    offenders = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "nasdsl").rglob("*.py"))
+                 if "sys.executable" in p.read_text(encoding="utf-8")
+                 and p.name != "child.py"]
+    assert not offenders, f"{offenders}: start children with nasdsl.child.python_argv"
