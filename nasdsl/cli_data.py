@@ -39,7 +39,10 @@ def inspect(directory: str, layout: str | None, as_json: bool, output: str | Non
 
     def go() -> int:
         from nasdsl.data import fingerprint, load_dataset
+        from nasdsl.outputs import check_output_outside
 
+        if output:   # before the scan: never over the dataset's own dataset.json
+            check_output_outside(Path(output), directory, "the dataset")
         index = load_dataset(directory, layout)
         with _progress("fingerprint") as tick:
             fp = fingerprint(index, progress=tick)

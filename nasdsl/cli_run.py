@@ -41,6 +41,9 @@ def add_run_command(main: click.Group, run_guarded: Callable, define_option: Cal
                 from nasdsl.cli_search import require_engine
 
                 require_engine(engine)
+            from nasdsl.outputs import check_pipeline_folder
+
+            check_pipeline_folder(Path(out), data)   # never a folder of the user's files
             make = full_plan if full else quick_plan
             plan = make(space, out, data, engine, list(defines), seed, device)
             plan.progress = not no_progress

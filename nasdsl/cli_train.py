@@ -147,8 +147,14 @@ def _eval_command(run_guarded: Callable) -> click.Command:
         model or a folder of predictions."""
         def go() -> int:
             from nasdsl.infer.evaluate import evaluate, render_table, to_csv
+            from nasdsl.outputs import check_output_outside
             from nasdsl.runs import atomic_write_bytes, is_run_dir
 
+            if csv_path:   # before scoring: never over a dataset or prediction file
+                check_output_outside(Path(csv_path), data, "the dataset", "--csv")
+                if Path(source).is_dir() and not is_run_dir(source):
+                    check_output_outside(Path(csv_path), source, "the prediction folder",
+                                         "--csv")
             scores, names = evaluate(source, data, cases, tta, tolerance, not no_progress)
             target = Path(csv_path) if csv_path else (
                 Path(source) / "eval.csv" if is_run_dir(source)

@@ -152,3 +152,36 @@ def _within(path: Path, folder: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+def check_output_outside(output: Path, folder: str | Path, what: str,
+                         option: str = "-o") -> None:
+    """An output file must not land inside an input folder (a dataset, a prediction
+    folder): it could replace one of its files (dataset.json, a scan)."""
+    out = Path(output)
+    if _within(out.parent if not out.exists() else out, Path(folder)):
+        raise OutputError(f"{option} {printable(str(out))}: is inside {what} "
+                          f"{printable(str(folder))}; nasdsl does not write into its "
+                          "inputs, so choose a path outside it")
+    check_output(out, [])
+
+
+def check_pipeline_folder(out: Path, data: str | None,
+                          records: tuple[str, ...] = ("stages.json", "plan.json")) -> None:
+    """`nasdsl run --out`: a new or empty folder, one of nasdsl's own runs (it holds the
+    stage record), or a folder holding only `data/` (the user's dataset, used with --data
+    or refused by write_dir_atomic); never a dataset, never another folder of the user's,
+    whose files the run would replace."""
+    out = Path(out)
+    if data is not None and (_within(out, Path(data))):
+        raise OutputError(f"--out {printable(str(out))}: is inside the dataset "
+                          f"{printable(str(data))}; choose a run folder outside it")
+    if not out.is_dir() or any((out / r).is_file() for r in records):
+        return
+    others = sorted(p.name for p in out.iterdir() if p.name != "data")
+    if others:
+        shown = ", ".join(printable(n) for n in others[:5]) + (", ..." if len(others) > 5
+                                                                  else "")
+        raise OutputError(f"--out {printable(str(out))}: holds files nasdsl did not write "
+                          f"({shown}) and is not a nasdsl run folder (no {records[0]}); a "
+                          "run would replace its files, so choose a new or empty folder")

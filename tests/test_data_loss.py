@@ -126,3 +126,32 @@ def test_infer_never_writes_into_the_folder_of_its_inputs(tmp_path):
     r = invoke("infer", str(model), str(scans), "--out", str(scans / "seg"))
     assert r.exit_code == 2 and "would replace" in r.stderr, r.output
     assert changes(before, snapshot(tmp_path)) == []
+
+
+def test_run_never_writes_into_a_folder_of_the_users(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "model.py").write_text("my own model")
+    data = users_dataset(tmp_path / "data")
+    before = snapshot(tmp_path)
+    r = invoke("run", str(SPECS / "nas_unet.nas"), "--out", str(mine), "--no-progress")
+    assert r.exit_code == 2 and "not a nasdsl run folder" in r.stderr, r.output
+    r = invoke("run", str(SPECS / "nas_unet.nas"), "--data", str(data),
+               "--out", str(data / "run"), "--no-progress")
+    assert r.exit_code == 2 and "inside the dataset" in r.stderr, r.output
+    assert changes(before, snapshot(tmp_path)) == []
+
+
+def test_eval_and_inspect_never_write_into_the_dataset(tmp_path):
+    data = users_dataset(tmp_path / "data")
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    (preds / "a.nii.gz").write_text("a prediction")
+    before = snapshot(tmp_path)
+    r = invoke("data", "inspect", str(data), "-o", str(data / "dataset.json"))
+    assert r.exit_code == 2 and "inside the dataset" in r.stderr, r.output
+    for csv in (data / "dataset.json", data / "scores.csv", preds / "a.nii.gz"):
+        r = invoke("eval", str(preds), "--data", str(data), "--csv", str(csv),
+                   "--no-progress")
+        assert r.exit_code == 2 and "inside the" in r.stderr, (csv, r.output)
+    assert changes(before, snapshot(tmp_path)) == []
