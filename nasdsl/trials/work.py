@@ -24,11 +24,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from nasdsl.errors import UsageError
+
 FORMAT = 1
 
 
-class TrialMismatch(Exception):
-    """The run directory belongs to another trial (the table changed)."""
+class TrialMismatch(UsageError):
+    """The run directory belongs to another trial (the table changed): exit 2."""
 
 
 def finished(trial: dict[str, Any]) -> dict[str, Any] | None:
