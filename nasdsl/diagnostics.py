@@ -100,7 +100,7 @@ class DiagnosticSink:
         return any(d.severity == "error" for d in self.items)
 
     def render(self, color: bool = False) -> str:
-        shown = sorted(self.items, key=_order)[:MAX_SHOWN]
+        shown = sorted(self.items, key=by_position)[:MAX_SHOWN]
         out = [d.render(color) for d in shown]
         if len(self.items) > MAX_SHOWN:
             out.append(f"... and {len(self.items) - MAX_SHOWN} more")
@@ -116,7 +116,8 @@ def _same(a: Diagnostic, b: Diagnostic) -> bool:
         (b.span.file.path, b.span.start, b.span.end)
 
 
-def _order(d: Diagnostic) -> tuple:
+def by_position(d: Diagnostic) -> tuple:
+    """Diagnostics sorted as a reader meets them: file, then offset."""
     if d.span is None:
         return ("", 0)
     return (d.span.file.path, d.span.start)

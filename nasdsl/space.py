@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from nasdsl.analysis.resources import op_flops, op_params, flop_bounds, param_bounds
-from nasdsl.api import (Compiled, ConstraintResult, UsageError, check_architecture,
-                        compile_assignment, compile_spec)
+from nasdsl.compiled import Compiled
+from nasdsl.compiler import check_architecture, compile_assignment, compile_spec
+from nasdsl.constraints import ConstraintResult
+from nasdsl.errors import UsageError
 from nasdsl.diagnostics import Diagnostic, DiagnosticSink
 from nasdsl.ir.decisions import DecisionTable, validate_assignment
 from nasdsl.ir.graph import Graph, live_nodes
