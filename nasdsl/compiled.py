@@ -33,6 +33,8 @@ class Compiled:
     assigned: bool = False          # an engine's assignment decided the space
     size_override: tuple[int, ...] | None = None  # --input-size, kept for children
     warnings: list[Diagnostic] = field(default_factory=list)
+    budgets: dict[str, float] = field(default_factory=dict)  # metric -> tightest N of
+    # `constraint <metric> <= N` (nasdsl.constraints.budgets)
 
     @property
     def kind(self) -> str:

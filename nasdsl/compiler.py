@@ -11,7 +11,8 @@ from typing import Any
 
 from nasdsl.analysis.resources import param_bounds
 from nasdsl.compiled import Compiled
-from nasdsl.constraints import ConstraintResult, architecture_result, check_constraints
+from nasdsl.constraints import (ConstraintResult, architecture_result, budgets,
+                                check_constraints)
 from nasdsl.diagnostics import DiagnosticSink, InternalError, NasError, by_position, suggest
 from nasdsl.enginespec import resolve, space_problems
 from nasdsl.enginespec.diagnose import setting_span
@@ -135,6 +136,7 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
     if engine_checks:
         _check_search(compiled, sink)
     check_constraints(el, result.constraints, compiled, sink)
+    compiled.budgets = budgets(el, result.constraints)
     return compiled
 
 

@@ -12,6 +12,8 @@ from nasdsl.analysis.resources import flop_bounds, param_bounds
 from nasdsl.compiled import Compiled
 from nasdsl.diagnostics import DiagnosticSink, NasError, by_position
 from nasdsl.sema.elaborate import Elaborator, Env
+from nasdsl.sema.budget import Exhausted
+from nasdsl.sema.choices import Structural
 from nasdsl.sema.exprs import EvalError, Silent
 from nasdsl.sema.values import show
 from nasdsl.syntax import ast as A
@@ -77,3 +79,27 @@ def architecture_result(el: Elaborator, constraints, child: Compiled) -> Constra
         raise NasError(sorted(sink.errors, key=by_position))
     failed = [fmt_expr(con.expr) for con, ok in checked if ok is False]
     return ConstraintResult(not failed, values, failed)
+
+
+BUDGET_METRICS = ("params", "flops")
+
+
+def budgets(el: Elaborator, constraints) -> dict[str, float]:
+    """Per metric, the tightest N of the spec's `constraint params <= N` (or `<`,
+    `flops`): the budget that cost-aware engines steer towards. Read once, when the spec
+    is compiled, from the constraints the elaborator recorded and in its environment; a
+    bound that needs the network (`params <= flops`) or a choice of the space to evaluate
+    is no budget."""
+    found: dict[str, float] = {}
+    for con in constraints:
+        e = con.expr
+        if not (isinstance(e, A.BinOp) and e.op in ("<=", "<") and isinstance(e.left, A.Name)
+                and e.left.id in BUDGET_METRICS):
+            continue
+        try:
+            value = el.eval(e.right, Env(el.root_env))
+        except (EvalError, Silent, Exhausted, Structural):
+            continue   # Structural: it depends on a choice of the space
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            found[e.left.id] = min(float(value), found.get(e.left.id, float("inf")))
+    return found

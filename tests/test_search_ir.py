@@ -132,6 +132,36 @@ def test_constraints_are_evaluated_per_architecture(tmp_path):
     assert [d.code for d in err.value.diagnostics] == ["E0423"]
 
 
+BUDGETED = """space Budgeted {
+  param dims = 2
+  param limit = 300
+  input x(channels=1, size=16)
+  choice width in [64, 8]
+  output y = conv(conv(x, width, 3), 2, 1)
+  constraint params <= limit * 2
+  if dims == 2 {
+    constraint params < limit
+  }
+  constraint flops <= 10 ** 9
+  constraint params <= flops
+}
+"""
+
+
+def test_budgets_are_read_once_when_the_spec_is_compiled(tmp_path):
+    """Engines take the spec's budget from the compiled spec (the tightest bound, in the
+    spec's own environment, `-D` included), not by pattern-matching the file's top-level
+    statements and elaborating it again (#16)."""
+    from nasdsl.engines.space import SearchSpace
+
+    path = _write(tmp_path, BUDGETED)
+    assert compile_spec(path).budgets == {"params": 300.0, "flops": 1e9}
+    assert compile_spec(path, {"limit": 1000}).budgets["params"] == 1000.0
+    space = SearchSpace.load(path, {"limit": 100})
+    assert space.budget("params") == 100.0 and space.budget("flops") == 1e9
+    assert SearchSpace.load(_write(tmp_path, CONSTRAINED, "c.nas"), {}).budget("flops") is None
+
+
 @pytest.mark.parametrize("dims", [2, 3])
 @pytest.mark.parametrize("name", ["nas_unet.nas", "thrifty_nas.nas", "ronasmis.nas"])
 @settings(max_examples=3, deadline=None)

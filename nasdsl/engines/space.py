@@ -119,26 +119,9 @@ class SearchSpace:
             return False
 
     def budget(self, metric: str = "params") -> float | None:
-        """N of the spec's `constraint params <= N` (or `flops`), the tightest one."""
-        found = []
-        for s in self.compiled.space_unit.body:
-            if isinstance(s, A.Constraint) and isinstance(s.expr, A.BinOp) \
-                    and s.expr.op in ("<=", "<") and isinstance(s.expr.left, A.Name) \
-                    and s.expr.left.id == metric:
-                value = self._evaluate(s.expr.right)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    found.append(float(value))
-        return min(found) if found else None
-
-    def _evaluate(self, expr: A.Expr) -> Any:
-        from nasdsl.sema.elaborate import Elaborator
-
-        el = Elaborator(self.compiled.space_unit, DiagnosticSink(), dict(self.compiled.params))
-        el.run()
-        try:
-            return el.eval(expr, el.root_env)
-        except Exception:  # noqa: BLE001 - a budget we cannot read is no budget
-            return None
+        """N of the spec's `constraint params <= N` (or `flops`), the tightest one; read
+        when the spec was compiled (nasdsl.constraints.budgets)."""
+        return self.compiled.budgets.get(metric)
 
 
 def _metric(cost: Any, metric: str) -> float:
