@@ -252,7 +252,9 @@ def _file_id(path: str) -> dict[str, Any]:
 def _spec_engine(space: str, defines: list[str]) -> str:
     from nasdsl.api import UsageError, compile_spec, parse_override
 
-    compiled = compile_spec(space, dict(parse_override(d) for d in defines))
+    # which engine, not whether it builds: the search checks that with its settings
+    compiled = compile_spec(space, dict(parse_override(d) for d in defines),
+                            engine_checks=False)
     engine = compiled.engine
     if not engine:
         raise UsageError(f"{space}: the spec's `search` block names no engine; pass --engine")
