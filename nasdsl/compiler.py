@@ -133,10 +133,10 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
                         size_override=input_size)
     if not _check_magnitude(compiled, sink):
         return None
+    compiled.budgets = budgets(el, result.constraints)   # the engines' checks read them
     if engine_checks:
         _check_search(compiled, sink)
     check_constraints(el, result.constraints, compiled, sink)
-    compiled.budgets = budgets(el, result.constraints)
     return compiled
 
 

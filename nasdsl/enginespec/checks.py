@@ -46,29 +46,23 @@ def patience_can_stop(r: dict[str, Resolved]) -> list[Problem]:
 
 def cost_has_budget(space: Any, r: dict[str, Resolved]) -> list[Problem]:
     """ProxylessNAS's cost term is relative to the spec's budget: without a
-    `constraint <metric> <= N` it is zero, so `cost` and `cost_weight` do nothing."""
+    `constraint <metric> <= N` it is zero, so `cost` and `cost_weight` do nothing. The
+    budget is the one the engine reads (Compiled.budgets)."""
     metric = r["cost"].value
     given = [n for n in ("cost", "cost_weight") if explicit(r, n)]
     if not given:
         return []
-    if budget_declared(space.space_unit, metric):
+    if metric in space.budgets:
         if explicit(r, "cost") and r["cost_weight"].value == 0:
             return [Problem(IDLE, f"`cost` has no effect: {origin_text(r, 'cost_weight')} "
                             "turns the cost term off", "cost", "drop `cost` or give a "
                             "positive cost_weight")]
         return []
     return [Problem(IDLE, f"`{n}` has no effect: the expected-cost term is relative to the "
-                    f"spec's budget, and it declares no `constraint {metric} <= N`", n,
+                    f"spec's budget, and it declares no `constraint {metric} <= N` (with N "
+                    "known before any choice)", n,
                     f"add `constraint {metric} <= N` to the space, or drop `{n}`")
             for n in given]
-
-
-def budget_declared(unit: Any, metric: str) -> bool:
-    from nasdsl.syntax import ast as A
-
-    return any(isinstance(s, A.Constraint) and isinstance(s.expr, A.BinOp)
-               and s.expr.op in ("<=", "<") and isinstance(s.expr.left, A.Name)
-               and s.expr.left.id == metric for s in unit.body)
 
 
 def partial_channels(space: Any, r: dict[str, Resolved]) -> list[Problem]:
