@@ -314,3 +314,12 @@ def test_edited_space_makes_a_finished_trial_run_again_and_fail_by_name(dataset,
     code, output = cli("trials", str(table), "--out", str(out), "--workers", "0")
     assert code == 1 and " reused " not in output, output
     assert "thrifty_nas.nas: changed since this run was trained" in output, output
+
+
+def test_unreachable_cluster_is_a_usage_error(dataset, tmp_path):
+    pytest.importorskip("ray")
+    table = write_table(tmp_path, dataset, [SPECS / "unet.nas"])
+    code, output = cli("trials", str(table), "--out", str(tmp_path / "out"), "--address",
+                       "127.0.0.1:9")  # the discard port: nothing listens there
+    assert code == 2 and "could not connect to the Ray cluster at 127.0.0.1:9" in output
+    assert "Traceback" not in output and "--workers 0" in output

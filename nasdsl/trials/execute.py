@@ -30,6 +30,7 @@ from nasdsl.trials.table import Trial
 from nasdsl.trials.work import finished, run_trial_or_failure
 
 OBJECT_STORE_BYTES = 100 * 1024 ** 2   # results are small dicts; Ray's minimum is ~75 MB
+STARTUP_WARNING_S = 120.0
 
 
 @dataclass
@@ -142,7 +143,7 @@ def _on_ray(trials: list[Trial], ex: Execution, progress: Progress):
     ray = _import_ray()
     started_here = not ray.is_initialized()  # then ours to stop (or to disconnect from)
     if started_here:
-        _init(ray, ex)
+        _init(ray, ex, progress.echo)
     try:
         before = {t.id: len(_attempts(t)) for t in trials}  # read before any task starts
         # errors come back as failure records: the trial's exception classes need not
@@ -168,16 +169,57 @@ def _on_ray(trials: list[Trial], ex: Execution, progress: Progress):
             ray.shutdown()
 
 
-def _init(ray, ex: Execution) -> None:
+def _init(ray, ex: Execution, echo: Callable[[str], None]) -> None:
+    import threading
+
+    # seen once on the shared VM: with the machine out of memory a local Ray never
+    # finished starting (its first workers were OOM-killed); say so instead of silence
+    slow = threading.Timer(STARTUP_WARNING_S, lambda: echo(
+        f"Ray has not started after {STARTUP_WARNING_S:.0f} s (short of memory or CPU?); "
+        "still waiting: interrupt and use --workers 0 to run without Ray"))
+    slow.daemon = True
+    slow.start()
+    try:
+        _connect(ray, ex)
+    finally:
+        slow.cancel()
+
+
+def _connect(ray, ex: Execution) -> None:
     env = {"OMP_NUM_THREADS": str(ex.threads), "MKL_NUM_THREADS": str(ex.threads)}
     common = dict(include_dashboard=False, log_to_driver=False,
                   logging_level=logging.ERROR, runtime_env={"env_vars": env})
-    if ex.address is not None:
-        ray.init(address=ex.address, **common)
+    try:
+        if ex.address is not None:
+            _reachable(ex.address)
+            ray.init(address=ex.address, **common)
+            return
+        workers = ex.workers or max(1, int((os.cpu_count() or 1) // max(ex.cpus, 1)))
+        ray.init(num_cpus=max(ex.cpus, 1) * workers,
+                 object_store_memory=OBJECT_STORE_BYTES, **common)
+    except (ConnectionError, RuntimeError, OSError, ValueError) as err:
+        where = (f"connect to the Ray cluster at {ex.address} (is it running, and does "
+                 "this machine hold the cluster's auth token? On a node of the cluster "
+                 "`--address auto` finds both)" if ex.address is not None
+                 else "start a local Ray")
+        raise UsageError(f"could not {where}: {' '.join(str(err).split())[:300]} (or run "
+                         "the trials in this process: --workers 0)") from None
+
+
+def _reachable(address: str, timeout_s: float = 10.0) -> None:
+    """A TCP connect to HOST:PORT first: Ray's own connect retries an address where
+    nothing listens for many minutes. "auto" (find the local cluster) is left to Ray."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
         return
-    workers = ex.workers or max(1, int((os.cpu_count() or 1) // max(ex.cpus, 1)))
-    ray.init(num_cpus=max(ex.cpus, 1) * workers,
-             object_store_memory=OBJECT_STORE_BYTES, **common)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        raise ConnectionError(f"nothing answers at {hostport} ({err.strerror or err})") \
+            from None
 
 
 def _attempts(t: Trial) -> list[dict[str, Any]]:
