@@ -35,7 +35,7 @@ ROWS = ("darts", "pc_darts", "proxyless_two", "enas_child", "standalone")
 def _setup(args):
     import torch
 
-    from nasdsl.engines.space import SearchSpace
+    from nasdsl.space import SearchSpace
 
     torch.manual_seed(0)
     overrides = {"C": args.C, "depth": args.depth, "M": 3, "patch": args.size}

@@ -37,7 +37,7 @@ def run_row(args) -> dict:
     from nasdsl.engines.archparams import ArchParams
     from nasdsl.engines.relaxed import (DartsStrategy, PcDartsStrategy, _resample,
                                         channel_shuffle)
-    from nasdsl.engines.space import SearchSpace
+    from nasdsl.space import SearchSpace
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -60,7 +60,7 @@ def run_row(args) -> dict:
                 total = beta[j] * edge if total is None else total + beta[j] * edge
             return total
         PcDartsStrategy.run_choose = reference
-    net = Supernet(space.ir, strategy).train()
+    net = Supernet(space, strategy).train()
     x = torch.randn(args.batch, 1, args.size, args.size)
     meter = SavedTensorMeter(exclude=list(net.parameters()) + [x])
     with meter:

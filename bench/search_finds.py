@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 import train_bench as tb  # noqa: E402
 from nasdsl.engines.loop import SearchOptions, search  # noqa: E402
-from nasdsl.engines.space import SearchSpace  # noqa: E402
+from nasdsl.space import SearchSpace  # noqa: E402
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, Callable
 
 from nasdsl.analysis.resources import Bounds, flop_bounds, param_bounds, supernet_params
 from nasdsl.compiled import Compiled
@@ -48,16 +48,17 @@ def _space_bounds(c: Compiled) -> tuple[Bounds, Bounds | None]:
     measures = [lambda g: param_bounds(g)]
     if size is not None:
         measures.append(lambda g: flop_bounds(g, _graph_size(c, g)))
-    picks = [_extremes(c, points, m) for m in measures]
+    variant = _variants(c)
+    picks = [_extremes(c, points, m, variant) for m in measures]
     out: list[Bounds | None] = []
     for measure, (lo_pick, hi_pick) in zip(measures, picks):
-        g_lo = (_elaborate(c, lo_pick) if lo_pick else base) or base
-        g_hi = (_elaborate(c, hi_pick) if hi_pick else base) or base
+        g_lo = (variant(lo_pick) if lo_pick else base) or base
+        g_hi = (variant(hi_pick) if hi_pick else base) or base
         out.append(Bounds(measure(g_lo).lo, measure(g_hi).hi))
     return out[0], (out[1] if len(out) > 1 else None)  # type: ignore[return-value]
 
 
-def _extremes(c: Compiled, points, measure) -> tuple[dict[str, Any], dict[str, Any]]:
+def _extremes(c: Compiled, points, measure, variant) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per structural choice, the label giving the lowest and the highest figure."""
     b0 = measure(c.graph)
     lo_pick: dict[str, Any] = {}
@@ -67,7 +68,7 @@ def _extremes(c: Compiled, points, measure) -> tuple[dict[str, Any], dict[str, A
         for label in _labels(p):
             if label == p.default:
                 continue
-            g = _elaborate(c, {p.id: label})
+            g = variant({p.id: label})
             if g is None:
                 continue
             b = measure(g)
@@ -96,14 +97,18 @@ def _labels(p) -> list[Any]:
     return out
 
 
-def _elaborate(c: Compiled, assignment: dict[str, Any]) -> Graph | None:
-    """The relaxed graph with some structural choices decided (None: does not build);
-    memoised on the compiled space, as the bounds ask for each variant twice."""
-    memo = c.__dict__.setdefault("_variants", {})
-    key = frozenset(assignment.items())
-    if key not in memo:
-        memo[key] = _elaborate_variant(c, assignment)
-    return memo[key]
+def _variants(c: Compiled) -> Callable[[dict[str, Any]], Graph | None]:
+    """The relaxed graph with some structural choices decided (None: does not build),
+    memoised for one bounds computation, which asks for each variant twice (a memo, not
+    a cache: it dies with the computation, nasdsl/caches.py)."""
+    memo: dict[frozenset, Graph | None] = {}
+
+    def variant(assignment: dict[str, Any]) -> Graph | None:
+        key = frozenset(assignment.items())
+        if key not in memo:
+            memo[key] = _elaborate_variant(c, assignment)
+        return memo[key]
+    return variant
 
 
 def _elaborate_variant(c: Compiled, assignment: dict[str, Any]) -> Graph | None:

@@ -152,7 +152,7 @@ def test_cost_with_a_budget_is_fine(tmp_path):
 
 def test_idle_settings_through_set_are_refused_by_search(tmp_path):
     from nasdsl.engines.loop import SearchError, pick_engine
-    from nasdsl.engines.space import SearchSpace
+    from nasdsl.space import SearchSpace
 
     space = SearchSpace.load(_spec(tmp_path, "    engine = pc_darts\n    k = 2\n"
                                    "    warmup_epochs = 2\n"), {})
@@ -198,7 +198,7 @@ def test_check_engine_refuses_what_pc_darts_cannot_build():
 def test_check_engine_agrees_with_building_the_pc_darts_supernet(c, buildable):
     pytest.importorskip("torch")
     from nasdsl.engines.gradient import PcDartsEngine
-    from nasdsl.engines.space import SearchSpace
+    from nasdsl.space import SearchSpace
     from nasdsl.train.step import Precision
 
     import torch
@@ -222,7 +222,7 @@ def test_search_checks_the_build_with_its_command_line_settings():
     `nasdsl run`'s quick plan, which passes k=2) is not refused by the spec's value."""
     torch = pytest.importorskip("torch")
     from nasdsl.engines.loop import pick_engine
-    from nasdsl.engines.space import SearchSpace
+    from nasdsl.space import SearchSpace
     from nasdsl.pipeline.plan import quick_plan
     from nasdsl.train.step import Precision
     from nasdsl.engines.gradient import PcDartsEngine

@@ -18,7 +18,7 @@ from nasdsl.backends.torch_src import emit_torch  # noqa: E402
 from nasdsl.engines.archparams import ArchParams  # noqa: E402
 from nasdsl.engines.relaxed import (DartsStrategy, PcDartsStrategy,  # noqa: E402
                                     _resample, channel_shuffle)
-from nasdsl.engines.space import SearchSpace  # noqa: E402
+from nasdsl.space import SearchSpace  # noqa: E402
 
 TINY = {"C": 8, "depth": 2, "patch": 32}
 
@@ -36,13 +36,13 @@ def space():
 def _darts(space, seed=0):
     torch.manual_seed(seed)
     arch = ArchParams(space, ("op",), torch.Generator().manual_seed(seed))
-    return Supernet(space.ir, DartsStrategy(arch)), arch
+    return Supernet(space, DartsStrategy(arch)), arch
 
 
 def _pc(space, overrides=None, k=2, seed=0):
     torch.manual_seed(seed)
     arch = ArchParams(space, ("op", "inputs"), torch.Generator().manual_seed(seed))
-    return Supernet(space.ir, PcDartsStrategy(arch, k, space.graph.dims)), arch
+    return Supernet(space, PcDartsStrategy(arch, k, space.graph.dims)), arch
 
 
 def _norms(module):
@@ -88,7 +88,7 @@ def test_relaxed_search_norms_are_affine_free_and_the_stems_are_not(space):
     pre = [k for k in net.bank.entries if k.startswith("enc[2]/p0/norm")]
     assert pre and not net.bank.entries[pre[0]].affine   # the cells' preprocessing
     # the one-path supernet (ENAS, random, ProxylessNAS) keeps the spec's affine norms
-    assert all(n.affine for n in _norms(Supernet(space.ir)) if isinstance(n, torch.nn.GroupNorm))
+    assert all(n.affine for n in _norms(Supernet(space)) if isinstance(n, torch.nn.GroupNorm))
 
 
 def test_affine_free_search_weights_hand_over_to_the_affine_standalone(space, tmp_path):
@@ -104,7 +104,7 @@ def test_affine_free_search_weights_hand_over_to_the_affine_standalone(space, tm
             torch.testing.assert_close(model(x), net(x, a), rtol=0, atol=1e-5)
         torch.save(net.state_dict(), tmp_path / "s.pt")
         state = torch.load(tmp_path / "s.pt", weights_only=True)
-        model.load_state_dict(restrict_state_dict(state, space.ir, a), strict=True)
+        model.load_state_dict(restrict_state_dict(state, space, a), strict=True)
         with torch.no_grad():   # restricted from a saved state dict: the same weights
             torch.testing.assert_close(model(x), net(x, a), rtol=0, atol=1e-5)
 

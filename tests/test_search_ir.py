@@ -152,7 +152,7 @@ def test_budgets_are_read_once_when_the_spec_is_compiled(tmp_path):
     """Engines take the spec's budget from the compiled spec (the tightest bound, in the
     spec's own environment, `-D` included), not by pattern-matching the file's top-level
     statements and elaborating it again (#16)."""
-    from nasdsl.engines.space import SearchSpace
+    from nasdsl.space import SearchSpace
 
     path = _write(tmp_path, BUDGETED)
     assert compile_spec(path).budgets == {"params": 300.0, "flops": 1e9}
@@ -197,11 +197,11 @@ def test_label_costs_add_up_to_the_architecture_cost():
     space = _space("ronasmis.nas", 2)
     a = space.table.sample(random.Random(3))
     a.update({p.id: p.default for p in space.table if p.structural})
-    costs = space.label_costs()
-    total = space.base_cost()
+    costs = space.label_cost_table()
+    total = space.base_cost_of()
     for did, per in costs.items():
         total = total + per[a[did]]
-    assert total == space.cost(a)
+    assert total == space.child_cost(a)
     assert set(costs) == {"act_kind", "pool_kind", "dilation[1]", "dilation[2]",
                           "dilation[3]"}
 

@@ -54,7 +54,7 @@ def macro(macro_path):
 
 def _arch(macro_path, kinds):
     from nasdsl.engines.archparams import ArchParams
-    from nasdsl.engines.space import SearchSpace
+    from nasdsl.space import SearchSpace
 
     space = SearchSpace.load(str(macro_path), {})
     return space, ArchParams(space, kinds, torch.Generator().manual_seed(0))
@@ -86,7 +86,7 @@ def test_darts_strategy_trains_engine_owned_alphas(macro_path):
     from nasdsl.engines.relaxed import DartsStrategy
 
     space, arch = _arch(macro_path, ("op",))
-    net = Supernet(space.ir, DartsStrategy(arch))
+    net = Supernet(space, DartsStrategy(arch))
     y = net(example_input(1, (16, 16), batch=2))
     y.square().mean().backward()
     moved = {did for did in arch.ids if arch[did].grad is not None
@@ -99,11 +99,11 @@ def test_pc_darts_strategy_trains_alpha_and_beta_on_partial_channel_candidates(m
     from nasdsl.engines.relaxed import PcDartsStrategy
 
     space, arch = _arch(macro_path, ("op", "inputs"))
-    net = Supernet(space.ir, PcDartsStrategy(arch, 2, 2))
+    net = Supernet(space, PcDartsStrategy(arch, 2, 2))
     edge = next(e for e in net.edges if e.decision == "blk[0]")
     conv = edge.candidates["to"]
     assert conv is not None and sum(p.numel() for p in conv.parameters()) > 0
-    full = Supernet(space.ir).edges[0].candidates["to"]
+    full = Supernet(space).edges[0].candidates["to"]
     assert sum(p.numel() for p in conv.parameters()) < sum(p.numel() for p in
                                                            full.parameters())
     net(example_input(1, (16, 16), batch=2)).square().mean().backward()

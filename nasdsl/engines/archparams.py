@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
-from nasdsl.engines.space import SearchSpace
+from nasdsl.space import SearchSpace
 
 
 class ArchParams(nn.Module):

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
-from nasdsl.engines.space import SearchSpace
+from nasdsl.space import SearchSpace
 from nasdsl.train import distributed as dist
 from nasdsl.train.loss import SegLoss
 from nasdsl.train.metrics import dice_per_class

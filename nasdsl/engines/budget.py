@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from nasdsl.engines.space import SearchSpace
+from nasdsl.space import SearchSpace
 from nasdsl.errors import UsageError
 
 

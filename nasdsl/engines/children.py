@@ -18,13 +18,13 @@ import torch
 import torch.nn as nn
 
 from nasdsl.backends.supernet import Supernet
-from nasdsl.engines.space import SearchSpace
+from nasdsl.space import SearchSpace
 
 
 class SharedChildren:
     def __init__(self, space: SearchSpace, device: torch.device):
         self.space = space
-        self.net = Supernet(space.ir).to(device)
+        self.net = Supernet(space).to(device)
         self.net.new_parameters()                 # the relaxed graph's: in parameters()
         self.created: list[dict[str, Any]] = []   # children that added bank entries
         self._listeners: list[Callable[[nn.Parameter], None]] = []

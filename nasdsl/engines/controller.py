@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from nasdsl.engines.space import SearchSpace
+from nasdsl.space import SearchSpace
 
 
 class Controller(nn.Module):

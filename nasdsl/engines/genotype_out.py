@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nasdsl.engines.space import SearchSpace
+from nasdsl.space import SearchSpace
 
 
 def genotype_text(space: SearchSpace, assignment: dict[str, Any], out_path: Path,
                   name: str, comments: list[str]) -> str:
-    body = space.ir.genotype_text(assignment, name=name, path_from=out_path,
-                                  params=dict(sorted(space.overrides.items())) or None)
+    body = space.genotype_text(assignment, name=name, path_from=out_path,
+                               params=dict(sorted(space.overrides.items())) or None)
     head = "".join(f"# {' '.join(c.split())}\n" for c in comments)
     return head + body

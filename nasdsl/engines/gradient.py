@@ -33,7 +33,7 @@ class GradientEngine(Engine):
         self.strategy = self.make_strategy()
         # (the strategy's search-time modules, PC-DARTS's pool BatchNorms, are in the
         # supernet's module tree: moved, put in eval mode and saved with it)
-        self.net = precision.prepare_model(Supernet(space.ir, self.strategy), space.graph.dims)
+        self.net = precision.prepare_model(Supernet(space, self.strategy), space.graph.dims)
         self.arch.to(precision.device)
         self.model = self.net
         if dist.active() and self.use_ddp:

@@ -20,7 +20,7 @@ from nasdsl.engines.gradient import DartsEngine, PcDartsEngine
 from nasdsl.engines.proxyless import ProxylessEngine
 from nasdsl.engines.sampling import EnasEngine, RandomEngine, largest_child
 from nasdsl.diagnostics import NasError
-from nasdsl.engines.space import SearchSpace
+from nasdsl.space import SearchSpace
 from nasdsl.enginespec import ENGINES, Resolved, resolve, settings_lines, values
 from nasdsl.enginespec.diagnose import engine_diagnostics
 from nasdsl.errors import UnknownEngine, UsageError

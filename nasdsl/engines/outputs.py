@@ -9,7 +9,7 @@ from typing import Any
 
 from nasdsl.engines.archparams import assignment_labels
 from nasdsl.engines.genotype_out import genotype_text
-from nasdsl.engines.space import SearchSpace
+from nasdsl.space import SearchSpace
 from nasdsl.runs import RunDir, atomic_torch_save, atomic_write_bytes
 
 GENOTYPE = "genotype.nas"

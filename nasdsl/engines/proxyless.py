@@ -21,7 +21,7 @@ import torch
 
 from nasdsl.backends.supernet import Choose, Edge, Strategy
 from nasdsl.engines.archparams import ArchParams
-from nasdsl.engines.space import SearchSpace
+from nasdsl.space import SearchSpace
 
 
 class ProxylessStrategy(Strategy):

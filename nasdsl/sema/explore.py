@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
 from nasdsl.analysis.resources import op_params
+from nasdsl.caches import Lru
 from nasdsl.diagnostics import Diagnostic, DiagnosticSink, InternalError, Note
 from nasdsl.ir.decisions import Cond, DecisionPoint, DecisionTable, LabelInfo
 from nasdsl.ir.graph import Graph
@@ -261,8 +261,7 @@ def _parents_first(pending: list[DecisionPoint]) -> list[DecisionPoint]:
 
 
 # ---- cache: genotype checks and engines ask for the same table often ------------------------
-_CACHE: "OrderedDict[str, tuple[DecisionTable, frozenset[str], list[Diagnostic]]]" = \
-    OrderedDict()
+_CACHE: Lru[str, tuple[DecisionTable, frozenset[str], list[Diagnostic]]] = Lru(32)
 
 
 def cache_key(unit: A.Unit, overrides: dict[str, Any], input_size) -> str:
@@ -279,11 +278,7 @@ def cached_table(unit: A.Unit, overrides: dict[str, Any], input_size, base: Rela
     if hit is None:
         local = DiagnosticSink()
         table, structural = complete_table(unit, overrides, input_size, base, local)
-        hit = (table, structural, list(local.items))
-        _CACHE[key] = hit
-        while len(_CACHE) > 32:
-            _CACHE.popitem(last=False)
-    _CACHE.move_to_end(key)
+        hit = _CACHE.put(key, (table, structural, list(local.items)))
     sink.extend(hit[2])
     return hit[0], hit[1]
 

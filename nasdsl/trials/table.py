@@ -249,7 +249,7 @@ def _draw(spec: Any, where: Path, table: Path, out: Path, defines: list[str]) ->
     written to OUT/genotypes/ (deterministic for a given seed)."""
     from nasdsl.api import parse_override
     from nasdsl.engines.genotype_out import genotype_text
-    from nasdsl.engines.space import SearchSpace
+    from nasdsl.space import SearchSpace
     from nasdsl.outputs import write_atomic
 
     if not isinstance(spec, dict) or set(spec) - DRAW:
