@@ -1,9 +1,11 @@
 """nasdsl's one cache policy: a bounded map, least recently used entry evicted first.
 
 Every cache that outlives a call (the table cache of `sema/explore.py`, a search space's
-children and relaxed graphs) is an `Lru` of a stated size, so none grows with a long
-search and each evicts the same way. A memo that lives only inside one computation (the
-variants of `bounds.py`, one exploration's elaborations) is a plain local dict instead.
+children and relaxed graphs, a supernet's child modules) is an `Lru` of a stated size,
+so none grows with a long search and each evicts the same way. A memo that lives only
+inside one computation (the variants of `bounds.py`, one exploration's elaborations) is
+a plain local dict instead, and a value loaded once (the grammar, the ops' source) is a
+`functools.lru_cache(maxsize=1)`.
 """
 
 from __future__ import annotations

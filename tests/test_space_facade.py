@@ -45,6 +45,16 @@ def test_no_catch_all_in_the_space_layer():
         assert not broad, (name, broad)
 
 
+def test_every_evicting_cache_is_an_lru():
+    """Eviction is written once, in nasdsl/caches.py: no other module pops the oldest
+    entry of its own OrderedDict (there were four caches with four rules)."""
+    found = [f"{p.relative_to(PACKAGE)}:{node.lineno}"
+             for p in PACKAGE.rglob("*.py") if p.name != "caches.py"
+             for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Attribute) and node.attr in ("popitem", "move_to_end")]
+    assert not found, found
+
+
 def test_lru_evicts_the_least_recently_used_entry():
     cache: Lru[str, int] = Lru(2)
     cache.put("a", 1)

@@ -4,13 +4,13 @@ come from one weight bank (bank.py). See docs/SEARCH_IR.md."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import torch
 import torch.nn as nn
 
 from nasdsl.api import Compiled
+from nasdsl.caches import Lru
 from nasdsl.ir.graph import Graph, Node
 from nasdsl.ir.names import ModuleNamer
 from nasdsl.ops import REGISTRY
@@ -130,7 +130,7 @@ class Supernet(nn.Module):
         self.chooses: list[Choose] = []
         self.edge_of: dict[int, Edge] = {}
         self.choose_of: dict[int, Choose] = {}
-        self._children: OrderedDict[frozenset, ChildNet] = OrderedDict()
+        self._children: Lru[frozenset, ChildNet] = Lru(CHILD_CACHE)
         self._build_choices()
 
     # ---- building -----------------------------------------------------------------------
@@ -222,16 +222,11 @@ class Supernet(nn.Module):
         assignment does not validate: never a silent default)."""
         key = frozenset((k, tuple(v) if isinstance(v, list) else v)
                         for k, v in self.space.table.normalise(assignment).items())
-        child = self._children.get(key)
-        if child is None:
+        def make() -> ChildNet:
             graph = self.child_graph(assignment)
             labels = child_labels(self._edge_decisions, self.space, assignment)
-            child = ChildNet(graph, self._plain_modules(graph, labels))
-            self._children[key] = child
-            while len(self._children) > CHILD_CACHE:
-                self._children.popitem(last=False)
-        self._children.move_to_end(key)
-        return child
+            return ChildNet(graph, self._plain_modules(graph, labels))
+        return self._children.get_or_make(key, make)
 
     def materialize(self, assignments: list[dict[str, Any]]) -> list[nn.Parameter]:
         """Create the bank modules of these children now (before wrapping the supernet in
@@ -255,7 +250,7 @@ class Supernet(nn.Module):
                 state[head + rest] = t.to(self.bank.anchor.device)
         return state
 
-    # NOTE: children are cached outside the module tree (`_children` is a plain dict):
+    # NOTE: children are cached outside the module tree (`_children` is an Lru):
     # their modules are the bank's, so state_dict() holds each weight once.
     def __setattr__(self, name: str, value: Any) -> None:
         if name in ("_children", "_strategy", "strategy", "space", "edges", "chooses", "edge_of",
