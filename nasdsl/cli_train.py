@@ -188,7 +188,7 @@ def _infer_command(run_guarded: Callable) -> click.Command:
             check_output_dir(Path(out), inputs)   # never a segmentation over its scan
             if model.endswith(".onnx"):   # a bad sidecar is refused before torch loads
                 from nasdsl.data.admit import admit_file
-                from nasdsl.infer.schema import read_sidecar
+                from nasdsl.sidecars import read_sidecar
 
                 admit_file(model, Path(model).parent)
                 read_sidecar(Path(model))

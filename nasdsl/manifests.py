@@ -12,7 +12,7 @@ RunError: exit 2) that names the file and the field:
 Only the fields nasdsl reads are described; other fields pass (records of provenance such
 as `versions` or `command` are informational). Numbers must be finite: JSON from Python
 may carry NaN/Infinity. A train manifest's `infer` and `plan` sections are checked by
-nasdsl.infer.schema, as an ONNX sidecar's are.
+nasdsl.sidecars, as an ONNX sidecar's are.
 """
 
 from __future__ import annotations
@@ -183,9 +183,9 @@ def validate(value: Any, schema: Check, file: str, where: str = "") -> Any:
 
 # ---- the schemas -----------------------------------------------------------------------------
 def _model_sections(v: dict, where: str, file: str) -> None:
-    """`infer` and `plan`: the checks an ONNX sidecar gets (nasdsl.infer.schema), so a
+    """`infer` and `plan`: the checks an ONNX sidecar gets (nasdsl.sidecars), so a
     run and its export are held to one standard."""
-    from nasdsl.infer.schema import validate_model_sections
+    from nasdsl.sidecars import validate_model_sections
 
     validate_model_sections(file, v)
 

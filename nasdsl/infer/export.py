@@ -22,7 +22,7 @@ from nasdsl.runs import RunDir, atomic_write_json
 from nasdsl.train.model import GenotypeNet, net_info
 from nasdsl.train.spec_ref import recompile
 
-from nasdsl.infer.schema import SIDECAR_FORMAT, read_sidecar, sidecar_path  # noqa: F401
+from nasdsl.sidecars import SIDECAR_FORMAT, read_sidecar, sidecar_path  # noqa: F401
 
 
 def load_run_model(run: RunDir, checkpoint: str = "best") -> tuple[GenotypeNet, dict, dict]:
@@ -41,7 +41,7 @@ def load_run_model(run: RunDir, checkpoint: str = "best") -> tuple[GenotypeNet, 
 def export_run(run_path: Path, output: Path, checkpoint: str = "best") -> str:
     from nasdsl.backends.onnx_export import OPSET, export, load_emitted, verify
     from nasdsl.backends.torch_src import emit_torch
-    from nasdsl.infer.schema import validate_model_sections
+    from nasdsl.sidecars import validate_model_sections
 
     run = RunDir(run_path)
     check_export_output(run, output)

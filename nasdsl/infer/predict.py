@@ -53,7 +53,7 @@ def _open_run(path: Path, device: str | None) -> LoadedModel:
     from nasdsl.runs import RunDir
     from nasdsl.train.step import Precision
 
-    from nasdsl.infer.schema import validate_model_sections
+    from nasdsl.sidecars import validate_model_sections
 
     run_dir = RunDir(path)
     net, manifest, _ = load_run_model(run_dir)
@@ -84,11 +84,11 @@ def ort_providers(device: str | None = None) -> list[str]:
 def _open_onnx(path: Path, device: str | None) -> LoadedModel:
     import onnxruntime as ort
 
-    from nasdsl.infer.schema import read_sidecar
+    from nasdsl.sidecars import read_sidecar
 
     from nasdsl.data.admit import admit_file
     from nasdsl.data.errors import DataError
-    from nasdsl.infer.schema import sidecar_path
+    from nasdsl.sidecars import sidecar_path
 
     admit_file(path, path.parent)
     meta = read_sidecar(path)

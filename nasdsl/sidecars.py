@@ -1,13 +1,17 @@
-"""The schema of what inference reads from someone else's files: an ONNX sidecar
-(`model.onnx.json`) and the `infer` + `plan` sections it shares with a run's manifest.
+"""Sidecars from someone else: `model.onnx.json` (what `nasdsl export` writes beside the
+model) and the `infer` + `plan` sections it shares with a run's manifest: where it is,
+reading it (admitted, bounded) and its schema.
 
 Plain Python rather than a schema library: neither jsonschema nor pydantic is installed
 with nasdsl, and the rules that matter here are not expressible in JSON Schema anyway
-(NaN passes `exclusiveMinimum`, which compares false; lengths that must agree across
-sections: window vs dims, normalisation vs channels, label values vs classes). Each
-rule names the field (`infer.window[1]`) in a SidecarError (a DataError naming the file:
-exit 2). What passes can be handed to Plan.from_dict and InferShape without any later
-KeyError, TypeError or an empty normalisation leaving an uninitialised array.
+(NaN passes `exclusiveMinimum`, which compares false; lengths must agree across sections:
+window vs dims, normalisation vs channels, label values vs classes). Each rule names the
+field (`infer.window[1]`) in a SidecarError (a DataError naming the file: exit 2). What
+passes can be handed to Plan.from_dict and InferShape without a later KeyError,
+TypeError or an empty normalisation leaving an uninitialised array.
+
+A top-level module rather than under infer/: run manifests (nasdsl.manifests, which
+nasdsl.runs imports) check their sections with it, and infer imports runs.
 """
 
 from __future__ import annotations
