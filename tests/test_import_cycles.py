@@ -182,3 +182,46 @@ def test_the_sema_checks_see_what_they_forbid(tmp_path, monkeypatch):
         test_no_private_name_imported_into("nasdsl.sema")
     with pytest.raises(AssertionError, match="zz_bad:3"):
         test_no_import_inside_a_function_of("nasdsl.sema")
+
+
+HELPERS = ("apply", "cells", "choices", "strides")
+
+
+def _protocol_members() -> set[str]:
+    from nasdsl.sema.context import Elaboration
+
+    tree = ast.parse(MODULES["nasdsl.sema.context"].read_text(encoding="utf-8"))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Elaboration")
+    members = {s.target.id for s in cls.body if isinstance(s, ast.AnnAssign)}
+    members |= {s.name for s in cls.body if isinstance(s, ast.FunctionDef)}
+    assert members <= set(dir(Elaboration)) | set(Elaboration.__annotations__)
+    return members
+
+
+@pytest.mark.parametrize("helper", HELPERS)
+def test_the_elaborators_helpers_use_only_its_interface(helper):
+    """apply/cells/choices/strides reach the elaboration through `el` and only through
+    what `sema.context.Elaboration` declares."""
+    members = _protocol_members()
+    tree = ast.parse(MODULES[f"nasdsl.sema.{helper}"].read_text(encoding="utf-8"))
+    used = {(n.attr, n.lineno) for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name) and n.value.id == "el"}
+    outside = sorted(f"{helper}.py:{line}: el.{attr}" for attr, line in used
+                     if attr not in members)
+    assert used and not outside, "\n".join(outside)
+
+
+def test_the_elaborator_provides_its_interface(tmp_path):
+    """Every member the protocol declares exists on a finished Elaborator."""
+    from nasdsl.diagnostics import DiagnosticSink
+    from nasdsl.sema.elaborate import Elaborator
+    from nasdsl.syntax.parse import load_source, parse
+
+    sink = DiagnosticSink()
+    text = b"arch A {\n  param dims = 2\n  input x(channels=1)\n  output y = conv(x, 2, 1)\n}\n"
+    unit = parse(load_source(str(tmp_path / "a.nas"), text, sink), sink)
+    el = Elaborator(unit, sink, {})
+    el.run()
+    assert not sink.has_errors
+    missing = sorted(m for m in _protocol_members() if not hasattr(el, m))
+    assert not missing, missing
