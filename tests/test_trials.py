@@ -220,7 +220,9 @@ def test_ray_with_a_killed_worker_matches_the_sequential_weights(sequential, dat
                                                             "param in_channels = 3"))
     table = write_table(tmp_path, dataset, [SPECS / "unet.nas", bad])
     out = tmp_path / "ray"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    # a stale cluster address (as `ray start` leaves) must not divert the local Ray
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+           "RAY_ADDRESS": "127.0.0.1:9"}
     cmd = [sys.executable, "-m", "nasdsl.cli", "trials", str(table), "--out", str(out),
            "--workers", "2"]
     log = tmp_path / "trials.log"  # a file, not a pipe: nothing can block on a full pipe

@@ -195,7 +195,9 @@ def _connect(ray, ex: Execution) -> None:
             ray.init(address=ex.address, **common)
             return
         workers = ex.workers or max(1, int((os.cpu_count() or 1) // max(ex.cpus, 1)))
-        ray.init(num_cpus=max(ex.cpus, 1) * workers,
+        # address="local": always a new Ray of our own, even when `ray start` left a
+        # cluster (or its address file) on this machine
+        ray.init(address="local", num_cpus=max(ex.cpus, 1) * workers,
                  object_store_memory=OBJECT_STORE_BYTES, **common)
     except (ConnectionError, RuntimeError, OSError, ValueError) as err:
         where = (f"connect to the Ray cluster at {ex.address} (is it running, and does "
