@@ -122,7 +122,8 @@ class DataModule:
     def _load(self, case_id: str) -> Preprocessed:
         case = self.index.case(case_id)
         cached = self._cache_path(case_id)
-        if cached is not None and cached.is_file():
+        # a cache file that is a link (a run directory from elsewhere) is not followed
+        if cached is not None and cached.is_file() and not cached.is_symlink():
             with np.load(cached, allow_pickle=False) as z:
                 props = json.loads(str(z["props"]))
                 label = z["label"] if z["label"].size else None
