@@ -4,7 +4,7 @@ A run directory may come from someone else (#15 row 6): a manifest without `infe
 unknown engine, a string seed or a missing `decision_table` used to end in a KeyError or
 TypeError (exit 3). `validate(value, schema, file)` checks a loaded JSON value against a
 schema written with the small combinators below and raises a `ManifestError` (a
-RunError: exit 2) that names the file and the field:
+UsageError: exit 2) that names the file and the field:
 
     error: runs/a/manifest.json: field `infer.window`: must be a list of 2 to 3 integers
     in [1, 4096], found "big"
@@ -21,13 +21,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from nasdsl.runs import RunError
+from nasdsl.errors import UsageError
 
 MAX_WINDOW = 4096          # voxels per axis of a requested training patch
 
 
-class ManifestError(RunError):
-    """A run-directory file that does not match its schema (exit 2; names file and field)."""
+class ManifestError(UsageError):
+    """A run-directory file that does not match its schema (exit 2; names file and field).
+    A UsageError like runs.RunError, not a subclass of it: runs.py imports this module."""
 
     def __init__(self, file: str, where: str, message: str, found: Any = None,
                  show_found: bool = True) -> None:
