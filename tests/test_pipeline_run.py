@@ -27,7 +27,7 @@ def _toy_plan(out, data=None):
                    seed=0, device="cpu", progress=False)
 
 
-def test_run_end_to_end_then_reuse(tmp_path):
+def test_run_end_to_end_then_reuse(tmp_path, one_thread):
     from nasdsl.api import compile_spec
 
     logs: list[str] = []
@@ -51,7 +51,8 @@ def test_run_end_to_end_then_reuse(tmp_path):
 
     logs.clear()
     Pipeline(_toy_plan(tmp_path / "run"), log=logs.append).run()
-    assert all("reused" in line for line in logs), logs
+    stages = [line for line in logs if not line.startswith("[machine]")]
+    assert len(stages) == 10 and all("reused" in line for line in stages), logs
 
 
 @pytest.mark.slow
@@ -68,3 +69,55 @@ def test_readme_first_command_quick_mode(tmp_path):
     assert "test Dice (mean of classes)" in proc.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["values"]["pytorch_onnx_agreement"] > 0.99
+
+
+def test_another_engine_or_other_labels_on_the_same_out_rerun_the_search(tmp_path,
+                                                                          one_thread):
+    """Issue #18.2 / #15 row 7: `demo.sh` then `demo.sh --engine random` on the same
+    --out ended in "internal error" (the search resumed the other engine's run), and a
+    dataset whose label maps were all replaced by background reused every stage."""
+    import shutil
+
+    import numpy as np
+
+    from nasdsl.data import make_mni_dataset, read_image, write_image
+
+    data = tmp_path / "data"
+    make_mni_dataset(str(data), 4, 1, 0, 8.0, 2, None)
+    out = tmp_path / "run"
+    first = Pipeline(_toy_plan(out, str(data)), log=lambda s: None).run()
+    assert first["values"]["engine"] == "pc_darts"
+
+    logs: list[str] = []
+    plan = _toy_plan(out, str(data))
+    plan.engine = "random"
+    second = Pipeline(plan, log=logs.append).run()
+    assert second["values"]["engine"] == "random"
+    assert "[data] reused" in "\n".join(logs) and "[search] running" in logs
+    manifest = json.loads((out / "search" / "manifest.json").read_text())
+    assert manifest["engine"] == "random"
+
+    for label in sorted((data / "labelsTr").iterdir()):
+        arr, geom = read_image(label)
+        write_image(label, np.zeros(arr.shape[1:], np.uint8), geom)
+    logs.clear()
+    Pipeline(plan, log=logs.append).run()
+    assert "[search] running" in logs and "[train] running" in logs, logs
+    shutil.rmtree(data)
+
+
+def test_run_cli_user_mistakes_exit_2_before_any_work(tmp_path):
+    """An unknown engine and a bad --time-budget are the user's mistakes: exit 2 with
+    one line, before the dataset is made (not exit 3 after a minute of work)."""
+    from click.testing import CliRunner
+
+    from nasdsl.cli import main
+
+    for extra, words in ((["--engine", "dartz"], "unknown engine"),
+                         (["--time-budget", "5 parsecs"], "--time-budget")):
+        out = tmp_path / "run"
+        res = CliRunner().invoke(main, ["run", str(SPECS / "nas_unet.nas"), "--out", str(out),
+                                        *extra])
+        assert res.exit_code == 2, res.output
+        assert words in res.output and "Traceback" not in res.output
+        assert not (out / "data").exists()

@@ -9,6 +9,7 @@ draw is a function of (seed, epoch, step), ends where the uninterrupted run ends
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -51,6 +52,7 @@ class SearchOptions:
     device: str | None = None
     progress: bool = True
     log: Callable[[str], None] | None = None   # the resolved settings are printed here
+    time_budget: float | None = None   # wall seconds: stop after the epoch that spends them
 
 
 def pick_engine(space: SearchSpace, requested: str | None,
@@ -103,6 +105,10 @@ def search(opts: SearchOptions) -> dict[str, Any]:
     epochs = int(settings["epochs"])
     engine.setup(epochs * per_epoch)
     epoch, start, patience = _restore(run, engine, space, opts.resume)
+    if epoch == 0 and start == 0:  # the entropy before any step: how far the search moved
+        run.log({"event": "start", "entropy": engine.entropy(), "epochs": epochs,
+                 "steps_per_epoch": per_epoch})
+    began = time.monotonic()
     while epoch < epochs:
         _epoch_steps(engine, feed, run, epoch, start, per_epoch, opts, patience)
         record = engine.end_epoch(epoch, feed.val_batch)
@@ -115,6 +121,10 @@ def search(opts: SearchOptions) -> dict[str, Any]:
         limit = int(settings.get("patience", 0) or 0)
         if limit and patience["same"] >= limit:
             run.log({"event": "early_stop", "epoch": epoch})
+            break
+        if opts.time_budget is not None and \
+                dist.any_true(time.monotonic() - began >= opts.time_budget):
+            run.log({"event": "time_budget", "epoch": epoch, "seconds": opts.time_budget})
             break
     if info.is_main:
         result = write_outputs(run, engine, space, name, opts)

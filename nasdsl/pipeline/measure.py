@@ -99,24 +99,41 @@ def table(summary: dict[str, Any]) -> str:
     """The closing table of a run, as plain text (also in RUN/summary.json)."""
     v = summary["values"]
     rows = [("engine", v.get("engine", "?")),
-            ("parameters", f"{v['params']:,}" if v.get("params") is not None else "?"),
-            ("validation Dice (training)", _num(v.get("val_dice"))),
-            ("test cases", v.get("test_cases", "?"))]
+            ("parameters", f"{v['params']:,}" if v.get("params") is not None else "?")]
+    if v.get("search_steps") is not None:
+        rows.append(("search steps (architecture)",
+                     f"{v['search_steps']} ({v.get('search_arch_steps', 0)})"))
+    if v.get("entropy_start") is not None and v.get("entropy_end") is not None:
+        rows.append(("architecture entropy", f"{v['entropy_start']:.4f} \u2192 "
+                     f"{v['entropy_end']:.4f} nats ({v['entropy_end'] - v['entropy_start']:+.4f})"))
+    rows += [("validation Dice (training)", _num(v.get("val_dice"))),
+             ("test cases", v.get("test_cases", "?"))]
     for name, d in (v.get("test_dice") or {}).items():
         rows.append((f"test Dice {name}", _num(d)))
     rows.append(("test Dice (mean of classes)", _num(v.get("test_dice_mean"))))
     stages = summary.get("stages", {})
+    steps = {"search": v.get("search_steps"), "train": v.get("train_steps")}
     for key in ("search", "train", "infer"):
         if stages.get(key) is not None:
-            rows.append((f"{key} time", f"{stages[key]:.1f} s"))
+            n = steps.get(key)
+            rows.append((f"{key} time", f"{stages[key]:.1f} s"
+                         + (f" ({n} steps)" if n is not None else "")))
     rows += [("latency PyTorch / case", f"{v.get('latency_pytorch_ms', math.nan):.1f} ms"),
              ("latency ONNX Runtime / case",
               f"{v.get('latency_onnxruntime_ms', math.nan):.1f} ms"),
              ("PyTorch = ONNX voxels", _num(v.get("pytorch_onnx_agreement")))]
+    machine = summary.get("machine") or {}
+    if machine:
+        load = machine.get("load_average")
+        rows.append(("CPU threads / cores / load",
+                     f"{machine.get('threads')} / {machine.get('cpus')} / "
+                     + ("?" if not load else f"{load[0]:.2f}")))
     width = max(len(k) for k, _ in rows)
     buf = io.StringIO()
     for k, val in rows:
         buf.write(f"{k.ljust(width)}  {val}\n")
+    if v.get("convergence"):
+        buf.write(f"warning: {v['convergence']}\n")
     return buf.getvalue()
 
 

@@ -1,8 +1,11 @@
-"""Budgets of a pipeline run: the quick default (a 2-core CPU in ~10 minutes) and `--full`.
+"""Budgets of a pipeline run: the quick default (a 2-core CPU in ~6 minutes), a time
+budget (`--time-budget 30m`) and `--full`.
 
 The quick budgets shrink the space (-D overrides) and every loop so that the whole flow
-runs end to end on a laptop; `--full` keeps the spec's own configuration and `search`
-block and trains as the seeds did. Nothing here is tuned to a result.
+runs end to end on a laptop; a time budget scales the quick loops to the time given and
+splits it between the search and the training; `--full` keeps the spec's own
+configuration and `search` block and trains as the seeds did. Nothing here is tuned to a
+result.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class DataBudget:
 @dataclass
 class SearchBudget:
     settings: dict[str, Any]         # engine settings (override the spec's search block)
+    time_budget: float | None = None  # seconds: the search stops after the epoch it ends in
 
 
 @dataclass
@@ -46,6 +50,8 @@ class RunPlan:
     device: str | None = None
     full: bool = False
     progress: bool = True
+    threads: int | None = None        # None: chosen from the cores and the load
+    time_budget: float | None = None  # seconds for the whole run (None: the fixed budgets)
     # Stage-specific -D under the user's: the search may run a smaller instance of the
     # space than the trained network (NAS-Unet searched at C=16 and trained at C=32);
     # decisions are keyed by cell type, so the genotype fits both.
@@ -57,36 +63,82 @@ class RunPlan:
 
 
 # Quick mode shrinks the widths and depth of spaces that have these parameters
-# (nas_unet, thrifty_nas, unet-like specs); a parameter the spec lacks is left out.
+# (nas_unet, thrifty_nas, unet-like specs, ronasmis); a parameter the spec lacks is left
+# out. QUICK_SHAPE holds for both stages: RONASMIS's patch candidates are values of the
+# genotype, so the trained network must declare the same ones the search chose from.
 QUICK_SEARCH = {"C": 4, "depth": 2, "patch": 64, "base": 4}
 QUICK_TRAIN = {"C": 16, "depth": 3, "base": 8}
+QUICK_SHAPE = {"patch_hw_max": 64, "patch_hw_n": 2, "patch_d_max": 32, "patch_d_n": 1}
+# Engine settings of the quick search (each engine takes the ones it knows):
+# - arch_lr 0.02: the quick search takes ~20 architecture steps; at the papers' rates
+#   (3e-4 DARTS, 6e-4 PC-DARTS) Adam moves each alpha by < 0.01 in 20 steps, the
+#   entropy by ~1e-5, and the derivation is a draw from the initial noise (issue #14);
+# - k 2: PC-DARTS sends C/k channels through each mixed op; at the quick width C = 4 the
+#   authors' k = 4 leaves 1 channel, and a factorized reduce of 1 channel has 0 per half.
+QUICK_ENGINE = {"epochs": 3, "steps_per_epoch": 10, "batch_size": 2,
+                "warmup_epochs": 1, "patience": 0, "arch_lr": 0.02,
+                "k": 2, "children_per_episode": 4, "child_epochs": 1, "samples": 4}
+QUICK_TRAIN_BUDGET = {"epochs": 10, "steps_per_epoch": 40, "batch_size": 4,
+                      "time_budget": 180.0}
+QUICK_SECONDS = 360.0   # the quick run's wall time on an idle 2-core CPU (README)
+# a time budget's shares: the rest covers data, compile, export, inference and figures
+SEARCH_SHARE, TRAIN_SHARE = 0.3, 0.5
 
 
 def quick_plan(space: str, out: str, data: str | None, engine: str | None,
-               defines: list[str], seed: int, device: str | None) -> RunPlan:
-    """~10 minutes on 2 CPU cores: small slices, a tiny search, a short training."""
+               defines: list[str], seed: int, device: str | None,
+               time_budget: float | None = None) -> RunPlan:
+    """~6 minutes on 2 idle CPU cores: small slices, a tiny search, a short training.
+    With `time_budget` (seconds) the loops scale with the time given: the search gets
+    SEARCH_SHARE of it and the training TRAIN_SHARE, each as its epochs (so the
+    learning-rate schedules are planned for them) and as a wall-clock cap."""
+    search = dict(QUICK_ENGINE, seed=seed)
+    train = dict(QUICK_TRAIN_BUDGET)
+    search_seconds = None
+    if time_budget is not None:
+        scale = max(1.0, time_budget / QUICK_SECONDS)
+        search["epochs"] = max(search["epochs"], round(search["epochs"] * scale))
+        train["epochs"] = max(train["epochs"], round(train["epochs"] * scale))
+        search_seconds = SEARCH_SHARE * time_budget
+        train["time_budget"] = TRAIN_SHARE * time_budget
+    shape = [f"{k}={v}" for k, v in QUICK_SHAPE.items()]
     return RunPlan(
         space, out, data, engine, list(defines),
         DataBudget(cases=20, tests=4, resolution=2.0, dims=2),
-        SearchBudget({"epochs": 3, "steps_per_epoch": 10, "batch_size": 2,
-                      "warmup_epochs": 1, "patience": 0,
-                      # PC-DARTS at the quick C=4: k=2 leaves 2 channels per edge, which
-                      # every candidate builds (k=4 leaves 1: no FactorizedReduce)
-                      "k": 2,
-                      "children_per_episode": 4, "child_epochs": 1, "samples": 4,
-                      "seed": seed}),
-        TrainBudget(epochs=10, steps_per_epoch=40, batch_size=4, time_budget=180.0),
-        seed, device,
-        search_defines=[f"{k}={v}" for k, v in QUICK_SEARCH.items()],
-        train_defines=[f"{k}={v}" for k, v in QUICK_TRAIN.items()])
+        SearchBudget(search, search_seconds),
+        TrainBudget(**train),
+        seed, device, time_budget=time_budget,
+        search_defines=[f"{k}={v}" for k, v in QUICK_SEARCH.items()] + shape,
+        train_defines=[f"{k}={v}" for k, v in QUICK_TRAIN.items()] + shape)
 
 
 def full_plan(space: str, out: str, data: str | None, engine: str | None,
-              defines: list[str], seed: int, device: str | None) -> RunPlan:
-    """The spec's own configuration and search block; nnU-Net-like training."""
+              defines: list[str], seed: int, device: str | None,
+              time_budget: float | None = None) -> RunPlan:
+    """The spec's own configuration and search block; nnU-Net-like training (a time
+    budget caps the search and the training at their shares)."""
+    search_seconds = None if time_budget is None else SEARCH_SHARE * time_budget
+    train_seconds = None if time_budget is None else TRAIN_SHARE * time_budget
     return RunPlan(
         space, out, data, engine, list(defines),
         DataBudget(cases=40, tests=10, resolution=1.5, dims=2),
-        SearchBudget({"seed": seed}),
-        TrainBudget(epochs=100, steps_per_epoch=250, batch_size=8, time_budget=None),
-        seed, device, full=True)
+        SearchBudget({"seed": seed}, search_seconds),
+        TrainBudget(epochs=100, steps_per_epoch=250, batch_size=8, time_budget=train_seconds),
+        seed, device, full=True, time_budget=time_budget)
+
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `30m`, `1.5h` -> seconds; ValueError with what is accepted."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)?\s*", text or "")
+    if not m:
+        raise ValueError(f"time budget {text!r}: expected a number of seconds or a "
+                         "duration such as 90s, 30m, 1.5h")
+    seconds = float(m.group(1)) * _UNITS[m.group(2) or ""]
+    if not 60.0 <= seconds <= 30 * 24 * 3600.0:
+        raise ValueError(f"time budget {text!r}: must be between 1 minute and 30 days")
+    return seconds
