@@ -73,9 +73,13 @@ def _guarded(fn) -> None:
               help="Steps between mid-epoch checkpoints (0: at epoch ends only).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--json", "as_json", is_flag=True,
+              help="End with one JSON object (genotype, hash, params, rank, digest) "
+                   "instead of the summary.")
 def search(spec: str | None, engine: str | None, data: str | None, out: str,
            defines: tuple[str, ...], sets: tuple[str, ...], resume: bool,
-           checkpoint_every: int, device: str | None, no_progress: bool) -> None:
+           checkpoint_every: int, device: str | None, no_progress: bool,
+           as_json: bool) -> None:
     """Search a space: write RUN/genotype.nas, the supernet weights and metrics."""
 
     def go() -> int:
@@ -91,10 +95,41 @@ def search(spec: str | None, engine: str | None, data: str | None, out: str,
             opts = _from_manifest(opts)
         if opts.spec is None or opts.data is None:
             raise UsageError("give SPEC and --data (or --resume with an existing --out)")
-        click.echo(summary(run_search(opts)))
+        from nasdsl.pipeline.machine import machine_report
+
+        click.echo(machine_report()["line"], err=True)  # threads by load, in the manifest
+        result = run_search(opts)
+        click.echo(summary(result) if as_json else describe(result, Path(opts.out)))
         return 0
 
     _guarded(go)
+
+
+def describe(result: dict[str, Any], run: Path, derived: bool = False) -> str:
+    """The end of `search`/`derive` for a person: what was written, how big it is, how
+    far the architecture moved, and the next command (--json keeps the raw record)."""
+    from nasdsl.pipeline.progress import search_progress
+
+    if result.get("genotype") is None:  # a DDP rank other than 0 writes nothing
+        return (f"rank {result.get('rank')}: derived genotype {result.get('genotype_hash')}"
+                f", engine state {result.get('digest')} (rank 0 writes the files)")
+    params = result.get("params")
+    size = f"{params:,} parameters at the searched size" if params is not None else \
+        "parameter count unknown"
+    lines = [f"{'derived' if derived else 'searched'}: {result['genotype']} "
+             f"({size}; genotype {result.get('genotype_hash')})"]
+    moved = search_progress(run / "metrics.jsonl")
+    if not derived and moved["search_steps"]:
+        text = f"{moved['search_steps']} steps, {moved['search_arch_steps']} architecture steps"
+        if moved.get("entropy_start") is not None and moved.get("entropy_end") is not None:
+            text += (f"; architecture entropy {moved['entropy_start']:.4f} \u2192 "
+                     f"{moved['entropy_end']:.4f} nats")
+        lines.append(f"search: {text}")
+    if result.get("weights"):
+        lines.append(f"inherited weights: {result['weights']}")
+    lines.append(f"next: nasdsl train {result['genotype']} --data DATA --out RUN "
+                 "(-D to train at another size)")
+    return "\n".join(lines)
 
 
 def _from_manifest(opts):
@@ -139,8 +174,10 @@ def _top_k_problem(engine, space, top_k: int, name: str) -> str | None:
               help="Also write the derived network's inherited weights (weights.pt).")
 @click.option("--checkpoint", default="last", show_default=True,
               help="Which checkpoint of RUN/checkpoints/ to derive from.")
+@click.option("--json", "as_json", is_flag=True,
+              help="End with one JSON object instead of the summary.")
 def derive(run_dir: str, top_k: int | None, budget: float | None, output: str | None,
-           export_weights: bool, checkpoint: str) -> None:
+           export_weights: bool, checkpoint: str, as_json: bool) -> None:
     """Derive a genotype again from a run's last checkpoint."""
 
     def go() -> int:
@@ -150,7 +187,10 @@ def derive(run_dir: str, top_k: int | None, budget: float | None, output: str | 
 
         if not checkpoint.isidentifier():
             raise UsageError("--checkpoint names a file of RUN/checkpoints/ (e.g. last)")
-        space, engine, manifest, run = load_engine_from_run(run_dir, checkpoint=checkpoint)
+        from nasdsl.pipeline.folder import stage_run
+
+        run_path = stage_run(run_dir, "search")  # a `nasdsl run` folder: its search
+        space, engine, manifest, run = load_engine_from_run(run_path, checkpoint=checkpoint)
         if top_k is not None:
             why = _top_k_problem(engine, space, top_k, manifest["engine"])
             if why:
@@ -165,7 +205,7 @@ def derive(run_dir: str, top_k: int | None, budget: float | None, output: str | 
             raise UsageError("-o names a .nas file inside the run directory")
         result = write_outputs(run, engine, space, manifest["engine"], None, top_k, budget,
                                name, export=export_weights)
-        click.echo(summary(result))
+        click.echo(summary(result) if as_json else describe(result, run_path, derived=True))
         return 0
 
     _guarded(go)

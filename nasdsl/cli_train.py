@@ -91,9 +91,11 @@ def _train_command(run_guarded: Callable, define_option: Callable) -> click.Comm
     def train(spec: str | None, defines: tuple[str, ...], **kw: Any) -> None:
         """Train a genotype or arch on a dataset (Dice + CE; checkpoints, JSONL metrics)."""
         def go() -> int:
+            from nasdsl.pipeline.machine import machine_report
             from nasdsl.train.session import train as run_train
 
             request = _request(spec, defines, kw)
+            click.echo(machine_report()["line"], err=True)  # threads by load, recorded
             result = run_train(request, resume=kw["resume"])
             pos = result.position
             best = "n/a" if pos.best == float("-inf") else f"{pos.best:.4f}"
@@ -129,38 +131,45 @@ def _request(spec: str | None, defines: tuple[str, ...], kw: dict[str, Any]):
 def _eval_command(run_guarded: Callable) -> click.Command:
     @click.command(name="eval")
     @click.argument("source", type=click.Path(exists=True))
-    @click.option("--data", type=click.Path(), required=True, help="Dataset with labels.")
+    @click.option("--data", type=click.Path(), default=None,
+                  help="Dataset with labels (default for a run: the dataset it trained on).")
     @click.option("--cases", default="auto", show_default=True,
                   help="val (a run's validation split), all (training cases), test "
                        "(labelled test cases), or comma-separated ids; auto: val for a run "
-                       "directory, all otherwise.")
+                       "directory, the cases that have a prediction for a folder of them, "
+                       "all otherwise.")
     @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
                   help="Write per-case rows and the mean (default: SOURCE/eval.csv for a "
-                       "run, else eval.csv).")
+                       "run; nothing for a model file or a folder of predictions).")
     @click.option("--tta", is_flag=True, help="Flip test-time augmentation.")
     @click.option("--tolerance", type=float, default=1.0, show_default=True,
                   help="Surface Dice tolerance in mm.")
     @click.option("--no-progress", is_flag=True)
-    def eval_(source: str, data: str, cases: str, csv_path: str | None, tta: bool,
+    def eval_(source: str, data: str | None, cases: str, csv_path: str | None, tta: bool,
               tolerance: float, no_progress: bool) -> None:
-        """Per-case, per-class Dice, IoU, HD95 and surface Dice (MONAI) of a run, an .onnx
-        model or a folder of predictions."""
+        """Per-case, per-class Dice, IoU, HD95 and surface Dice (MONAI) of a run (or the
+        folder `nasdsl run` writes), an .onnx model or a folder of predictions."""
         def go() -> int:
-            from nasdsl.infer.evaluate import evaluate, render_table, to_csv
+            from nasdsl.infer.evaluate import evaluate, render_table, run_dataset, to_csv
             from nasdsl.outputs import check_output_outside
+            from nasdsl.pipeline.folder import stage_run
             from nasdsl.runs import atomic_write_bytes, is_run_dir
 
+            src = stage_run(source, "train")  # a `nasdsl run` folder: its trained run
+            is_run = is_run_dir(src)
+            dataset = data or run_dataset(src)
             if csv_path:   # before scoring: never over a dataset or prediction file
-                check_output_outside(Path(csv_path), data, "the dataset", "--csv")
-                if Path(source).is_dir() and not is_run_dir(source):
-                    check_output_outside(Path(csv_path), source, "the prediction folder",
+                check_output_outside(Path(csv_path), dataset, "the dataset", "--csv")
+                if src.is_dir() and not is_run:
+                    check_output_outside(Path(csv_path), src, "the prediction folder",
                                          "--csv")
-            scores, names = evaluate(source, data, cases, tta, tolerance, not no_progress)
-            target = Path(csv_path) if csv_path else (
-                Path(source) / "eval.csv" if is_run_dir(source)
-                else Path("eval.csv"))
-            atomic_write_bytes(target, to_csv(scores, names).encode())
+            scores, names = evaluate(src, dataset, cases, tta, tolerance, not no_progress)
             click.echo(render_table(scores, names))
+            target = Path(csv_path) if csv_path else (src / "eval.csv" if is_run else None)
+            if target is None:  # never into the working directory unasked
+                click.echo("(per-case rows as CSV: --csv FILE)")
+                return 0
+            atomic_write_bytes(target, to_csv(scores, names).encode())
             click.echo(f"wrote {target}")
             return 0
         run_guarded(go)
@@ -180,10 +189,11 @@ def _infer_command(run_guarded: Callable) -> click.Command:
     @click.option("--no-progress", is_flag=True)
     def infer(model: str, inputs: tuple[str, ...], out: str, mode: str | None, tta: bool,
               device: str | None, no_progress: bool) -> None:
-        """Segment images with a run directory or an exported .onnx (+ sidecar); outputs
-        keep each input's geometry."""
+        """Segment images with a run directory (or the folder `nasdsl run` writes) or an
+        exported .onnx (+ sidecar); outputs keep each input's geometry."""
         def go() -> int:
             from nasdsl.outputs import check_output_dir
+            from nasdsl.pipeline.folder import stage_run
 
             check_output_dir(Path(out), inputs)   # never a segmentation over its scan
             if model.endswith(".onnx"):   # a bad sidecar is refused before torch loads
@@ -194,7 +204,7 @@ def _infer_command(run_guarded: Callable) -> click.Command:
                 read_sidecar(Path(model))
             from nasdsl.infer.predict import infer_files, open_model
 
-            loaded = open_model(model, device)
+            loaded = open_model(stage_run(model, "train"), device)
             written = infer_files(loaded, inputs, Path(out), tta, mode, not no_progress)
             for p in written:
                 click.echo(f"wrote {p}")
@@ -213,12 +223,13 @@ def _export_command(run_guarded: Callable) -> click.Command:
     @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best",
                   show_default=True)
     def export(run: str, output: str, checkpoint: str) -> None:
-        """Export a run's trained network to ONNX (verified against PyTorch) with a JSON
-        sidecar of its preprocessing, classes and hashes."""
+        """Export a run's (or a `nasdsl run` folder's) trained network to ONNX (verified
+        against PyTorch) with a JSON sidecar of its preprocessing, classes and hashes."""
         def go() -> int:
             from nasdsl.infer.export import export_run
+            from nasdsl.pipeline.folder import stage_run
 
-            click.echo(export_run(Path(run), Path(output), checkpoint))
+            click.echo(export_run(stage_run(run, "train"), Path(output), checkpoint))
             return 0
         run_guarded(go)
     return export

@@ -3,9 +3,11 @@
 # on the built-in MNI brain-tissue task (real MRI, nothing downloaded), derive and check
 # the genotype, compile it (PyTorch + verified ONNX), train it, export it with its
 # preprocessing, segment held-back cases with PyTorch and ONNX Runtime and print the
-# table. ~10 minutes on a 2-core CPU; a second run reuses finished stages.
+# table. About 6 minutes on an idle 2-core CPU (longer on a loaded one); a second run
+# reuses finished stages (a changed spec, dataset or --engine reruns what it affects).
 #   scripts/demo.sh                 # quick budgets
 #   scripts/demo.sh --full          # the spec's search settings, full training (GPU)
+#   scripts/demo.sh --time-budget 30m  # a longer run: 30% search, 50% training
 #   OUT=runs/x scripts/demo.sh --engine pc_darts
 set -euo pipefail
 cd "$(dirname "$0")/.."

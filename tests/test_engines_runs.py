@@ -80,7 +80,7 @@ def test_two_process_gloo_search_agrees_on_every_rank(synth2d, tmp_path):
            "--master_port", str(29500 + os.getpid() % 400), "-m", "nasdsl.cli", "search",
            str(ROOT / "specs/thrifty_nas.nas"), "--engine", "proxyless", "--data", synth2d,
            "--out", str(tmp_path / "ddp"), *TINY, *SETS, "--set", "epochs=1",
-           "--set", "steps_per_epoch=2", "--device", "cpu", "--no-progress"]
+           "--set", "steps_per_epoch=2", "--device", "cpu", "--no-progress", "--json"]
     done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     ranks = [json.loads(l) for l in done.stdout.splitlines() if l.startswith("{")]

@@ -24,7 +24,7 @@ def _toy_plan(out, data=None):
                    SearchBudget({"epochs": 2, "steps_per_epoch": 2, "batch_size": 2,
                                  "warmup_epochs": 1, "k": 2}),
                    TrainBudget(epochs=1, steps_per_epoch=2, batch_size=2, time_budget=None),
-                   seed=0, device="cpu", progress=False)
+                   seed=0, device="cpu", progress=False, threads=1)
 
 
 def test_run_end_to_end_then_reuse(tmp_path, one_thread):

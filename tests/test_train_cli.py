@@ -243,3 +243,10 @@ def test_damaged_manifest_sections_are_named(dataset, reference_run, tmp_path, d
         assert code == 2 and field in output and "manifest.json" in output, (args, output)
     assert not (tmp_path / "seg").exists() and not (tmp_path / "m.onnx").exists()
     assert not (tmp_path / "e.csv").exists()
+def test_no_progress_keeps_the_per_epoch_validation_lines(dataset, tmp_path):
+    """#18.7: --no-progress dropped the bars *and* the validation Dice of each epoch."""
+    args = [a if a != "2" or i != TRAIN.index("--epochs") + 1 else "1"
+            for i, a in enumerate(TRAIN)]
+    code, output = cli("train", *args, "--data", str(dataset), "--out", str(tmp_path / "r"))
+    assert code == 0, output
+    assert "epoch 1/1: step 6, validation Dice" in output

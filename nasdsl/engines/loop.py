@@ -98,7 +98,8 @@ def search(opts: SearchOptions) -> dict[str, Any]:
                 "spec": str(Path(opts.spec).resolve()), "spec_hash": space.spec_hash(),
                 "overrides": {k: show(v) for k, v in opts.overrides.items()},
                 "decision_table": space.fingerprint(), "data": str(Path(opts.data).resolve()),
-                "split": feed.describe(), "world": info.world}
+                "split": feed.describe(), "world": info.world,
+                "threads": torch.get_num_threads()}
     run = _open_run(opts, manifest, info.is_main)
     engine = ENGINE_CLASSES[name](space, settings, precision, classes)
     per_epoch = feed.steps_per_epoch * getattr(engine, "steps_multiplier", lambda: 1)()

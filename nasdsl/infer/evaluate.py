@@ -37,10 +37,27 @@ def evaluate(source: str | Path, data: str | Path, cases: str = "auto", tta: boo
     return scores, list(index.label_names)
 
 
+def run_dataset(src: Path) -> str:
+    """The dataset a run trained on (eval's default --data for a run directory)."""
+    from nasdsl.runs import RunDir
+
+    if not is_run_dir(src):
+        raise UsageError(f"{src} is not a run directory: give the labelled dataset "
+                         "with --data")
+    root = RunDir(src).manifest().get("data", {})
+    root = root.get("root") if isinstance(root, dict) else None
+    if not isinstance(root, str):
+        raise UsageError(f"{src / 'manifest.json'}: names no dataset (data.root); "
+                         "give it with --data")
+    return root
+
+
 def _cases(index: Any, src: Path, which: str) -> list[Any]:
     labelled = [c for c in index.cases if c.label is not None]
     if which == "test":
         return [c for c in index.test_cases if c.label is not None]
+    if which == "auto" and src.is_dir() and not is_run_dir(src):
+        return _predicted(index, src)
     if which == "all" or which == "auto" and not is_run_dir(src):
         return labelled
     if which in ("auto", "val"):
@@ -56,6 +73,24 @@ def _cases(index: Any, src: Path, which: str) -> list[Any]:
     if missing:
         raise UsageError(f"--cases: no labelled case {sorted(missing)[0]!r} in the dataset")
     return [c for c in labelled if c.id in wanted]
+
+
+def _predicted(index: Any, folder: Path) -> list[Any]:
+    """A folder of predictions: the labelled cases (training or test) it has a file for
+    (`nasdsl infer` on imagesTs/ makes test-case predictions, not training ones)."""
+    every = [c for c in tuple(index.cases) + tuple(index.test_cases) if c.label is not None]
+    found = [c for c in every if _has_prediction(folder, c.id)]
+    if not found:
+        raise UsageError(f"{folder}: no prediction named like a labelled case of the "
+                         f"dataset (e.g. {every[0].id}.nii.gz)" if every else
+                         f"{folder}: the dataset has no labelled case")
+    return found
+
+
+def _has_prediction(folder: Path, case_id: str) -> bool:
+    from nasdsl.data.imageio import IMAGE_SUFFIXES
+
+    return any((folder / f"{case_id}{suffix}").is_file() for suffix in IMAGE_SUFFIXES)
 
 
 def _predictor(src: Path, index: Any):

@@ -57,6 +57,9 @@ class RunPlan:
     # decisions are keyed by cell type, so the genotype fits both.
     search_defines: list[str] = field(default_factory=list)
     train_defines: list[str] = field(default_factory=list)
+    # -D of both stages when the space is searched (a genotype keeps its own: RONASMIS's
+    # patch candidates must include the patch size it decided)
+    shape_defines: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,15 +104,15 @@ def quick_plan(space: str, out: str, data: str | None, engine: str | None,
         train["epochs"] = max(train["epochs"], round(train["epochs"] * scale))
         search_seconds = SEARCH_SHARE * time_budget
         train["time_budget"] = TRAIN_SHARE * time_budget
-    shape = [f"{k}={v}" for k, v in QUICK_SHAPE.items()]
     return RunPlan(
         space, out, data, engine, list(defines),
         DataBudget(cases=20, tests=4, resolution=2.0, dims=2),
         SearchBudget(search, search_seconds),
         TrainBudget(**train),
         seed, device, time_budget=time_budget,
-        search_defines=[f"{k}={v}" for k, v in QUICK_SEARCH.items()] + shape,
-        train_defines=[f"{k}={v}" for k, v in QUICK_TRAIN.items()] + shape)
+        search_defines=[f"{k}={v}" for k, v in QUICK_SEARCH.items()],
+        train_defines=[f"{k}={v}" for k, v in QUICK_TRAIN.items()],
+        shape_defines=[f"{k}={v}" for k, v in QUICK_SHAPE.items()])
 
 
 def full_plan(space: str, out: str, data: str | None, engine: str | None,

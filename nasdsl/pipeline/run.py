@@ -53,11 +53,12 @@ class Pipeline:
         spec = compile_spec(self.plan.space, {})
         declared = set(spec.params)  # the spec's parameters
         self.defines = _with_data_shape(declared, self.plan.defines, self.values)
-        self.search_defines = _stage_defines(declared, self.plan.search_defines,
-                                             self.defines)
-        self.train_defines = _stage_defines(declared, self.plan.train_defines,
-                                            self.defines)
         self.frozen = compile_spec(self.plan.space, _parse(self.defines)).is_frozen
+        shape = [] if self.frozen else list(self.plan.shape_defines)
+        self.search_defines = _stage_defines(declared, self.plan.search_defines + shape,
+                                             self.defines)
+        self.train_defines = _stage_defines(declared, self.plan.train_defines + shape,
+                                            self.defines)
         self.spec_id = spec_id(spec)
         search_inputs = {"space": self.spec_id, "engine": self.plan.engine,
                          "data": self.data_id, "defines": self.search_defines,
@@ -134,8 +135,9 @@ class Pipeline:
         values = {"engine": engine, "genotype_hash": result.get("genotype_hash"),
                   "search_seconds": time.perf_counter() - t0,
                   **search_progress(self.p("search") / "metrics.jsonl")}
-        return StageResult({"genotype": "genotype.nas", "manifest": "search/manifest.json"},
-                           values)
+        # later stages read RUN/genotype.nas alone (`nasdsl derive RUN` rewrites the
+        # search's own genotype, not this copy)
+        return StageResult({"genotype": "genotype.nas"}, values)
 
     def take_genotype(self, attempt: Attempt) -> StageResult:
         """A spec that decides everything is its own genotype: train it as written."""

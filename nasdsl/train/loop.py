@@ -217,15 +217,19 @@ def _end_epoch(parts: _Parts, val_cases: Sequence[dict[str, Any]], config: Train
 
 
 def _announce(config: TrainConfig, run: RunDir, record: dict[str, Any]) -> None:
-    """One persistent line per epoch under the (transient) progress bars."""
-    if not (config.progress and run.writer):
+    """One persistent line per epoch on stderr, under the (transient) progress bars;
+    `--no-progress` drops the bars, not these lines (the validation Dice per epoch)."""
+    if not run.writer:
         return
+    import sys
+
     from tqdm import tqdm
 
     dice = record.get("val_dice")
     shown = "" if dice is None else f", validation Dice {dice:.4f}" + (
         " (best)" if record.get("best") else "")
-    tqdm.write(f"epoch {record['epoch'] + 1}/{config.epochs}: step {record['step']}{shown}")
+    tqdm.write(f"epoch {record['epoch'] + 1}/{config.epochs}: step {record['step']}{shown}",
+               file=sys.stderr)
 
 
 def _nonfinite(err: NonFiniteLoss, run: RunDir, pos: Position) -> TrainingStopped:

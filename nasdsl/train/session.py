@@ -181,6 +181,7 @@ def manifest(p: Prepared) -> dict[str, Any]:
             "request": r.to_dict(), "spec": spec_record(r.spec, r.defines, p.compiled),
             "data": {"root": str(Path(r.data).resolve())}, "plan": p.plan.to_dict(),
             "split": p.split, "world_size": dist.from_env().world,
+            "threads": torch.get_num_threads(),
             "infer": {**asdict(p.shape), "in_channels": p.info.in_channels,
                       "window": list(p.shape.window), "multiple": list(p.shape.multiple)}}
 
