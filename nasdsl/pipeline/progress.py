@@ -70,20 +70,21 @@ def convergence_note(metrics: Path, budget: Any) -> str | None:
         first = dice[max(0, len(dice) - 1 - WINDOW)]
         gained = dice[-1] - first
         span = min(WINDOW, len(dice) - 1)
+        over = "the last epoch" if span == 1 else f"the last {span} epochs"
         if dice[-1] >= max(dice[:-1]) and gained > RISING:
             why.append(f"validation Dice still rising ({first:.3f} \u2192 {dice[-1]:.3f} "
-                       f"over the last {span} epoch{'s' if span != 1 else ''})")
+                       f"over {over})")
     elif dice:
-        why.append("only one validation")
+        why.append("a single validation")
     if epochs < FEW_EPOCHS:
-        why.append(f"only {epochs} epoch{'s' if epochs != 1 else ''}")
+        why.append(f"few epochs ({epochs} < {FEW_EPOCHS})")
     if not why:
         return None
     where = f"after {epochs} epoch{'s' if epochs != 1 else ''} / {steps} steps"
     if cut:
-        where += f" (stopped by the {budget.time_budget:.0f} s time budget)"
-    return ("training stopped far from convergence: " + "; ".join(why) + f" {where}; "
-            "the scores are an early snapshot: give it more time (--time-budget 30m) "
+        where += f" (the {budget.time_budget:.0f} s time budget ran out)"
+    return (f"training stopped far from convergence {where}: " + "; ".join(why) +
+            ". The scores are an early snapshot: give it more time (--time-budget 30m) "
             "or train fully (--full)")
 
 
