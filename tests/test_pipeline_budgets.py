@@ -78,3 +78,4 @@ def test_convergence_warning_when_dice_still_rises(tmp_path):
     assert convergence_note(_jsonl(tmp_path / "b.jsonl", flat + [
         {"event": "done", "stopped": "epochs", "epoch": 7, "global_step": 280}]),
         budget) is None
+

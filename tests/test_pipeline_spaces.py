@@ -28,7 +28,7 @@ from nasdsl.pipeline.run import Pipeline  # noqa: E402
 # toy sizes per space: the smallest instance that still has every cell type
 TOY = {
     "nas_unet.nas": ["C=4", "depth=1", "M=2", "patch=32"],
-    "thrifty_nas.nas": ["C=4", "levels=2", "patch=32"],
+    "thrifty_nas.nas": ["C=4", "levels=2", "patch=32"],   # the quick k=2: C/k = 2
     "ronasmis.nas": ["base=2", "patch_hw_max=32", "patch_hw_n=1", "patch_d_max=16",
                      "patch_d_n=1"],
     "unet.nas": ["base=4", "depth=2", "patch=32"],

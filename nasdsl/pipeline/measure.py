@@ -114,6 +114,8 @@ def table(summary: dict[str, Any]) -> str:
     stages = summary.get("stages", {})
     steps = {"search": v.get("search_steps"), "train": v.get("train_steps")}
     for key in ("search", "train", "infer"):
+        if key == "search" and v.get("search_steps") is None:
+            continue  # the spec decided every choice: no search ran
         if stages.get(key) is not None:
             n = steps.get(key)
             rows.append((f"{key} time", f"{stages[key]:.1f} s"

@@ -50,17 +50,21 @@ class Pipeline:
         self.data_id = user_data if self.plan.data is not None \
             else dataset_id(self.data_dir, self.hashes)
         self.hashes.save()
-        spec = compile_spec(self.plan.space, {})
+        spec = compile_spec(self.plan.space, {}, engine_checks=False)
         declared = set(spec.params)  # the spec's parameters
         self.defines = _with_data_shape(declared, self.plan.defines, self.values)
-        self.frozen = compile_spec(self.plan.space, _parse(self.defines)).is_frozen
+        # which choices are left, not whether the spec's engine builds them at these
+        # sizes: the search checks that with its settings (the quick plan's k)
+        self.frozen = compile_spec(self.plan.space, _parse(self.defines),
+                                   engine_checks=False).is_frozen
         shape = [] if self.frozen else list(self.plan.shape_defines)
         self.search_defines = _stage_defines(declared, self.plan.search_defines + shape,
                                              self.defines)
+        self.engine = None if self.frozen else (self.plan.engine or _spec_engine(spec))
         self.train_defines = _stage_defines(declared, self.plan.train_defines + shape,
                                             self.defines)
         self.spec_id = spec_id(spec)
-        search_inputs = {"space": self.spec_id, "engine": self.plan.engine,
+        search_inputs = {"space": self.spec_id, "engine": self.engine,
                          "data": self.data_id, "defines": self.search_defines,
                          "settings": self.plan.search.settings,
                          "time_budget": self.plan.search.time_budget}
@@ -118,11 +122,9 @@ class Pipeline:
 
     def search(self, attempt: Attempt) -> StageResult:
         from nasdsl.engines.loop import SearchOptions, search
-        from nasdsl.enginespec import engine_settings
 
-        engine = self.plan.engine or _spec_engine(self.plan.space, self.search_defines)
-        known = engine_settings(engine)
-        settings = {k: v for k, v in self.plan.search.settings.items() if k in known}
+        engine = self.engine
+        settings = self._engine_settings()
         opts = SearchOptions(self.plan.space, self.data_dir, str(self.p("search")), engine,
                              _parse(self.search_defines), settings,
                              resume=attempt.resume and self.p("search/manifest.json").exists(),
@@ -138,6 +140,13 @@ class Pipeline:
         # later stages read RUN/genotype.nas alone (`nasdsl derive RUN` rewrites the
         # search's own genotype, not this copy)
         return StageResult({"genotype": "genotype.nas"}, values)
+
+    def _engine_settings(self) -> dict[str, Any]:
+        """The plan's engine settings that the engine at hand has (each takes its own)."""
+        from nasdsl.enginespec import engine_settings
+
+        known = engine_settings(self.engine)
+        return {k: v for k, v in self.plan.search.settings.items() if k in known}
 
     def take_genotype(self, attempt: Attempt) -> StageResult:
         """A spec that decides everything is its own genotype: train it as written."""
@@ -316,13 +325,10 @@ def _stage_defines(declared: set[str], stage: list[str], user: list[str]) -> lis
     return own + list(user)
 
 
-def _spec_engine(space: str, defines: list[str]) -> str:
-    from nasdsl.api import UsageError, compile_spec, parse_override
+def _spec_engine(spec: Any) -> str:
+    from nasdsl.api import UsageError
 
-    # which engine, not whether it builds: the search checks that with its settings
-    compiled = compile_spec(space, dict(parse_override(d) for d in defines),
-                            engine_checks=False)
-    engine = compiled.engine
-    if not engine:
-        raise UsageError(f"{space}: the spec's `search` block names no engine; pass --engine")
-    return str(engine)
+    if not spec.engine:
+        raise UsageError(f"{spec.path}: the spec has no `search` block; pass --engine")
+    return str(spec.engine)
+
