@@ -127,3 +127,24 @@ def test_check_engine_reports_the_pairing(spec, engine, ok):
     else:
         assert "cannot search `patch_hw`: it is a structural decision" in res.output
         assert "enas, random" in res.output
+
+
+def test_search_time_budget_stops_after_the_epoch_that_spends_it(synth2d, tmp_path,
+                                                                  one_thread):
+    """`nasdsl run --time-budget` gives the search a share of the time (#18.5): the
+    search ends after the epoch in which it ran out, derives, and logs why; it also logs
+    the entropy before any step, so the table can say how far the architecture moved."""
+    from nasdsl.engines.loop import SearchOptions, search
+
+    out = tmp_path / "tb"
+    opts = SearchOptions(str(ROOT / "specs/thrifty_nas.nas"), synth2d, str(out), "proxyless",
+                         {"C": 8, "levels": 2, "patch": 32, "classes": 4},
+                         {"batch_size": 2, "warmup_epochs": 0, "arch_every": 1,
+                          "epochs": 5, "steps_per_epoch": 2},
+                         device="cpu", progress=False, time_budget=1e-3)
+    result = search(opts)
+    events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert events[0]["event"] == "start" and events[0]["entropy"] > 0
+    assert [e["epoch"] for e in events if e.get("event") == "epoch"] == [0]
+    assert any(e.get("event") == "time_budget" for e in events)
+    assert Path(result["genotype"]).is_file()
