@@ -133,13 +133,17 @@ def test_second_call_reuses_every_finished_trial(sequential):
 
 
 def test_changed_table_does_not_reuse_or_replace_a_run(sequential, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"  # a copy: the reference stays untouched for the other tests
+    shutil.copytree(sequential, out)
     table = sequential.parent / "trials.toml"
     changed = tmp_path / "changed.toml"
     changed.write_text(table.read_text().replace("epochs = 2", "epochs = 3"))
-    before = (sequential / "runs" / "unet-seed0-fold0" / "trial.json").read_bytes()
-    code, output = cli("trials", str(changed), "--out", str(sequential), "--workers", "0")
+    before = (out / "runs" / "unet-seed0-fold0" / "trial.json").read_bytes()
+    code, output = cli("trials", str(changed), "--out", str(out), "--workers", "0")
     assert code == 1 and "holds a run of another trial" in output
-    assert (sequential / "runs" / "unet-seed0-fold0" / "trial.json").read_bytes() == before
+    assert (out / "runs" / "unet-seed0-fold0" / "trial.json").read_bytes() == before
 
 
 def test_one_failing_trial_is_reported_and_the_others_finish(dataset, tmp_path):
