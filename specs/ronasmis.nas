@@ -92,7 +92,11 @@ space RONASMIS {
 
   search {
     engine = enas
+    # RONASMIS samples 20 children per episode but does not say how many controller
+    # updates they feed; one update per episode barely moves the controller (issue 14),
+    # so the ENAS schedule: 50 updates of 20 children per episode
     children_per_episode = 20
+    controller_steps = 50
     child_epochs = 3
     controller_lr = 0.001
     entropy_weight = 0.0001

@@ -48,6 +48,10 @@ class Feed:
         return {"image": torch.stack([torch.as_tensor(it["image"]) for it in items]),
                 "label": torch.stack([torch.as_tensor(it["label"]) for it in items])}
 
+    def val_cases(self) -> list[Any]:
+        """This rank's share of the whole preprocessed validation cases."""
+        return self.train.val_cases()[self.rank::self.world]
+
     def describe(self) -> dict[str, Any]:
         return {"train": list(self.split["train"]), "val": list(self.split["val"]),
                 "seed": self.split.get("seed"), "val_fraction": self.split["val_fraction"]}

@@ -73,7 +73,6 @@ def pick_engine(space: SearchSpace, requested: str | None,
 
 
 def search(opts: SearchOptions) -> dict[str, Any]:
-    from nasdsl.engines.feed import Feed
     from nasdsl.engines.outputs import write_outputs
 
     info, device = dist.setup(opts.device)
@@ -84,12 +83,9 @@ def search(opts: SearchOptions) -> dict[str, Any]:
     precision = Precision.for_device(device)
     graph = space.graph
     classes = graph.node(graph.outputs[0][1]).type.channels
-    in_channels = graph.node(graph.inputs[0]).type.channels
     patch = _patch(space)
     _memory_check(space, patch, int(settings["batch_size"]) // info.world, device, opts.spec)
-    feed = Feed(opts.data, graph.dims, patch, in_channels, classes, int(settings["seed"]),
-                float(settings["val_fraction"]), int(settings["batch_size"]) // info.world,
-                int(settings["steps_per_epoch"]), info.world, info.rank)
+    feed = make_feed(space, settings, opts.data, info.world, info.rank)
     if opts.log is not None and info.is_main:
         opts.log("\n".join(settings_lines(name, resolved)
                            + [f"  (validation split: {feed.describe_split()})"]))
@@ -102,6 +98,8 @@ def search(opts: SearchOptions) -> dict[str, Any]:
                 "threads": torch.get_num_threads()}
     run = _open_run(opts, manifest, info.is_main)
     engine = ENGINE_CLASSES[name](space, settings, precision, classes)
+    if hasattr(engine, "attach_validation"):
+        engine.attach_validation(feed.val_cases)
     per_epoch = feed.steps_per_epoch * getattr(engine, "steps_multiplier", lambda: 1)()
     epochs = int(settings["epochs"])
     engine.setup(epochs * per_epoch)
@@ -136,6 +134,19 @@ def search(opts: SearchOptions) -> dict[str, Any]:
     result["digest"] = state_digest(engine.state_dict())
     dist.barrier()
     return result
+
+
+def make_feed(space: SearchSpace, settings: dict[str, Any], data: str, world: int = 1,
+              rank: int = 0):
+    """The search's data: training batches, validation batches and cases."""
+    from nasdsl.engines.feed import Feed
+
+    graph = space.graph
+    classes = graph.node(graph.outputs[0][1]).type.channels
+    in_channels = graph.node(graph.inputs[0]).type.channels
+    return Feed(data, graph.dims, _patch(space), in_channels, classes, int(settings["seed"]),
+                float(settings["val_fraction"]), int(settings["batch_size"]) // world,
+                int(settings["steps_per_epoch"]), world, rank)
 
 
 # norm statistics are per rank (as with DDP without SyncBatchNorm); weights are not

@@ -15,6 +15,7 @@ from nasdsl.runs import RunDir, atomic_torch_save, atomic_write_bytes
 GENOTYPE = "genotype.nas"
 SUPERNET = "supernet.pt"
 WEIGHTS = "weights.pt"
+RANKING = "ranking.json"
 
 
 def write_outputs(run: RunDir, engine, space: SearchSpace, name: str, opts: Any,
@@ -35,6 +36,7 @@ def write_outputs(run: RunDir, engine, space: SearchSpace, name: str, opts: Any,
     atomic_write_bytes(path, text.encode())
     if main:
         atomic_torch_save(run.path / SUPERNET, engine.supernet_state())
+        _write_ranking(run, engine, derived)
     weights = engine.export_weights(derived) if engine.shares_weights and export else None
     weights_path = run.path / (WEIGHTS if main else f"{Path(out_name).stem}.weights.pt")
     if weights is not None:
@@ -51,6 +53,20 @@ def write_outputs(run: RunDir, engine, space: SearchSpace, name: str, opts: Any,
         run.update_manifest(final=result)
     run.log({"event": "done", **{k: v for k, v in result.items() if k != "assignment"}})
     return result
+
+
+def _write_ranking(run: RunDir, engine, derived: dict[str, Any]) -> None:
+    """The sampling engines' end-of-search choice, best first (ranking.json)."""
+    rows = getattr(engine, "ranking", None)
+    if not rows:
+        return
+    from nasdsl.engines.selection import plain_rows
+
+    body = {"engine": engine.name, "derived": assignment_labels(derived),
+            "order": ("whole-validation Dice, then subset Dice" if "val_dice" in rows[0]
+                      else "Dice on the fixed validation subset"),
+            "candidates": plain_rows(rows)}
+    atomic_write_bytes(run.path / RANKING, (json.dumps(body, indent=1) + "\n").encode())
 
 
 def summary(result: dict[str, Any]) -> str:

@@ -9,8 +9,9 @@ Weight step: one op per edge sampled from softmax(alpha), only it runs. Arch ste
            the saved input under no_grad for its gate gradient (one path's memory)
 alpha's gradient is the binary-gate chain rule dL/dalpha_i = sum_j dL/dg_j p_j (d_ij - p_i)
 (no gradient when the active op is the zero op). Cell nodes (k of n edges) are gated
-the same way over their k sampled edges (beta, one entry per candidate edge): a
-`two`-style update within the sampled set. The expected cost (parameters or FLOPs of
+the same way (beta, one entry per candidate edge): in an arch step k + 1 edges are
+sampled, k of them active and one inactive (stop-gradient), a `two`-style update
+within the sampled set, rescaled so the unsampled edges keep their probabilities. The expected cost (parameters or FLOPs of
 each label, summed over the cell instances sharing a decision, times the probability
 that an edge is kept) is a differentiable term added to the loss.
 """
@@ -45,9 +46,19 @@ class ProxylessStrategy(Strategy):
             point = self.space.point(did)
             if point.kind == "inputs":
                 k = point.keep[1]
-                idx = torch.multinomial(p, k, replacement=False, generator=gen).sort().values
-                self.active[did] = idx.tolist()
-                self.sampled[did] = idx.tolist()
+                if arch_phase and len(p) > k:
+                    # k active edges and one inactive (stop-gradient) edge, as `two`'s
+                    # pair: gating only the k kept edges gives beta no gradient at all
+                    # when k = 1 (softmax over one entry)
+                    pool = torch.multinomial(p, k + 1, replacement=False, generator=gen)
+                    pp = torch.softmax(self.arch[did].detach().float().cpu()[pool], -1)
+                    act = pool[torch.multinomial(pp, k, replacement=False, generator=gen)]
+                    self.sampled[did] = pool.sort().values.tolist()
+                    self.active[did] = act.sort().values.tolist()
+                else:
+                    idx = torch.multinomial(p, k, replacement=False, generator=gen).sort().values
+                    self.active[did] = idx.tolist()
+                    self.sampled[did] = idx.tolist()
             elif arch_phase and self.mode == "two" and len(p) > 1:
                 pair = torch.multinomial(p, 2, replacement=False, generator=gen)
                 pp = torch.softmax(self.arch[did].detach().float().cpu()[pair], -1)
@@ -66,7 +77,7 @@ class ProxylessStrategy(Strategy):
 
     # ---- hooks ------------------------------------------------------------------------
     def choose_inputs(self, node: Choose) -> tuple[str, ...] | None:
-        keep = self.active.get(node.decision)
+        keep = (self.sampled if self.arch_phase else self.active).get(node.decision)
         return None if keep is None else tuple(node.labels[j] for j in keep)
 
     def run_edge(self, edge: Edge, x: torch.Tensor) -> torch.Tensor:
@@ -97,11 +108,14 @@ class ProxylessStrategy(Strategy):
 
     def run_choose(self, node: Choose, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         g = self.gates.get(node.decision)
+        active = set(self.active.get(node.decision, ()))
         total = None
         for j, label in enumerate(node.labels):
             if label not in inputs:
                 continue
             a = inputs[label]
+            if g is not None and j not in active:
+                a = a.detach()    # inactive: no value change, dL/dg_j = <dL/dout, a_j>
             term = a if g is None else g[j].to(a.device) * a
             total = term if total is None else total + term
         return total
@@ -203,8 +217,10 @@ class ProxylessEngine(GradientEngine):
         old = self.strategy.gate_to_alpha()
         allreduce_grads(list(self.arch.parameters()))
         self.a_opt.step()
-        if self.settings["mode"] == "two":
-            self.strategy.rescale(old)
+        if self.settings["mode"] != "two":   # full_v2 gates every op: only the
+            old = {d: v for d, v in old.items()  # inputs decisions' subsets rescale
+                   if self.space.point(d).kind == "inputs"}
+        self.strategy.rescale(old)
         self.strategy.arch_phase = False
         return dist.mean_scalar(float(loss.detach()))
 

@@ -2,26 +2,32 @@
 set of shared child weights (children.py).
 
 An epoch of either is an *episode*: `child_epochs` passes of shared-weight training, a
-fresh child per minibatch (ENAS's default; RONASMIS does not say — our choice), then the
-architecture phase with the shared weights frozen: ENAS samples `children_per_episode`
-children, rewards each with its validation Dice plus entropy_weight * entropy (the
-entropy bonus is added to the reward, as in the official ENAS), and takes one REINFORCE
-step per `controller_steps` with the moving-average baseline; random search scores
-`samples` fresh children and keeps the best seen. The two phases strictly alternate.
+fresh child per minibatch (ENAS's default; RONASMIS does not say — our choice), with
+Adam (RONASMIS's). Then ENAS's architecture phase, the shared weights frozen:
+`controller_steps` REINFORCE updates (ENAS: 50), each over `children_per_episode`
+sampled children (ENAS and RONASMIS: 20) rewarded with their validation Dice plus
+entropy_weight * entropy (the entropy bonus is added to the reward, as in the official
+ENAS) against the moving-average baseline. After the last episode both engines choose
+as their papers
+(selection.py): ENAS samples `derive_samples` architectures from the controller and
+keeps the best on a fixed validation subset; random search scores `samples` uniform
+draws on that subset and re-evaluates the best `rerank` on the whole validation split,
+the ranking going to the run directory (`ranking.json`).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
+from nasdsl.engines import selection
 from nasdsl.engines.base import Batch, Engine, SyncedStep, ValBatches, set_lr
+from nasdsl.engines.budget import BudgetError
 from nasdsl.engines.children import SharedChildren, fit_to
 from nasdsl.engines.controller import Controller
 from nasdsl.train.step import train_step
-
 
 class SamplingEngine(Engine):
     def __init__(self, space, settings, precision, classes):
@@ -32,6 +38,8 @@ class SamplingEngine(Engine):
         self.children.on_new_parameter(lambda p: self.opt.add_param_group({"params": [p]}))
         self.steps_done = 0
         self.budget = space.budget("params")
+        self.val_cases: Callable[[], list[Any]] | None = None
+        self.ranking: list[dict[str, Any]] = []     # the end-of-search choice, best first
 
     def _optimizer(self) -> torch.optim.Optimizer:
         """One group per shared tensor, in bank order (a bank grows as children appear;
@@ -40,6 +48,13 @@ class SamplingEngine(Engine):
         groups += [{"params": [p]} for p in self.children.parameters()]
         return torch.optim.Adam(groups, lr=self.settings["weight_lr"],
                                 weight_decay=self.settings["weight_decay"])
+
+    def attach_validation(self, cases: Callable[[], list[Any]]) -> None:
+        """Whole validation cases (this rank's share), for the final re-evaluation."""
+        self.val_cases = cases
+
+    def last_epoch(self, epoch: int) -> bool:
+        return epoch + 1 >= int(self.settings["epochs"])
 
     def steps_multiplier(self) -> int:
         return max(1, int(self.settings["child_epochs"]))
@@ -61,6 +76,35 @@ class SamplingEngine(Engine):
         model = self.children.module(child)
         return self.batch_dice(model, fit_to(batch, self.children.input_size(child)))
 
+    def subset_score(self, child: dict[str, Any], batches: list[Batch]) -> float:
+        """Mean Dice over the fixed validation subset (0 for an illegal child)."""
+        if not self.space.legal(child):
+            return 0.0
+        return sum(self.reward(child, b) for b in batches) / len(batches)
+
+    def whole_val_dice(self, child: dict[str, Any]) -> float:
+        """Mean foreground Dice of the child over every validation case."""
+        from nasdsl.train.model import net_info
+        from nasdsl.train.validate import InferShape, validate
+
+        if self.val_cases is None:
+            raise RuntimeError("no validation split attached (attach_validation)")
+        info = net_info(self.space.child(child))
+        window = self.children.input_size(child) or info.patch
+        shape = InferShape(info.dims, self.classes, tuple(window), info.stride_multiple,
+                           main_output=info.main_output)
+        return validate(self.children.module(child), self.val_cases(), self.precision,
+                        shape).mean
+
+    def ranked(self, budget: float | None, what: str) -> dict[str, Any] | None:
+        """The best entry of the final ranking within the budget (None: no ranking)."""
+        if not self.ranking:
+            return None
+        best = selection.best_within(self.ranking, budget)
+        if best is None:
+            raise BudgetError(selection.budget_message(self.ranking, budget, what))
+        return best["assignment"]
+
     def uniform(self, gen: torch.Generator, tries: int = 100) -> dict[str, Any]:
         """A uniformly drawn legal architecture (valid and within the constraints)."""
         rnd = random.Random(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
@@ -79,13 +123,15 @@ class SamplingEngine(Engine):
 
     def base_state(self) -> dict[str, Any]:
         return {"children": self.children.state_dict(), "opt": self.opt.state_dict(),
-                "steps_done": self.steps_done}
+                "steps_done": self.steps_done,
+                "ranking": selection.plain_rows(self.ranking)}
 
     def load_base(self, state: dict[str, Any]) -> None:
         self.children.load_state_dict(state["children"])
         self.opt = self._optimizer()   # groups in bank order, as the run built them
         self.opt.load_state_dict(state["opt"])
         self.steps_done = int(state["steps_done"])
+        self.ranking = selection.unplain_rows(state.get("ranking", []))
 
 
 class EnasEngine(SamplingEngine):
@@ -102,6 +148,7 @@ class EnasEngine(SamplingEngine):
         self.c_opt = torch.optim.Adam(self.controller.parameters(), lr=s["controller_lr"])
         self.baseline: float | None = None
         self.last_entropy = float("nan")
+        self.controller_updates = 0
 
     def propose(self, epoch: int, step: int) -> dict[str, Any]:
         if epoch == 0 and step == 0 and self.settings["first_child_max"]:
@@ -115,7 +162,8 @@ class EnasEngine(SamplingEngine):
         return self.uniform(gen)
 
     def end_epoch(self, epoch: int, val: ValBatches) -> dict[str, Any]:
-        """Controller phase: shared weights frozen, REINFORCE over sampled children."""
+        """Controller phase: shared weights frozen, REINFORCE over sampled children;
+        after the last episode, the sampled derivation."""
         s = self.settings
         rewards = []
         for update in range(int(s["controller_steps"])):
@@ -138,14 +186,43 @@ class EnasEngine(SamplingEngine):
                 self.last_entropy = float(entropy.detach())
             (loss / n).backward()
             self.c_opt.step()
-        return {"reward": sum(rewards) / len(rewards), "baseline": self.baseline}
+            self.controller_updates += 1
+        record = {"reward": sum(rewards) / len(rewards), "baseline": self.baseline,
+                  "controller_updates": self.controller_updates}
+        if self.last_epoch(epoch):
+            self.ranking = self._sampled_derivation(val)
+            record["derived_subset_dice"] = self.ranking[0]["subset_dice"]
+        return record
+
+    def _sampled_derivation(self, val: ValBatches) -> list[dict[str, Any]]:
+        """`derive_samples` architectures from the controller, scored on the fixed
+        validation subset (ENAS: keep the best by validation reward)."""
+        gen = self.rng(-1, 0, "derive")
+        drawn = []
+        with torch.no_grad():
+            for _ in range(int(self.settings["derive_samples"])):
+                child, _, _ = self.controller.sample(gen)
+                if self.space.legal(child):
+                    drawn.append(child)
+        if not drawn:   # the controller only proposes illegal children: its mode then
+            drawn = [self._greedy()]
+        batches = selection.fixed_subset(val, int(self.settings["derive_batches"]))
+        return selection.score_all(selection.unique(drawn),
+                                   lambda c: self.subset_score(c, batches), self.space.cost)
+
+    def _greedy(self) -> dict[str, Any]:
+        with torch.no_grad():
+            return self.controller.sample(torch.Generator(), greedy=True)[0]
 
     def derive(self, top_k=None, budget=None) -> dict[str, Any]:
-        """The controller's most likely architecture (greedy); with a budget, the most
-        likely of 64 samples that fits it."""
-        with torch.no_grad():
-            best, _, _ = self.controller.sample(torch.Generator(), greedy=True)
+        """After the last episode: the best of the sampled derivation (within the
+        budget). Before it (per-epoch logs, an interrupted run): the controller's most
+        likely architecture, or with a budget the most likely of 64 samples fitting it."""
         budget = budget if budget is not None else self.budget
+        chosen = self.ranked(budget, f"of the {len(self.ranking)} scored at derivation")
+        if chosen is not None:
+            return chosen
+        best = self._greedy()
         if budget is None or self.space.cost(best) <= budget:
             return best
         gen = torch.Generator().manual_seed(self.seed)
@@ -156,7 +233,6 @@ class EnasEngine(SamplingEngine):
                 if self.space.legal(child) and self.space.cost(child) <= budget:
                     fits.append((float(logp), child))
         if not fits:
-            from nasdsl.engines.budget import BudgetError
             raise BudgetError(f"no sampled architecture fits params <= {budget:,.0f}")
         return max(fits, key=lambda f: f[0])[1]
 
@@ -169,7 +245,8 @@ class EnasEngine(SamplingEngine):
     def state_dict(self) -> dict[str, Any]:
         return {**self.base_state(), "controller": self.controller.state_dict(),
                 "c_opt": self.c_opt.state_dict(), "baseline": self.baseline,
-                "last_entropy": self.last_entropy}
+                "last_entropy": self.last_entropy,
+                "controller_updates": self.controller_updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.load_base(state)
@@ -177,45 +254,49 @@ class EnasEngine(SamplingEngine):
         self.c_opt.load_state_dict(state["c_opt"])
         self.baseline = state["baseline"]
         self.last_entropy = float(state["last_entropy"])
+        self.controller_updates = int(state.get("controller_updates", 0))
 
 
 class RandomEngine(SamplingEngine):
     name = "random"
 
-    def __init__(self, space, settings, precision, classes):
-        super().__init__(space, settings, precision, classes)
-        self.best: tuple[float, dict[str, Any]] | None = None
-
     def propose(self, epoch: int, step: int) -> dict[str, Any]:
         return self.uniform(self.rng(epoch, step, "child"))
 
     def end_epoch(self, epoch: int, val: ValBatches) -> dict[str, Any]:
-        scores = []
-        for i in range(int(self.settings["samples"])):
-            child = self.uniform(self.rng(epoch, i, "candidate"))
-            if self.budget is not None and self.space.cost(child) > self.budget:
-                continue
-            dice = self.reward(child, val(epoch, i))
-            scores.append(dice)
-            if self.best is None or dice > self.best[0]:
-                self.best = (dice, child)
-        return {"best_dice": self.best[0] if self.best else None,
-                "mean_dice": sum(scores) / len(scores) if scores else None}
+        if not self.last_epoch(epoch):
+            return {}
+        s = self.settings
+        drawn = [self.uniform(self.rng(-1, i, "candidate")) for i in range(int(s["samples"]))]
+        batches = selection.fixed_subset(val, int(s["derive_batches"]))
+        rows = selection.score_all(selection.unique(drawn),
+                                   lambda c: self.subset_score(c, batches), self.space.cost)
+        top = rows[: int(s["rerank"])]
+        for r in top:
+            r["val_dice"] = self.whole_val_dice(r["assignment"])
+        # the re-evaluated ones first, by whole-split Dice; then the rest by subset Dice
+        order = sorted(range(len(top)), key=lambda i: (-top[i]["val_dice"], i))
+        self.ranking = [top[i] for i in order] + rows[len(top):]
+        return {"candidates": len(rows), "reranked": len(top),
+                "best_val_dice": self.ranking[0]["val_dice"]}
 
     def derive(self, top_k=None, budget=None) -> dict[str, Any]:
-        if self.best is not None:
-            return self.best[1]
-        return self.uniform(torch.Generator().manual_seed(self.seed))
+        budget = budget if budget is not None else self.budget
+        chosen = self.ranked(budget, f"of the {len(self.ranking)} the search evaluated")
+        if chosen is not None:
+            return chosen
+        # before the final evaluation (per-epoch logs, an interrupted run): a fixed draw
+        draw = self.uniform(torch.Generator().manual_seed(self.seed))
+        if budget is not None and self.space.cost(draw) > budget:
+            raise BudgetError(f"the search did not finish its evaluation; no evaluated "
+                              f"architecture to fit params <= {budget:,.0f}")
+        return draw
 
     def state_dict(self) -> dict[str, Any]:
-        best = None if self.best is None else {"dice": self.best[0],
-                                                "child": _plain(self.best[1])}
-        return {**self.base_state(), "best": best}
+        return self.base_state()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.load_base(state)
-        b = state["best"]
-        self.best = None if b is None else (float(b["dice"]), _unplain(b["child"]))
 
 
 def largest_child(space) -> dict[str, Any]:
@@ -234,10 +315,3 @@ def largest_child(space) -> dict[str, Any]:
         out[p.id] = max(numeric)[1] if numeric else p.labels[0]
     return out
 
-
-def _plain(a: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in a.items()}
-
-
-def _unplain(a: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in a.items()}

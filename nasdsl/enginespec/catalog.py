@@ -23,6 +23,7 @@ PCDARTS = "PC-DARTS train_search.py (CIFAR)"
 PROXYLESS = "ProxylessNAS search/ (imagenet_arch_search.py)"
 RONASMIS = "RONASMIS (Bae et al. 2019)"
 CARPEDM20 = "carpedm20/ENAS-pytorch"
+ENAS_TF = "ENAS (melodyguan/enas: 50 controller updates of 20 samples per epoch)"
 OURS_BATCH = "ours: 2 patches fit a laptop; the authors' batches are for their GPUs"
 
 
@@ -147,11 +148,17 @@ ENAS = EngineSpec(
     "enas", ("op", "inputs", "structural"),
     _run(150, RONASMIS + " (150-500 controller epochs)", "ours", 5.0, "ENAS (clip 5)")
     + _weights(1e-3, None, 1e-4, RONASMIS + " (Adam)")
-    + (_s("children_per_episode", "int", 20, RONASMIS, 1, 10_000),
+    + (_s("children_per_episode", "int", 20, RONASMIS + "; ENAS: 20 samples per update",
+          1, 10_000, doc="children sampled per controller update"),
        _s("child_epochs", "int", 3, RONASMIS, 1, 10_000),
        _s("controller_lr", "float", 1e-3, RONASMIS + " (Adam)", 0.0, 10.0),
-       _s("controller_steps", "int", 1, "ours", 1, 10_000,
+       _s("controller_steps", "int", 50, ENAS_TF + " (RONASMIS does not say)", 1, 10_000,
           doc="controller updates per episode"),
+       _s("derive_samples", "int", 100, CARPEDM20 + " (derive: best of 100 samples)", 1,
+          100_000, doc="architectures sampled at the end; the best on the fixed "
+                       "validation subset is derived"),
+       _s("derive_batches", "int", 4, "ours (ENAS-pytorch scores on one validation batch)",
+          1, 10_000, doc="validation batches of the fixed subset that scores samples"),
        _s("entropy_weight", "float", 1e-4, RONASMIS, 0.0, 10.0),
        _s("lstm_size", "int", 100, CARPEDM20, 4, 4096),
        _s("lstm_layers", "int", 2, "RONASMIS re-implementation (2 x 100 LSTM)", 1, 8),
@@ -168,7 +175,12 @@ RANDOM = EngineSpec(
     "random", ("op", "inputs", "structural"),
     _run(50, "ours", "ours", 5.0, "ours")
     + _weights(1e-3, None, 1e-4, "ours: ENAS's shared-weight training, so the two compare")
-    + (_s("samples", "int", 10, "ours", 1, 1_000_000, doc="architectures drawn"),
+    + (_s("samples", "int", 100, "ours (Li & Talwalkar 2019 score 1000)", 1, 1_000_000,
+          doc="architectures drawn at the end, scored on the fixed validation subset"),
+       _s("rerank", "int", 10, "ours", 1, 100_000,
+          doc="best-scored samples re-evaluated on the whole validation split"),
+       _s("derive_batches", "int", 4, "ours", 1, 10_000,
+          doc="validation batches of the fixed subset that scores the samples"),
        _s("child_epochs", "int", 1, "ours", 0, 10_000,
           doc="shared-weight epochs per sample")),
     "random search over the decision table, within the spec's constraints",
