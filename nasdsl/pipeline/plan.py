@@ -80,7 +80,8 @@ QUICK_SHAPE = {"patch_hw_max": 64, "patch_hw_n": 2, "patch_d_max": 32, "patch_d_
 #   authors' k = 4 leaves 1 channel, and a FactorizedReduce of 1 channel has 0 per half.
 QUICK_ENGINE = {"epochs": 3, "steps_per_epoch": 10, "batch_size": 2,
                 "warmup_epochs": 1, "patience": 0, "arch_lr": 0.02, "k": 2,
-                "children_per_episode": 4, "child_epochs": 1, "samples": 4}
+                "children_per_episode": 4, "child_epochs": 1, "samples": 4,
+                "controller_steps": 5, "derive_samples": 16, "rerank": 4}
 QUICK_TRAIN_BUDGET = {"epochs": 10, "steps_per_epoch": 40, "batch_size": 4,
                       "time_budget": 180.0}
 QUICK_SECONDS = 360.0   # the quick run's wall time on an idle 2-core CPU (README)
