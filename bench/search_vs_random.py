@@ -59,7 +59,7 @@ def ci95(values: list[float]) -> tuple[float, float]:
 def search_settings(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     """The engine's own defaults except the budget; warm-up scaled to the budget as the
     papers' fractions (PC-DARTS 15 of 50 epochs; NAS-Unet's DARTS 10 of 300)."""
-    from nasdsl.engines.registry import engine_settings
+    from nasdsl.enginespec import engine_settings
 
     # every setting at the engine's own default: the spec's `search` block is DARTS's,
     # and a value it holds must not leak into another engine (issue 14 finding 1)
@@ -67,10 +67,9 @@ def search_settings(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     s.update({"epochs": args.search_epochs, "steps_per_epoch": args.search_steps,
               "batch_size": args.batch, "seed": 0, "patience": 0})
     if engine == "pc_darts":
-        s.update(warmup_epochs=max(1, round(args.search_epochs * 15 / 50)), k=args.k,
-                 arch_start_epoch=0)
+        s.update(warmup_epochs=max(1, round(args.search_epochs * 15 / 50)), k=args.k)
     if engine == "darts":
-        s.update(arch_start_epoch=max(1, round(args.search_epochs * 10 / 300)), patience=0)
+        s.update(warmup_epochs=max(1, round(args.search_epochs * 10 / 300)))
     if engine == "proxyless":
         s.update(warmup_epochs=max(1, round(args.search_epochs * 40 / 160)))
     if args.arch_lr is not None:

@@ -25,14 +25,17 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 BUDGET = {"epochs": 4, "steps_per_epoch": 10, "batch_size": 4}
 SETTINGS = {
-    "darts": {"arch_start_epoch": 0, "patience": 0, "arch_lr": 0.01},
-    "pc_darts": {"warmup_epochs": 0, "arch_start_epoch": 0, "k": 2, "arch_lr": 0.01},
+    "darts": {"warmup_epochs": 0, "patience": 0, "arch_lr": 0.01},
+    "pc_darts": {"warmup_epochs": 0, "k": 2, "arch_lr": 0.01},
     "proxyless": {"epochs": 6, "warmup_epochs": 2, "arch_every": 1, "arch_lr": 0.05},
-    # the shared weights see 8 children: more steps than the relaxed supernet needs
+    # the shared weights see 8 children: more steps than the relaxed supernet needs.
+    # ENAS at Adam 1e-2 or below fails seeds 0 and 2: the weights learn too slowly, every
+    # child scores the same all-foreground Dice, and the controller drifts to `s1` and
+    # stops training `s0` (a real ENAS failure mode, not a flaky test)
     "enas": {"steps_per_epoch": 25, "controller_steps": 10, "children_per_episode": 5,
              "child_epochs": 1, "derive_samples": 20, "controller_lr": 0.01,
-             "weight_lr": 0.1, "first_child_max": False},
-    "random": {"steps_per_epoch": 25, "samples": 16, "rerank": 4, "weight_lr": 0.1},
+             "weight_lr": 0.03, "first_child_max": False},
+    "random": {"steps_per_epoch": 25, "samples": 16, "rerank": 4, "weight_lr": 0.01},
 }
 SEED = int(os.environ.get("NASDSL_PLANTED_SEED", "0"))   # other seeds: a manual check
 
