@@ -177,6 +177,12 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     ap.add_argument("--workers", type=int, default=2, help="trainings run in parallel")
+    ap.add_argument("--summarise", action="store_true",
+                    help="print the table from the trainings logged so far (needs "
+                         "--search-from)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the trainings build/bench/search_vs_random.jsonl holds (same "
+                         "searches and randoms) and run the rest")
     ap.add_argument("--search-from", default=None,
                     help="comma-separated finished search run folders to reuse "
                          "(one per engine, same order) instead of searching again")
@@ -192,6 +198,9 @@ def main() -> None:
     data = _task_root(task_args)
     overrides = {"C": args.C, "depth": args.depth, "patch": args.patch, "classes": 3}
     space = SearchSpace.load(str(SPEC), overrides)
+    if args.summarise:    # the table from build/bench/search_vs_random.jsonl so far
+        summarise(args)
+        return
     if args.only_time:
         a = draw_randoms(space, 10**12, 1, 0)[0]
         print(json.dumps({"params": space.cost(a), **train_and_test(space, a, 0, task, args)}))
@@ -209,8 +218,17 @@ def main() -> None:
     jobs = [(i, seed) for seed in range(args.seeds) for i in range(len(rows))]
     log = tb.OUT / "search_vs_random.jsonl"     # one line per training, as they finish
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text("")
     results: dict[tuple[int, int], dict[str, Any]] = {}
+    if args.resume and log.exists():     # trainings an interrupted invocation finished
+        index = {(r["name"], r["params"]): i for i, r in enumerate(rows)}
+        for line in log.read_text().splitlines():
+            d = json.loads(line)
+            i = index.get((d.pop("name"), d.pop("params")))
+            if i is not None:
+                results[i, d["seed"]] = d
+        jobs = [j for j in jobs if j not in results]
+    else:
+        log.write_text("")
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
         futures = {pool.submit(_train_job, overrides, rows[i]["assignment"], seed,
@@ -224,6 +242,14 @@ def main() -> None:
                 f.write(json.dumps(line) + "\n")
     for i, row in enumerate(rows):
         row["runs"] = [results[i, seed] for seed in range(args.seeds)]
+    report_and_save(searched, rows, budget, args)
+
+
+def report_and_save(searched: list[dict[str, Any]], rows: list[dict[str, Any]], budget: int,
+                    args: argparse.Namespace) -> None:
+    """The table from the trainings each row holds (`runs`): mean test Dice, 95% CI over
+    seeds, each searched genotype's rank among the random ones."""
+    for row in rows:
         row["dice_mean"], row["dice_ci95"] = ci95([r["dice_mean"] for r in row["runs"]])
     rand = [r for r in rows if r["name"].startswith("random")]
     for s, row in zip(searched, rows):
@@ -234,6 +260,25 @@ def main() -> None:
     tb.OUT.mkdir(parents=True, exist_ok=True)
     (tb.OUT / "search_vs_random.json").write_text(json.dumps(report, indent=1, default=str))
     print_table(report, args)
+
+
+def summarise(args: argparse.Namespace) -> None:
+    """Rows from the per-training log (an unfinished run: fewer seeds where cut off),
+    searches from the --search-from folders."""
+    lines = [json.loads(x) for x in (tb.OUT / "search_vs_random.jsonl").read_text().splitlines()]
+    order: dict[str, dict[str, Any]] = {}
+    for d in lines:
+        row = order.setdefault(d["name"], {"name": d["name"], "params": d["params"], "runs": []})
+        row["runs"].append({k: v for k, v in d.items() if k not in ("name", "params")})
+    rows = sorted(order.values(), key=lambda r: (not r["name"].endswith("(searched)"),
+                                                 r["name"]))
+    engines = args.engines.split(",")
+    overrides = {"C": args.C, "depth": args.depth, "patch": args.patch, "classes": 3}
+    searched = [run_search(e, overrides, Path("."), args, Path(r))
+                for e, r in zip(engines, args.search_from.split(","))]
+    rows.sort(key=lambda r: [s["engine"] + " (searched)" for s in searched].index(r["name"])
+              if r["name"].endswith("(searched)") else len(searched) + int(r["name"].split()[1]))
+    report_and_save(searched, rows, searched[0]["params"], args)
 
 
 def _task_root(a: argparse.Namespace) -> Path:
@@ -247,11 +292,13 @@ def print_table(report: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"| {s['engine']} | {s['search_s']:.0f} | {s['arch_steps']} | "
               f"{s['entropy_start']:.4f} -> {s['entropy_end']:.4f} | {s['params']:,} | "
               f"{s['rank']} of {args.randoms + 1} |")
-    print(f"\n| genotype | parameters | test Dice (mean of {args.seeds} seeds) | 95% CI |"
-          "\n|---|---|---|---|")
+    print("\n| genotype | parameters | seeds | test Dice per seed | mean | 95% CI |"
+          "\n|---|---|---|---|---|---|")
     for r in report["rows"]:
-        print(f"| {r['name']} | {r['params']:,} | {r['dice_mean']:.3f} | "
-              f"± {r['dice_ci95']:.3f} |")
+        per = ", ".join(f"{x['dice_mean']:.3f}" for x in sorted(r["runs"],
+                                                                  key=lambda x: x["seed"]))
+        print(f"| {r['name']} | {r['params']:,} | {len(r['runs'])} | {per} | "
+              f"{r['dice_mean']:.3f} | ± {r['dice_ci95']:.3f} |")
     m, h = report["random_mean"]
     print(f"\nrandom genotypes: mean {m:.3f} ± {h:.3f} (95% CI over the {args.randoms} "
           "genotypes' means)")

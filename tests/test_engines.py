@@ -18,8 +18,9 @@ TINY_2D = {"nas_unet": {"C": 8, "depth": 2, "patch": 32, "classes": 4},
            "thrifty_nas": {"C": 8, "levels": 2, "patch": 32, "classes": 4}}
 TINY_3D = {"ronasmis": {"base": 2, "classes": 4}}
 FAST = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "warmup_epochs": 0,
-        "arch_every": 1, "children_per_episode": 2,
-        "child_epochs": 1, "samples": 2}
+        "arch_every": 1, "children_per_episode": 2, "controller_steps": 2,
+        "derive_samples": 3, "derive_batches": 1, "child_epochs": 1, "samples": 3,
+        "rerank": 2}
 
 
 @pytest.fixture(scope="module", autouse=True)

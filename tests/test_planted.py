@@ -25,7 +25,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 BUDGET = {"epochs": 4, "steps_per_epoch": 10, "batch_size": 4}
 SETTINGS = {
-    "darts": {"warmup_epochs": 0, "patience": 0, "arch_lr": 0.01},
+    # DARTS at the NAS-Unet weight settings (SGD 0.025, no momentum) does not fit the
+    # weights in this budget: on seed 2 the supernet predicts background everywhere
+    # (Dice 0 with identity forced) and alpha follows noise. A warm-up and PC-DARTS's
+    # weight settings fit them first, as the published warm-ups intend
+    "darts": {"epochs": 6, "warmup_epochs": 2, "patience": 0, "arch_lr": 0.01,
+              "weight_lr": 0.1, "weight_momentum": 0.9},
     "pc_darts": {"warmup_epochs": 0, "k": 2, "arch_lr": 0.01},
     "proxyless": {"epochs": 6, "warmup_epochs": 2, "arch_every": 1, "arch_lr": 0.05},
     # the shared weights see 8 children: more steps than the relaxed supernet needs.
