@@ -77,7 +77,9 @@ QUICK_SHAPE = {"patch_hw_max": 64, "patch_hw_n": 2, "patch_d_max": 32, "patch_d_
 #   (3e-4 DARTS, 6e-4 PC-DARTS) Adam moves each alpha by < 0.01 in 20 steps, the
 #   entropy by ~1e-5, and the derivation is a draw from the initial noise (issue #14);
 # - k 2: PC-DARTS sends C/k channels through each mixed op; at the quick width C = 4 the
-#   authors' k = 4 leaves 1 channel, and a FactorizedReduce of 1 channel has 0 per half.
+#   authors' k = 4 leaves 1 channel, and a FactorizedReduce of 1 channel has 0 per half;
+# - controller_steps 5, derive_samples 16, rerank 4: ENAS's 50 x 20 controller updates
+#   per epoch and the sampling engines' 100 end-of-search samples outlast a quick search.
 QUICK_ENGINE = {"epochs": 3, "steps_per_epoch": 10, "batch_size": 2,
                 "warmup_epochs": 1, "patience": 0, "arch_lr": 0.02, "k": 2,
                 "children_per_episode": 4, "child_epochs": 1, "samples": 4,
