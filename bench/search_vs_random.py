@@ -40,7 +40,7 @@ import torch  # noqa: E402
 
 import train_bench as tb  # noqa: E402
 from nasdsl.engines.loop import SearchOptions, load_engine_from_run, search  # noqa: E402
-from nasdsl.engines.space import SearchSpace  # noqa: E402
+from nasdsl.space import SearchSpace  # noqa: E402
 
 SPEC = ROOT / "specs" / "nas_unet.nas"
 # two-sided 97.5% quantiles of Student's t (n - 1 degrees of freedom)

@@ -25,7 +25,7 @@ from planted import SPEC, make_planted_dataset  # noqa: E402
 from nasdsl.engines.loop import (SearchOptions, load_engine_from_run,  # noqa: E402
                                  search)
 from nasdsl.enginespec import engine_settings, resolve, values  # noqa: E402
-from nasdsl.engines.space import SearchSpace  # noqa: E402
+from nasdsl.space import SearchSpace  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ROOT = Path(__file__).resolve().parent.parent
