@@ -7,11 +7,14 @@ On the built-in MNI task (test cases that search and training never see), trains
   - a small U-Net: specs/unet.nas with the `base` width whose size is closest to the
     searched net's,
   - MONAI's BasicUNet (2D, defaults),
-each for the same wall-clock training budget on this machine, with two seeds, and
-reports mean test Dice per class with the spread over seeds, parameters and
-sliding-window inference latency per test case. Writes build/bench/claim.json and
-prints a Markdown table. Run from the repository root, e.g.
-  scripts/demo.sh && .venv/bin/python bench/claim_bench.py --budget 240
+each for the same number of optimizer steps (--train-steps; the same poly learning-rate
+schedule, validation every --steps steps), with the given seeds, and reports mean test
+Dice per class with the spread over seeds, parameters, steps and training seconds, and
+sliding-window inference latency per test case. Steps, not a wall-clock budget: on a
+shared machine a time budget gives networks very different step counts, so it measures
+the machine's load as much as the architecture (issue 14). Writes build/bench/claim.json
+and prints a Markdown table. Run from the repository root, e.g.
+  scripts/demo.sh && .venv/bin/python bench/claim_bench.py --train-steps 500
 """
 
 from __future__ import annotations
@@ -92,8 +95,8 @@ def train_one(name: str, factory: Factory, multiple, seed: int, args, dm, val, p
     torch.manual_seed(seed)
     run = RunDir.create(Path(tempfile.mkdtemp()) / "run", {})
     shape = InferShape(2, 3, tuple(patch), multiple)
-    cfg = TrainConfig(epochs=args.max_epochs, steps_per_epoch=args.steps,
-                      batch_size=args.batch, time_budget=args.budget, progress=False,
+    cfg = TrainConfig(epochs=args.train_steps // args.steps, steps_per_epoch=args.steps,
+                      batch_size=args.batch, time_budget=None, progress=False,
                       lr=args.lr, seed=seed, checkpoint_every=0)
     out = fit(factory, SegLoss(3), ModuleBatches(dm, 1, 0), val, cfg, run,
               Precision.for_device("cpu"), shape)
@@ -116,18 +119,20 @@ def main() -> None:
     p.add_argument("--genotype", default=str(ROOT / "runs/demo/genotype.nas"))
     p.add_argument("--nas-c", type=int, default=32)
     p.add_argument("--nas-depth", type=int, default=4)
-    p.add_argument("--budget", type=float, default=240.0, help="training seconds per run")
+    p.add_argument("--train-steps", type=int, default=500,
+                   help="optimizer steps per model and seed (a multiple of --steps)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--cases", type=int, default=12)
     p.add_argument("--tests", type=int, default=4)
     p.add_argument("--resolution", type=float, default=2.0)
     p.add_argument("--patch", type=int, default=128)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--max-epochs", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=50, help="steps between validations")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--root", default=None, help="the MNI task (written if absent)")
     args = p.parse_args()
+    if args.steps < 1 or args.train_steps < args.steps or args.train_steps % args.steps:
+        p.error("--train-steps must be a positive multiple of --steps")
     index, plan, dm, val, patch = mni_task(args)
     rows = []
     for name, factory, multiple in models(args):
@@ -138,13 +143,14 @@ def main() -> None:
     result = {"machine": machine(), "args": vars(args), "rows": rows}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "claim.json").write_text(json.dumps(result, indent=2))
-    print(f"| model | parameters | steps (per seed) | test Dice GM | test Dice WM | "
-          f"test mean | latency / case |\n|---|---|---|---|---|---|---|")
+    print(f"| model | parameters | steps (per seed) | train s (per seed) | test Dice GM | "
+          f"test Dice WM | test mean | latency / case |\n|---|---|---|---|---|---|---|---|")
     for name in dict.fromkeys(r["model"] for r in rows):
         rs = [r for r in rows if r["model"] == name]
         steps = "/".join(str(r["steps"]) for r in rs)
+        secs = "/".join(f"{r['train_s']:.0f}" for r in rs)
         lat = statistics.median(r["latency_s"] for r in rs)
-        print(f"| {name} | {rs[0]['params']:,} | {steps} | {_spread(rs, 'dice_gm')} | "
+        print(f"| {name} | {rs[0]['params']:,} | {steps} | {secs} | {_spread(rs, 'dice_gm')} | "
               f"{_spread(rs, 'dice_wm')} | {_spread(rs, 'dice_mean')} | {lat * 1e3:.0f} ms |")
 
 
