@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-data = pytest.importorskip("nasdsl.data")
 
 from planted import SPEC, make_planted_dataset  # noqa: E402
+from nasdsl import data  # noqa: E402
 from nasdsl.engines.loop import (SearchOptions, load_engine_from_run,  # noqa: E402
                                  search)
 from nasdsl.enginespec import engine_settings, resolve, values  # noqa: E402
