@@ -26,7 +26,7 @@ def add_run_command(main: click.Group, run_guarded: Callable, define_option: Cal
                   help="Wall time for the whole run, e.g. 30m or 2h: the quick loops "
                        "scale to it, the search gets 30% and the training 50% (the rest: "
                        "data, compile, export, inference). Default: the quick budgets "
-                       "(about 6 minutes on 2 idle CPU cores).")
+                       "(about 2 minutes on 2 idle CPU cores).")
     @click.option("--threads", type=click.IntRange(min=1), default=None,
                   help="Torch CPU threads (default: the cores the load average leaves "
                        "free, or OMP_NUM_THREADS).")
@@ -41,7 +41,7 @@ def add_run_command(main: click.Group, run_guarded: Callable, define_option: Cal
         ONNX), train it, export it with its preprocessing, segment held-back cases and
         print the scores; each stage is also its own command. A SPACE that decides every
         choice (a genotype, or a network without choices) is trained without a search.
-        About 6 minutes on 2 idle CPU cores at the quick budgets."""
+        About 2 minutes on 2 idle CPU cores at the quick budgets."""
 
         def go() -> int:
             from nasdsl.api import UsageError

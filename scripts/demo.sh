@@ -3,7 +3,8 @@
 # on the built-in MNI brain-tissue task (real MRI, nothing downloaded), derive and check
 # the genotype, compile it (PyTorch + verified ONNX), train it, export it with its
 # preprocessing, segment held-back cases with PyTorch and ONNX Runtime and print the
-# table. About 6 minutes on an idle 2-core CPU (longer on a loaded one); a second run
+# table. About 2 minutes on an idle 2-core CPU plus the first setup (longer on a loaded
+# one); a second run
 # reuses finished stages (a changed spec, dataset or --engine reruns what it affects).
 #   scripts/demo.sh                 # quick budgets
 #   scripts/demo.sh --full          # the spec's search settings, full training (GPU)
