@@ -160,24 +160,11 @@ def test_derive_again_and_refuse_pc_darts_export(synth, tmp_path):
     assert not (runs["darts"] / "k3.nas").exists()
 
 
-MACRO = """space Macro {
-  param dims = 2
-  input x(channels=1, size=32)
-  opset ops = [to = sep_conv_3x3, cuda = dil_conv_3x3, train = skip_connect, none]
-  h = conv(x, 8, 3)
-  for i in 0..3 {
-    choice blk[i] in ops
-    h = blk[i](h)
-  }
-  output y = conv(h, 4, 1)
-  constraint params <= 700
-}
-"""
+MACRO = Path(__file__).resolve().parent / "specs" / "proxyless_macro.nas"
 
 
 def test_proxyless_searches_macro_layer_choices_within_budget(synth, tmp_path):
-    spec = tmp_path / "macro.nas"
-    spec.write_text(MACRO)
+    spec = MACRO
     out = tmp_path / "run"
     opts = SearchOptions(str(spec), synth[2], str(out), "proxyless", {},
                          {**settings_for("proxyless"), "cost_weight": 1.0}, progress=False)

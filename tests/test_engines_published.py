@@ -146,19 +146,7 @@ def test_derive_budget_is_honoured_by_random_search(tmp_path):
 
 
 # ---- ProxylessNAS (finding 8) -----------------------------------------------------------
-MACRO = """space Macro {
-  param dims = 2
-  input x(channels=1, size=32)
-  opset ops = [to = sep_conv_3x3, cuda = dil_conv_3x3, train = skip_connect, none]
-  h = conv(x, 8, 3)
-  for i in 0..3 {
-    choice blk[i] in ops
-    h = blk[i](h)
-  }
-  output y = conv(h, 4, 1)
-  constraint params <= 700
-}
-"""
+MACRO = Path(__file__).resolve().parent / "specs" / "proxyless_macro.nas"
 
 
 def test_proxyless_cost_term_lowers_the_expected_cost(tmp_path):
@@ -168,8 +156,7 @@ def test_proxyless_cost_term_lowers_the_expected_cost(tmp_path):
 
     synth = Path(data.make_synthetic_dataset(tmp_path / "synth", dims=2, cases=4, tests=0,
                                              size=32)).parent
-    spec = tmp_path / "macro.nas"
-    spec.write_text(MACRO)
+    spec = MACRO
     cost = {}
     for weight in (0.0, 1.0):
         out = tmp_path / f"w{weight}"
