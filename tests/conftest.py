@@ -43,3 +43,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """A small 2D synthetic dataset (6 training cases, 2 test cases, 40x40), one per test
+    module: the training and trials tests train on it."""
+    from nasdsl.data import make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("synth2d")
+    make_synthetic_dataset(root, dims=2, cases=6, tests=2, size=40)
+    return root

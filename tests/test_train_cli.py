@@ -45,15 +45,6 @@ def cli(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    from nasdsl.data import make_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("synth2d")
-    make_synthetic_dataset(root, dims=2, cases=6, tests=2, size=40)
-    return root
-
-
-@pytest.fixture(scope="module")
 def reference_run(dataset, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "whole"
     code, output = cli("train", *TRAIN, "--data", str(dataset), "--out", str(out))

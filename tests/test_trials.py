@@ -59,15 +59,6 @@ def write_table(folder: Path, data: Path, genotypes: list[Path], extra: str = ""
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    from nasdsl.data import make_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("synth2d")
-    make_synthetic_dataset(root, dims=2, cases=6, tests=2, size=40)
-    return root
-
-
-@pytest.fixture(scope="module")
 def sequential(dataset, tmp_path_factory) -> Path:
     """The reference: 4 trials (1 genotype x 2 seeds x 2 folds), one after another."""
     folder = tmp_path_factory.mktemp("seq")
