@@ -38,7 +38,8 @@ def add_trials_command(main: click.Group, run_guarded: Callable) -> None:
     def trials(table: str, out: str, workers: int | None, address: str | None,
                cpus_per_trial: float, gpus_per_trial: float, retries: int) -> None:
         """Train and evaluate every trial of TABLE (a TOML file: docs/TRIALS.md) and
-        summarise them: mean validation Dice per genotype with a 95% CI and a rank."""
+        summarise them: mean Dice per genotype (validation or test cases) with a 95%
+        CI and a rank."""
         def go() -> int:
             from nasdsl.api import UsageError
             from nasdsl.runs import atomic_write_bytes

@@ -163,12 +163,53 @@ def test_one_failing_trial_is_reported_and_the_others_finish(dataset, tmp_path):
     ("", "[settings.fast]\nepochs = 0\n", "epochs"),
     ("", "x = [\n", "a trials table is TOML"),
     ("", "[settings]\nfast = 1\n", "[settings.NAME] tables"),
+    ('evaluate = ["train"]\n', "", "`evaluate` is a list of val and test"),
+    ('evaluate = ["val"]\nrank_by = "test"\n', "", "must be one of `evaluate`"),
+    ("", '[draw]\nspace = "x.nas"\ncount = 2\nmax_params = 0\n', "draw.max_params"),
 ])
 def test_table_mistakes_are_usage_errors(dataset, tmp_path, head, extra, message):
     table = write_table(tmp_path, dataset, [SPECS / "unet.nas"], extra, head)
     code, output = cli("trials", str(table), "--out", str(tmp_path / "out"), "--workers",
                        "0")
     assert code == 2 and message in output and "Traceback" not in output, output
+
+
+def test_test_cases_score_and_rank_trials(dataset, tmp_path):
+    """`evaluate = ["val", "test"]` scores each trial on both (eval.csv, eval_test.csv,
+    the nasdsl eval path); `rank_by = "test"` makes test Dice the summary's metric."""
+    from nasdsl.infer.evaluate import evaluate
+
+    table = write_table(tmp_path, dataset, [SPECS / "unet.nas"], head=(
+        'evaluate = ["val", "test"]\nrank_by = "test"\n'))
+    table.write_text(table.read_text().replace("seeds = [0, 1]", "seeds = [0]")
+                     .replace("folds = [0, 1]", "folds = [0]")
+                     .replace("epochs = 2", "epochs = 1"))
+    out = tmp_path / "out"
+    code, output = cli("trials", str(table), "--out", str(out), "--workers", "0")
+    assert code == 0, output
+    run = out / "runs" / "unet-seed0-fold0"
+    record = json.loads((run / "trial.json").read_text())
+    assert record["test_cases"] == 2 and record["val_cases"] >= 1
+    scores, _ = evaluate(run, dataset, "test", progress=False)
+    rows = [c.split(",")[0] for c in (run / "eval_test.csv").read_text().splitlines()[1:]]
+    assert {s.case for s in scores} == set(rows) - {"mean"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metric"].startswith("test_dice")
+    assert summary["groups"][0]["mean"] == pytest.approx(record["test_dice"])
+    assert record["test_dice"] != record["val_dice"]  # two different case sets
+    assert "mean test Dice" in output and "test Dice" in output.split("done")[1]
+
+
+def test_test_scoring_without_labelled_test_cases_is_refused(tmp_path):
+    from nasdsl.data import make_synthetic_dataset
+
+    data = tmp_path / "no_tests"
+    make_synthetic_dataset(data, dims=2, cases=3, tests=0, size=32)
+    table = write_table(tmp_path, data, [SPECS / "unet.nas"], head='evaluate = ["test"]\n')
+    code, output = cli("trials", str(table), "--out", str(tmp_path / "out"), "--workers",
+                       "0")
+    assert code == 2 and "no labelled test cases" in output, output
+    assert not (tmp_path / "out" / "runs").exists()  # refused before any training
 
 
 def test_missing_genotype_file_is_a_usage_error(dataset, tmp_path):
@@ -193,6 +234,34 @@ def test_draw_writes_distinct_legal_genotypes_of_a_space(tmp_path, dataset):
         assert compile_spec(f).is_frozen  # each decides every choice of the space
     again = load_table(table, tmp_path / "out")  # deterministic for the seed
     assert [t.fingerprint for t in again] == [t.fingerprint for t in trials]
+
+
+def test_draw_under_a_parameter_budget(tmp_path, dataset):
+    """[draw] max_params: random genotypes no larger than a searched one (the fair
+    comparison of search against random); an impossible budget is a usage error."""
+    from nasdsl.api import compile_spec
+    from nasdsl.space import SearchSpace
+    from nasdsl.train import GenotypeNet
+    from nasdsl.trials.table import load_table
+
+    space = SearchSpace.load(str(SPECS / "nas_unet.nas"), {"C": 4, "depth": 2})
+    rnd = __import__("random").Random(0)
+    costs = sorted(space.cost(a) for a in (space.table.sample(rnd) for _ in range(40))
+                   if space.legal(a))
+    budget = costs[len(costs) // 3]  # about a third of the draws fit
+    table = tmp_path / "draw.toml"
+    table.write_text(f'data = "{dataset}"\ndefines = ["C=4", "depth=2"]\n'
+                     f'[draw]\nspace = "{SPECS / "nas_unet.nas"}"\ncount = 3\nseed = 1\n'
+                     f"max_params = {budget}\n")
+    files = sorted({t.genotype for t in load_table(table, tmp_path / "out")})
+    assert len(files) == 3
+    for f in files:
+        net = GenotypeNet(compile_spec(f, {"C": 4, "depth": 2}))
+        assert sum(p.numel() for p in net.parameters()) <= budget
+        assert f"at most {budget:,} parameters" in Path(f).read_text()
+    table.write_text(table.read_text().replace(f"max_params = {budget}", "max_params = 1"))
+    with pytest.raises(Exception, match="with at most 1 parameters"):
+        load_table(table, tmp_path / "out2")
 
 
 def test_without_ray_the_command_says_how_to_install_it(dataset, tmp_path, monkeypatch):

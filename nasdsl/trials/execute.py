@@ -75,9 +75,10 @@ class Progress:
                      if rec.get("attempts", 1) > 1 and outcome.state == "done" else "")
             when = ("finished by an earlier call" if outcome.state == "reused"
                     else f"{rec.get('train_seconds', 0):.1f} s")
+            dice = ", ".join(f"{cases} Dice {_num(rec.get(cases + '_dice'))}"
+                             for cases in outcome.trial.evaluate)
             self.state(outcome.trial, outcome.state,
-                       f"val Dice {_num(rec.get('val_dice'))}, {rec.get('steps', '?')} steps"
-                       f", {when}{extra}")
+                       f"{dice}, {rec.get('steps', '?')} steps, {when}{extra}")
         self._aggregate()
 
     def _aggregate(self) -> None:
@@ -89,7 +90,8 @@ class Progress:
         rows = groups(list(self.ended.values()))
         if rows and rows[0]["mean"] is not None:
             best = rows[0]
-            line += (f"; leading: {best['group']} mean val Dice {_num(best['mean'])} "
+            what = self.ended[next(iter(self.ended))].trial.rank_by
+            line += (f"; leading: {best['group']} mean {what} Dice {_num(best['mean'])} "
                      f"(n={best['n']})")
         self.echo(line)
 

@@ -1,5 +1,7 @@
 """What many trials say together: per trial and per group (genotype x setting), the mean
-validation Dice over seeds x folds, its 95% confidence interval and the groups' rank.
+Dice over seeds x folds, its 95% confidence interval and the groups' rank. The metric is
+the table's `rank_by`: validation Dice (the fold's validation cases, the default) or test
+Dice (the dataset's held-out test cases).
 
 The interval is Student's t (scipy.stats.t) over the group's trials: with 3 seeds it is
 wide, as it should be. Rank 1 is the highest mean; groups without a finished trial are
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 TRIAL_COLUMNS = ["id", "group", "genotype", "setting", "seed", "fold", "state", "val_dice",
-                 "best_val_dice_training", "steps", "train_seconds", "attempts", "params",
+                 "test_dice", "best_val_dice_training", "steps", "train_seconds", "attempts", "params",
                  "weights_sha256", "run_dir", "error"]
 GROUP_COLUMNS = ["rank", "group", "n", "failed", "mean", "std", "ci95_low", "ci95_high",
                  "min", "max"]
@@ -30,6 +32,7 @@ def trial_rows(outcomes: list) -> list[dict[str, Any]]:
         rows.append({"id": o.trial.id, "group": o.trial.group, "genotype": o.trial.genotype,
                      "setting": o.trial.setting, "seed": o.trial.seed, "fold": o.trial.fold,
                      "state": o.state, "val_dice": rec.get("val_dice"),
+                     "test_dice": rec.get("test_dice"),
                      "best_val_dice_training": rec.get("best_val_dice_training"),
                      "steps": rec.get("steps"), "train_seconds": rec.get("train_seconds"),
                      "attempts": rec.get("attempts"), "params": rec.get("params"),
@@ -49,16 +52,28 @@ def _ci95(values: list[float]) -> tuple[float, float]:
     return mean - half, mean + half
 
 
+METRICS = {"val_dice": "val_dice: mean foreground Dice on the fold's validation cases "
+                       "(nasdsl eval RUN --cases val)",
+           "test_dice": "test_dice: mean foreground Dice on the dataset's held-out test "
+                        "cases (nasdsl eval RUN --cases test)"}
+
+
+def metric_of(outcomes: list) -> str:
+    """The table's ranking metric (every trial of a table carries the same)."""
+    return outcomes[0].trial.metric if outcomes else "val_dice"
+
+
 def groups(outcomes: list) -> list[dict[str, Any]]:
     """One row per genotype x setting, best mean first."""
+    metric = metric_of(outcomes)
     by: dict[str, list] = {}
     for o in outcomes:
         by.setdefault(o.trial.group, []).append(o)
     rows = []
     for name, members in by.items():
-        values = [o.record["val_dice"] for o in members if o.state != "failed"
-                  and isinstance((o.record or {}).get("val_dice"), (int, float))
-                  and not math.isnan(o.record["val_dice"])]
+        values = [o.record[metric] for o in members if o.state != "failed"
+                  and isinstance((o.record or {}).get(metric), (int, float))
+                  and not math.isnan(o.record[metric])]
         row: dict[str, Any] = {"group": name, "n": len(values),
                                "failed": sum(o.state == "failed" for o in members),
                                "mean": None, "std": None, "ci95_low": None,
@@ -79,8 +94,7 @@ def groups(outcomes: list) -> list[dict[str, Any]]:
 
 
 def summarize(outcomes: list) -> dict[str, Any]:
-    return {"metric": "val_dice: mean foreground Dice on the fold's validation cases "
-                      "(nasdsl eval RUN --cases val)",
+    return {"metric": METRICS[metric_of(outcomes)],
             "trials": trial_rows(outcomes),
             "groups": groups(outcomes)}
 
@@ -124,7 +138,8 @@ def _clean(v: Any) -> Any:
 
 def table(summary: dict[str, Any]) -> str:
     """The printed table: one row per group, ranked."""
-    head = ["rank", "genotype [setting]", "n", "mean val Dice", "95% CI", "min", "max",
+    what = "test" if summary.get("metric", "").startswith("test_dice") else "val"
+    head = ["rank", "genotype [setting]", "n", f"mean {what} Dice", "95% CI", "min", "max",
             "failed"]
     rows = [head]
     for g in summary["groups"]:
@@ -162,7 +177,8 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
     ax.set_xticks(range(len(ranked)))
     ax.set_xticklabels([f"{g['rank']}. {g['group']}" for g in ranked], rotation=30,
                        ha="right", fontsize=8)
-    ax.set_ylabel("validation Dice (mean of classes)")
+    what = "test" if summary.get("metric", "").startswith("test_dice") else "validation"
+    ax.set_ylabel(f"{what} Dice (mean of classes)")
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.set_title("trials: each genotype over its seeds x folds", fontsize=10)
     ax.grid(alpha=0.3, axis="y")

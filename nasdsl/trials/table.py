@@ -9,9 +9,12 @@
     epochs = 50
     [settings.short]                        # optional named variants of [train]
     epochs = 10
+    evaluate = ["val", "test"]              # cases each trial is scored on (default val)
+    rank_by = "test"                        # the summary's metric (default: first above)
     [draw]                                  # optional: genotypes drawn from a space
     space = "specs/nas_unet.nas"
     count = 8
+    max_params = 15000                      # optional: only genotypes this small
 
 Every genotype x seed x fold x setting is one trial with one run directory. Relative paths
 are relative to the table file. [train] is parsed by the `nasdsl train` command's own
@@ -33,8 +36,12 @@ from typing import Any
 from nasdsl.api import UsageError
 
 TOP = {"data", "genotypes", "draw", "seeds", "folds", "k_folds", "defines", "train",
-       "settings"}
-DRAW = {"space", "count", "seed"}
+       "settings", "evaluate", "rank_by"}
+DRAW = {"space", "count", "seed", "max_params"}
+# which cases a trial is scored on: the fold's validation cases, or the dataset's held-out
+# test cases (imagesTs/labelsTs), which no training or model selection sees
+SCORED = ("val", "test")
+MAX_DRAWS = 100_000
 # set by the table's own lists or by the executor, never inside [train]
 NOT_IN_TRAIN = {"data", "out", "resume", "seed", "fold", "folds", "device", "no_progress"}
 MAX_TRIALS = 10_000
@@ -50,6 +57,12 @@ class Trial:
     setting: str
     request: dict[str, Any]  # TrainRequest.to_dict(), `out` = the run directory
     fingerprint: str        # of everything that decides the trial's result
+    evaluate: tuple[str, ...] = ("val",)  # the cases it is scored on (SCORED)
+    rank_by: str = "val"    # the metric the summary ranks by: `<rank_by>_dice`
+
+    @property
+    def metric(self) -> str:
+        return f"{self.rank_by}_dice"
 
     @property
     def out(self) -> Path:
@@ -62,11 +75,12 @@ class Trial:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "genotype": self.genotype, "label": self.label,
                 "seed": self.seed, "fold": self.fold, "setting": self.setting,
-                "request": self.request, "fingerprint": self.fingerprint}
+                "request": self.request, "fingerprint": self.fingerprint,
+                "evaluate": list(self.evaluate), "rank_by": self.rank_by}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trial:
-        return cls(**d)
+        return cls(**{**d, "evaluate": tuple(d.get("evaluate", ("val",)))})
 
 
 def load_table(path: str | Path, out: Path, device: str = "cpu") -> list[Trial]:
@@ -96,6 +110,9 @@ def load_table(path: str | Path, out: Path, device: str = "cpu") -> list[Trial]:
         raise UsageError(f"{path}: [settings.NAME] tables hold [train] options per variant")
     variants = {name: {**base, **_section(v, f"settings.{name}", path)}
                 for name, v in settings.items()} or {"default": base}
+    evaluate, rank_by = _scoring(raw, path)
+    if "test" in evaluate:
+        _check_test_cases(data, path)
     count = len(genotypes) * len(seeds) * len(folds) * len(variants)
     if count > MAX_TRIALS:
         raise UsageError(f"{path}: {count:,} trials (at most {MAX_TRIALS:,})")
@@ -112,7 +129,8 @@ def load_table(path: str | Path, out: Path, device: str = "cpu") -> list[Trial]:
                     request = _request(geno, data, out / "runs" / tid, defines, options,
                                        seed, fold, k, device, f"{path}: [{section}]")
                     trials.append(Trial(tid, str(geno), labels[geno], seed, fold, name,
-                                        request, fingerprint(request, data_hash)))
+                                        request, fingerprint(request, data_hash, evaluate),
+                                        evaluate, rank_by))
     ids = [t.id for t in trials]
     if len(set(ids)) != len(ids):
         raise UsageError(f"{path}: two trials would share the run directory "
@@ -120,17 +138,33 @@ def load_table(path: str | Path, out: Path, device: str = "cpu") -> list[Trial]:
     return trials
 
 
-def fingerprint(request: dict[str, Any], data_hash: str | None = None) -> str:
+def fingerprint(request: dict[str, Any], data_hash: str | None = None,
+                evaluate: tuple[str, ...] = ("val",)) -> str:
     """Hash of what decides a trial's result: the genotype text, the dataset's files
-    (names and sizes) and description, and every training setting. Progress and the run
-    folder's location do not count; the space a genotype names is checked against the
-    run's manifest (work.finished)."""
+    (names and sizes) and description, every training setting and the cases it is scored
+    on. Progress and the run folder's location do not count; the space a genotype names
+    is checked against the run's manifest (work.finished)."""
     req = {k: v for k, v in request.items() if k not in ("out",)}
     req["config"] = {k: v for k, v in req["config"].items() if k != "progress"}
-    return hashlib.sha256(json.dumps({
-        "request": req, "genotype": _file_hash(request["spec"]),
-        "data": data_hash or _data_hash(request["data"]), "format": 1},
-        sort_keys=True, default=str).encode()).hexdigest()[:16]
+    content: dict[str, Any] = {"request": req, "genotype": _file_hash(request["spec"]),
+                               "data": data_hash or _data_hash(request["data"]), "format": 1}
+    if evaluate != ("val",):  # tables without `evaluate` keep their earlier fingerprints
+        content["evaluate"] = list(evaluate)
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str)
+                          .encode()).hexdigest()[:16]
+
+
+def _scoring(raw: dict[str, Any], table: Path) -> tuple[tuple[str, ...], str]:
+    """`evaluate` (which cases score each trial) and `rank_by` (the summary's metric)."""
+    evaluate = tuple(dict.fromkeys(_strings(raw.get("evaluate", ["val"]), "evaluate", table)))
+    if not evaluate or set(evaluate) - set(SCORED):
+        raise UsageError(f"{table}: `evaluate` is a list of {' and '.join(SCORED)} (the "
+                         "fold's validation cases, the dataset's held-out test cases)")
+    rank_by = raw.get("rank_by", evaluate[0])
+    if rank_by not in evaluate:
+        raise UsageError(f"{table}: `rank_by = \"{rank_by}\"` must be one of `evaluate` "
+                         f"({', '.join(evaluate)})")
+    return evaluate, rank_by
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -211,6 +245,16 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "trial"
 
 
+def _check_test_cases(data: str, table: Path) -> None:
+    """`evaluate = ["test"]` on a dataset without labelled test cases would fail every
+    trial after its training: refuse the table instead."""
+    from nasdsl.data import load_dataset
+
+    if not any(c.label is not None for c in load_dataset(data).test_cases):
+        raise UsageError(f"{table}: `evaluate` has \"test\" but {data} has no labelled "
+                         "test cases (labelsTs/ beside imagesTs/)")
+
+
 # ---- [train] through `nasdsl train`'s options ---------------------------------------------
 def _request(genotype: Path, data: str, out: Path, defines: list[str],
              options: dict[str, Any], seed: int, fold: int, k: int, device: str,
@@ -253,30 +297,35 @@ def _draw(spec: Any, where: Path, table: Path, out: Path, defines: list[str]) ->
     from nasdsl.outputs import write_atomic
 
     if not isinstance(spec, dict) or set(spec) - DRAW:
-        raise UsageError(f"{table}: [draw] has space, count and seed")
+        raise UsageError(f"{table}: [draw] has space, count, seed and max_params")
     space_path = _path(spec, "space", where, table)
     count = _ints([spec.get("count", 0)], "draw.count", table, low=1)[0]
     rnd = random.Random(_ints([spec.get("seed", 0)], "draw.seed", table)[0])
+    budget = (_ints([spec["max_params"]], "draw.max_params", table, low=1)[0]
+              if "max_params" in spec else None)
     space = SearchSpace.load(space_path, dict(parse_override(d) for d in defines))
     drawn: dict[str, dict[str, Any]] = {}
-    for _ in range(50 * count):
+    # a parameter budget rejects most draws of a wide space: more tries, still bounded
+    tries = min(MAX_DRAWS, (50 if budget is None else 2000) * count)
+    for _ in range(tries):
         if len(drawn) == count:
             break
         a = space.table.sample(rnd)
-        if space.legal(a):
+        if space.legal(a) and (budget is None or space.cost(a) <= budget):
             drawn.setdefault(repr(sorted(space.table.normalise(a).items())), a)
     if len(drawn) < count:
+        under = "" if budget is None else f" with at most {budget:,} parameters"
         raise UsageError(f"{table}: [draw] found {len(drawn)} distinct legal genotypes of "
-                         f"{space_path} in {50 * count} draws, not {count}")
+                         f"{space_path}{under} in {tries:,} draws, not {count}")
     folder = out / "genotypes"
     folder.mkdir(parents=True, exist_ok=True)
     stem = _safe(Path(space_path).stem)
     paths = []
     for i, a in enumerate(drawn.values()):
         target = folder / f"{stem}-draw{i:03d}.nas"
-        write_atomic(target, genotype_text(space, a, target, f"Draw{i}",
-                                           [f"drawn at random from {space_path} "
-                                            f"(draw {i} of {count})"]))
+        note = f"drawn at random from {space_path} (draw {i} of {count}"
+        note += ")" if budget is None else f", at most {budget:,} parameters)"
+        write_atomic(target, genotype_text(space, a, target, f"Draw{i}", [note]))
         paths.append(target.resolve())
     return paths
 

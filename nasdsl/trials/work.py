@@ -7,6 +7,7 @@ A trial's run directory is a `nasdsl train` run directory plus:
   trial_job.json   the trial as first started (its fingerprint guards the folder)
   attempts.json    one entry per start (pid, host, time): a retried trial shows two
   eval.csv         `nasdsl eval RUN`'s per-case scores on the fold's validation cases
+  eval_test.csv    the same on the dataset's held-out test cases (`evaluate` has "test")
   trial.json       written last, atomically: the results; its presence with a matching
                    fingerprint is what "finished" means to a re-run
   error.txt        the traceback of a failed attempt (removed when a later one succeeds)
@@ -27,6 +28,7 @@ from typing import Any
 from nasdsl.errors import UsageError
 
 FORMAT = 1
+EVAL_CSV = {"val": "eval.csv", "test": "eval_test.csv"}
 
 
 class TrialMismatch(UsageError):
@@ -162,16 +164,19 @@ def _train_and_evaluate(trial: dict[str, Any], out: Path, attempt: int) -> dict[
     t0 = time.perf_counter()
     result = train(request, resume=resume)
     train_s = time.perf_counter() - t0
-    scores, names = evaluate(out, request.data, "val", progress=False)
-    atomic_write_bytes(out / "eval.csv", to_csv(scores, names).encode())
-    per_class = {names[c]: v for c, v in mean_scores(scores)["dice"].items()}
-    fg = [v for v in per_class.values() if not math.isnan(v)]
+    scored: dict[str, Any] = {}
+    for cases in trial.get("evaluate", ["val"]):
+        scores, names = evaluate(out, request.data, cases, progress=False)
+        atomic_write_bytes(out / EVAL_CSV[cases], to_csv(scores, names).encode())
+        per_class = {names[c]: v for c, v in mean_scores(scores)["dice"].items()}
+        fg = [v for v in per_class.values() if not math.isnan(v)]
+        scored.update({f"{cases}_dice": sum(fg) / len(fg) if fg else math.nan,
+                       f"{cases}_dice_per_class": per_class, f"{cases}_cases": len(scores)})
     pos = result.position
     return {"format": FORMAT, "state": "done", "id": trial["id"],
             "fingerprint": trial["fingerprint"], "label": trial["label"],
             "setting": trial["setting"], "seed": trial["seed"], "fold": trial["fold"],
-            "val_dice": sum(fg) / len(fg) if fg else math.nan,
-            "val_dice_per_class": per_class, "val_cases": len(scores),
+            **scored,
             "best_val_dice_training": None if pos.best == -math.inf else pos.best,
             "steps": pos.global_step, "epochs": pos.epoch, "stopped": result.stopped,
             "train_seconds": round(train_s, 3), "attempts": attempt, "resumed": resume,
