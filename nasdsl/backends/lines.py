@@ -1,8 +1,9 @@
 """Emitted statements as physical lines of at most 100 characters.
 
 A statement that does not fit breaks after the opening bracket of its outermost call and
-between that call's arguments (Python joins lines inside brackets); its spec position
-stays on the first line.
+between that call's arguments (Python joins lines inside brackets). Every physical line
+of it ends with the statement's spec position, so a reader who lands on any line of a
+wrapped call sees where it came from.
 """
 
 from __future__ import annotations
@@ -29,9 +30,8 @@ def fit(code: str, comment: str, indent: int) -> str:
             lines.append(code[start:].strip())
             break
         lines.append(code[start:end].rstrip())
-        start, room = end, WIDTH - indent - CONTINUE
-    first = lines[0] + tail
-    return "\n".join([first] + [pad + line for line in lines[1:]])
+        start, room = end, WIDTH - indent - CONTINUE - len(tail)
+    return "\n".join([lines[0] + tail] + [pad + line + tail for line in lines[1:]])
 
 
 def _cuts(code: str) -> list[int]:

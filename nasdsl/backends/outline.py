@@ -281,7 +281,8 @@ class _Writer:
             code, comment, reads = self.lines.pop()
             self.lines.append(("return " + code.split(" = ", 1)[1], comment, reads))
         else:
-            self.lines.append(("return " + ", ".join(names), "", set(names)))
+            where = src(self.graph.node(outputs[0]).span)   # the first result's statement
+            self.lines.append(("return " + ", ".join(names), where, set(names)))
         return self.lines
 
 
@@ -412,7 +413,7 @@ def lift(bodies: list[Body], names: Namespace) -> tuple[list[str], dict[int, str
 
 def doc(call: Call) -> str:
     kind = "Cell" if call.kind == "cell" else "Op"
-    return f"{kind} `{call.name}` ({src(call.defn)})."
+    return f"{kind} `{call.name}`."
 
 
 def init_lines(body: Body, slots: dict[int, str], render: Callable[[Any], str]) -> list[str]:

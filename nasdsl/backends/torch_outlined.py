@@ -12,32 +12,39 @@ from typing import Any
 from nasdsl.api import Compiled
 from nasdsl.backends.lines import fit
 from nasdsl.backends.outline import (INDENT, Body, Facts, Scope, Stmt, decls, doc,
-                                     forward_lines, init_lines, leaf_attrs, lift, scopes)
-from nasdsl.backends.torch_src import (_LOCALS_RESERVED, _frozen, _header, _input_checks,
-                                       render_value)
+                                     forward_lines, init_lines, leaf_attrs, lift, scopes, src)
+from nasdsl.backends.torch_src import (LOCALS_RESERVED, frozen_graph, header_context,
+                                       input_checks, render_value)
 from nasdsl.ir.graph import Graph, Node
 from nasdsl.ir.names import Namespace, class_ident, module_path
 from nasdsl.ops import REGISTRY
-from nasdsl.ops.impl_source import _parsed
+from nasdsl.ops.impl_source import impl_names
 
 _TOP = {"MEMORY_FORMAT", "NUM_PARAMETERS", "INPUT_CHANNELS", "SIZE_MULTIPLE", "Model",
         "_check_input"}
 
 
 def build_outlined_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
-    graph = _frozen(c)
+    graph = frozen_graph(c)
     attrs = leaf_attrs(graph)
     root = scopes(graph, attrs)
-    header = _header(c, {REGISTRY[graph.node(n).op].impl for n in attrs}, channels_last)
-    names = Namespace(set(_parsed()[1]) | _LOCALS_RESERVED | _TOP | {header["class_name"]})
+    header = header_context(c, {REGISTRY[graph.node(n).op].impl for n in attrs}, channels_last)
+    names = Namespace(set(impl_names()) | LOCALS_RESERVED | _TOP | {header["class_name"]})
     facts = Facts.of(graph)
     classes = [cls for level in _levels(root)
                for cls in _classes(level, graph, attrs, names, facts)]
     root.inputs = [("_".join(module_path(graph.node(n).path)) or "x", n) for n in graph.inputs]
-    inputs, stmts = forward_lines(root, graph, attrs, _LOCALS_RESERVED, facts)
+    inputs, stmts = forward_lines(root, graph, attrs, LOCALS_RESERVED, facts)
     model = Body(decls(root, graph, attrs, lambda n: _ctor(graph, n)), [], inputs)
-    return {**header, "classes": classes, "inputs": inputs,
-            "input_checks": _input_checks(graph, inputs),
+    unit = src(c.unit.span)
+    first_input = src(graph.node(graph.inputs[0]).span)
+    checks = [fit(check, src(graph.node(nid).span), INDENT)
+              for check, nid in zip(input_checks(graph, inputs), graph.inputs)]
+    return {**header, "outlined": True, "classes": classes, "class_line": fit(
+                f"class {header['class_name']}(nn.Module):", unit, 0),
+            "init_def": fit("def __init__(self):", unit, 4),
+            "forward_def": fit(f"def forward({', '.join(['self'] + inputs)}):", first_input, 4),
+            "input_checks": checks, "inputs": inputs,
             "init": init_lines(model, {}, render_value),
             "body": _with_dels(stmts, set(inputs))}
 
@@ -63,7 +70,7 @@ def _classes(level: list[Scope], graph: Graph, attrs: dict[int, str], names: Nam
     learn their class and constructor arguments (used by the level above)."""
     groups: dict[tuple, list[tuple[Scope, Body]]] = {}
     for scope in level:
-        inputs, stmts = forward_lines(scope, graph, attrs, _LOCALS_RESERVED, facts)
+        inputs, stmts = forward_lines(scope, graph, attrs, LOCALS_RESERVED, facts)
         body = Body(decls(scope, graph, attrs, lambda n: _ctor(graph, n)),
                     _with_dels(stmts, set(inputs)), inputs)
         key = (scope.call.kind, scope.call.name, body.skeleton())
@@ -77,10 +84,15 @@ def _classes(level: list[Scope], graph: Graph, attrs: dict[int, str], names: Nam
         for scope, b in members:
             values = b.values()
             scope.cls, scope.args = name, [(p, values[where[p]]) for p in params]
-        out.append({"name": name, "doc": doc(first.call),
-                    "init_def": fit(f"def __init__({', '.join(['self'] + params)}):", "", 4),
+        where_defined = src(first.call.defn)
+        out.append({"line": fit(f"class {name}(nn.Module):", where_defined, 0),
+                    "doc": doc(first.call),
+                    "init_def": fit(f"def __init__({', '.join(['self'] + params)}):",
+                                    where_defined, 4),
                     "init": init_lines(body, slots, render_value),
-                    "inputs": body.inputs, "forward": body.forward})
+                    "forward_def": fit(f"def forward({', '.join(['self'] + body.inputs)}):",
+                                       where_defined, 4),
+                    "forward": body.forward})
     return out
 
 

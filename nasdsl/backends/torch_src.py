@@ -26,10 +26,10 @@ from nasdsl.ir.graph import Graph, Node
 from nasdsl.ir.names import ModuleNamer, Namespace, module_path
 from nasdsl.ops import REGISTRY, combinators
 from nasdsl.paths import data_dir
-from nasdsl.ops.impl_source import IMPL_IMPORTS, impl_source
+from nasdsl.ops.impl_source import IMPL_IMPORTS, impl_names, impl_source
 
 _SYMBOL = re.compile(r"^[a-z][a-z0-9_]*$")
-_LOCALS_RESERVED = {"self", "torch", "nn", "F", "math", "MEMORY_FORMAT", "Model"}
+LOCALS_RESERVED = {"self", "torch", "nn", "F", "math", "MEMORY_FORMAT", "Model"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class _Builder:
         self.modules: list[ModuleDecl] = []
         self.namer = ModuleNamer(
             lambda attr: self.modules.append(ModuleDecl(attr, "nn.Module", "", "")))
-        self.locals = Namespace(_LOCALS_RESERVED)
+        self.locals = Namespace(LOCALS_RESERVED)
         self.var: dict[int, str] = {}
 
     def attr_path(self, path: tuple[str, ...]) -> str:
@@ -83,7 +83,7 @@ class _Builder:
         return name
 
 
-def _header(c: Compiled, impl_classes: set[str], channels_last: bool) -> dict[str, Any]:
+def header_context(c: Compiled, impl_classes: set[str], channels_last: bool) -> dict[str, Any]:
     """What the flat and the outlined file share: provenance, constants, copied ops."""
     graph = c.graph
     dims = graph.dims
@@ -96,12 +96,13 @@ def _header(c: Compiled, impl_classes: set[str], channels_last: bool) -> dict[st
         "size_multiple": render_value(size_multiple(graph)),
         "imports": IMPL_IMPORTS, "impl_source": impl_source(sorted(impl_classes)).strip(),
         "class_name": _class_name(c.unit.name), "channels_last": channels_last,
+        "outlined": False,
         "memory_format": "torch.channels_last" if dims == 2 else "torch.channels_last_3d",
         "output_names": [name for name, _ in graph.outputs],
     }
 
 
-def _input_checks(graph: Graph, names: list[str]) -> list[str]:
+def input_checks(graph: Graph, names: list[str]) -> list[str]:
     return [f"_check_input({name}, {name!r}, {graph.node(nid).type.channels}, "
             f"{render_value(size_multiple(graph, nid))})"
             for name, nid in zip(names, graph.inputs)]
@@ -109,7 +110,7 @@ def _input_checks(graph: Graph, names: list[str]) -> list[str]:
 
 def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
     """Context of templates/module.py.j2: the flat form (`nasdsl compile --flat`)."""
-    graph = _frozen(c)
+    graph = frozen_graph(c)
     b = _Builder(graph)
     inputs = [b.local(graph.node(nid)) for nid in graph.inputs]
     lines: list[str] = []
@@ -124,12 +125,12 @@ def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
     body = _with_dels(lines, uses, b, set(outputs) | set(inputs))
     result = outputs[0] if len(outputs) == 1 else "(" + ", ".join(outputs) + ")"
     impl_classes = {m.cls for m in b.modules if m.cls != "nn.Module"}
-    return {**_header(c, impl_classes, channels_last), "modules": b.modules,
-            "inputs": inputs, "input_checks": _input_checks(graph, inputs), "body": body,
+    return {**header_context(c, impl_classes, channels_last), "modules": b.modules,
+            "inputs": inputs, "input_checks": input_checks(graph, inputs), "body": body,
             "result": result}
 
 
-def _frozen(c: Compiled) -> Graph:
+def frozen_graph(c: Compiled) -> Graph:
     if not c.graph.is_frozen:
         raise InternalError("the standalone backend needs a frozen graph")
     return c.graph
@@ -137,10 +138,8 @@ def _frozen(c: Compiled) -> Graph:
 
 def _class_name(name: str) -> str:
     """The unit's name, unless the copied implementations already define it."""
-    from nasdsl.ops.impl_source import _parsed
-
-    taken = set(_parsed()[1]) | _LOCALS_RESERVED | {"MEMORY_FORMAT", "NUM_PARAMETERS",
-                                                         "INPUT_CHANNELS", "SIZE_MULTIPLE"}
+    taken = set(impl_names()) | LOCALS_RESERVED | {"MEMORY_FORMAT", "NUM_PARAMETERS",
+                                                   "INPUT_CHANNELS", "SIZE_MULTIPLE"}
     return name if name not in taken else name + "Net"
 
 

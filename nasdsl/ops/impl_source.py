@@ -49,6 +49,12 @@ def _parsed() -> tuple[tuple[str, ...], dict[str, str], dict[str, set[str]], lis
 IMPL_IMPORTS: tuple[str, ...] = _parsed()[0]
 
 
+def impl_names() -> list[str]:
+    """The top-level names torch_impl.py defines, in file order: an emitted module copies
+    some of them, so its own identifiers must avoid them all."""
+    return list(_parsed()[3])
+
+
 def impl_source(class_names: Iterable[str]) -> str:
     """The named classes and the helpers they need, as source, without imports."""
     _, source, uses, order = _parsed()
