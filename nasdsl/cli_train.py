@@ -28,7 +28,9 @@ def add_commands(main: click.Group, run_guarded: Callable, define_option: Callab
 
 
 # ---- train -------------------------------------------------------------------------------
-def _train_options(f: Callable) -> Callable:
+def train_options(f: Callable) -> Callable:
+    """`nasdsl train`'s options on a click command (`nasdsl trials` reuses them to check a
+    [train] table the way the command line would)."""
     opts = [
         click.option("--data", type=click.Path(), help="Dataset folder (MSD, nnU-Net v2, "
                      "2D pairs, MHD, DICOM; see `nasdsl data`)."),
@@ -87,14 +89,14 @@ def _train_command(run_guarded: Callable, define_option: Callable) -> click.Comm
     @click.command(name="train")
     @click.argument("spec", type=click.Path(dir_okay=False), required=False)
     @define_option
-    @_train_options
+    @train_options
     def train(spec: str | None, defines: tuple[str, ...], **kw: Any) -> None:
         """Train a genotype or arch on a dataset (Dice + CE; checkpoints, JSONL metrics)."""
         def go() -> int:
             from nasdsl.pipeline.machine import machine_report
             from nasdsl.train.session import train as run_train
 
-            request = _request(spec, defines, kw)
+            request = train_request(spec, defines, kw)
             click.echo(machine_report()["line"], err=True)  # threads by load, recorded
             result = run_train(request, resume=kw["resume"])
             pos = result.position
@@ -107,7 +109,8 @@ def _train_command(run_guarded: Callable, define_option: Callable) -> click.Comm
     return train
 
 
-def _request(spec: str | None, defines: tuple[str, ...], kw: dict[str, Any]):
+def train_request(spec: str | None, defines: tuple[str, ...], kw: dict[str, Any]):
+    """The TrainRequest that `nasdsl train` runs for these parsed options."""
     from nasdsl.api import UsageError
     from nasdsl.train.loop import TrainConfig
     from nasdsl.train.session import TrainRequest

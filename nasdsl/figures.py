@@ -14,7 +14,8 @@ from typing import Iterable
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (imported on first use: plotting is optional)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +24,8 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def save_png(fig, path: Path) -> None:
+    """The figure as a PNG at `path`, written atomically."""
     from nasdsl.outputs import write_atomic
 
     buf = io.BytesIO()
@@ -98,7 +100,7 @@ def curves_figure(records: list[dict], title: str = "",
               _series(steps, lambda i, r: i + 1).items()]
     panels += [(k, xs, ys, "epoch") for k, (xs, ys) in
                _series(epochs, lambda i, r: int(r.get("epoch", i)) + 1).items()]
-    plt = _pyplot()
+    plt = pyplot()
     cols = min(3, max(1, len(panels)))
     rows = max(1, math.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows), squeeze=False)
@@ -122,8 +124,8 @@ def training_curves(metrics: Path, out: Path, title: str = "",
     names a series more precisely than its metrics key (e.g. which network `params`
     counts)."""
     fig = curves_figure(read_jsonl(metrics), title, titles)
-    _save(fig, out)
-    _pyplot().close(fig)
+    save_png(fig, out)
+    pyplot().close(fig)
     return out
 
 
@@ -145,7 +147,7 @@ def overlay_figure(image: np.ndarray, label: np.ndarray | None, prediction: np.n
                  "(the one with the most foreground)")
         img, prediction = img[..., k], prediction[..., k]
         label = None if label is None else label[..., k]
-    plt = _pyplot()
+    plt = pyplot()
     panels = [("image", None), ("prediction", prediction)]
     if label is not None:
         panels.insert(1, ("reference", label))
@@ -187,6 +189,6 @@ def overlay(image: np.ndarray, label: np.ndarray | None, prediction: np.ndarray,
     maps of the same spatial shape. 3D volumes are cut on their last axis, and the title
     says which slice."""
     fig = overlay_figure(image, label, prediction, title, names)
-    _save(fig, out)
-    _pyplot().close(fig)
+    save_png(fig, out)
+    pyplot().close(fig)
     return out

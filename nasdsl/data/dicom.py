@@ -87,7 +87,7 @@ def read_dicom_series(folder: Path, only: Path | None = None, root: Path | None 
     declared size is bounded before any pixel data is decoded."""
     import SimpleITK as sitk
 
-    from nasdsl.data.imageio import _from_sitk
+    from nasdsl.data.imageio import from_sitk
     from nasdsl.data.limits import check_voxels
 
     files = [only] if only is not None else dicom_files(folder)
@@ -99,7 +99,7 @@ def read_dicom_series(folder: Path, only: Path | None = None, root: Path | None 
     for f in files:
         _check_file(f)
     if only is not None:
-        return _from_sitk(sitk.ReadImage(str(only)))
+        return from_sitk(sitk.ReadImage(str(only)))
     reader = sitk.ImageSeriesReader()
     ids = reader.GetGDCMSeriesIDs(str(folder))
     if len(ids) != 1:
@@ -110,7 +110,7 @@ def read_dicom_series(folder: Path, only: Path | None = None, root: Path | None 
                                 "belong to the series")
     reader.SetFileNames(names)
     try:
-        return _from_sitk(reader.Execute())
+        return from_sitk(reader.Execute())
     except Exception as err:  # noqa: BLE001
         raise DataError(folder, f"cannot assemble the DICOM series ({_first_line(err)})") from None
 

@@ -109,10 +109,11 @@ def _read_itk(p: Path, root: Path) -> tuple[np.ndarray, Geometry]:
     reader.SetFileName(str(p))
     reader.ReadImageInformation()
     check_itk(p, reader)
-    return _from_sitk(reader.Execute())
+    return from_sitk(reader.Execute())
 
 
-def _from_sitk(img: "object") -> tuple[np.ndarray, Geometry]:
+def from_sitk(img: "object") -> tuple[np.ndarray, Geometry]:
+    """A SimpleITK image (any reader's) as (channels-first array, geometry)."""
     import SimpleITK as sitk
 
     arr = sitk.GetArrayFromImage(img)       # (z, y, x[, components])

@@ -158,9 +158,9 @@ def _f(v: Any) -> str:
 
 def plot(summary: dict[str, Any], path: Path) -> Path:
     """Each group's trials as dots and its mean with the 95% CI, best first."""
-    from nasdsl.figures import _pyplot, _save
+    from nasdsl.figures import pyplot, save_png
 
-    plt = _pyplot()
+    plt = pyplot()
     ranked = [g for g in summary["groups"] if g["values"]]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(ranked) + 2), 3.8))
     for x, g in enumerate(ranked):
@@ -185,7 +185,7 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
     if ranked:
         ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)
     return path
 

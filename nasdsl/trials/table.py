@@ -261,10 +261,9 @@ def _request(genotype: Path, data: str, out: Path, defines: list[str],
              where: str) -> dict[str, Any]:
     import click
 
-    from nasdsl.cli_train import _request as train_request
-    from nasdsl.cli_train import _train_options
+    from nasdsl.cli_train import train_options, train_request
 
-    command = _train_options(click.Command("train", callback=lambda **kw: None))
+    command = train_options(click.Command("train", callback=lambda **kw: None))
     by_name = {p.name: p for p in command.params}
     argv = ["--data", data, "--out", str(out), "--seed", str(seed), "--fold", str(fold),
             "--folds", str(k), "--device", device, "--no-progress"]
