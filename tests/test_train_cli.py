@@ -241,3 +241,30 @@ def test_no_progress_keeps_the_per_epoch_validation_lines(dataset, tmp_path):
     code, output = cli("train", *args, "--data", str(dataset), "--out", str(tmp_path / "r"))
     assert code == 0, output
     assert "epoch 1/1: step 6, validation Dice" in output
+
+
+def test_eval_of_a_run_scores_exactly_its_validation_split(dataset, reference_run):
+    """--cases auto (and val) on a run: the manifest's validation cases, no others."""
+    from nasdsl.infer.evaluate import evaluate
+
+    val = json.loads((reference_run / "manifest.json").read_text())["split"]["val"]
+    for cases in ("auto", "val"):
+        scores, _ = evaluate(reference_run, dataset, cases=cases, progress=False)
+        assert sorted(s.case for s in scores) == sorted(val) and val
+
+
+def test_export_falls_back_to_the_last_checkpoint_and_refuses_a_run_without_one(
+        reference_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(reference_run, run)
+    (run / "checkpoints" / "best.pt").unlink()
+    code, output = cli("export", str(run), "-o", str(tmp_path / "m.onnx"))
+    assert code == 0, output
+    assert json.loads((tmp_path / "m.onnx.json").read_text())["checkpoint"]["checkpoint"] \
+        == "last"
+    (run / "checkpoints" / "last.pt").unlink()
+    code, output = cli("export", str(run), "-o", str(tmp_path / "n.onnx"))
+    assert code == 2 and "has no checkpoint yet" in output and "Traceback" not in output
+    assert not (tmp_path / "n.onnx").exists() and not (tmp_path / "n.onnx.json").exists()
