@@ -84,3 +84,24 @@ def test_a_frozen_spec_folder_says_why_there_is_no_search(tmp_path):
     (run / "genotype.nas").write_text("")
     code, out = _cli("derive", run)
     assert code == 2 and "decides every choice" in out
+
+
+def test_a_folder_whose_training_has_not_finished_says_so(tmp_path):
+    """`export`, `infer` and `eval` on a `nasdsl run` folder before its train/ run exists:
+    exit 2 naming the missing manifest, nothing written."""
+    from nasdsl.pipeline.folder import stage_run
+
+    run = tmp_path / "run"
+    (run / "search").mkdir(parents=True)
+    (run / "stages.json").write_text("{}")
+    scan = tmp_path / "scan.nii.gz"
+    scan.write_bytes(b"never read")
+    for args in (["export", run, "-o", tmp_path / "m.onnx"],
+                 ["infer", run, scan, "--out", tmp_path / "seg"],
+                 ["eval", run, "--data", tmp_path]):
+        code, out = _cli(*args)
+        assert code == 2 and "its training has not finished" in out, (args, out)
+        assert str(run / "train" / "manifest.json") in out.replace("\n", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "scan.nii.gz"]
+    (run / "manifest.json").write_text("{}")     # a run's own folder is never a pipeline's
+    assert stage_run(run, "train") == run
