@@ -35,7 +35,7 @@ def run_row(args) -> dict:
 
     from nasdsl.backends.supernet import Supernet
     from nasdsl.engines.archparams import ArchParams
-    from nasdsl.engines.relaxed import (DartsStrategy, PcDartsStrategy, _resample,
+    from nasdsl.engines.relaxed import (DartsStrategy, PcDartsStrategy, resample_to,
                                         channel_shuffle)
     from nasdsl.space import SearchSpace
 
@@ -56,7 +56,7 @@ def run_row(args) -> dict:
                 p = inputs[label]
                 mixed = self.weighted(p.edge, p.xs, p.w)
                 edge = channel_shuffle(torch.cat(
-                    [mixed, _resample(p.xt, tuple(mixed.shape[2:]))], 1), self.k)
+                    [mixed, resample_to(p.xt, tuple(mixed.shape[2:]))], 1), self.k)
                 total = beta[j] * edge if total is None else total + beta[j] * edge
             return total
         PcDartsStrategy.run_choose = reference

@@ -179,6 +179,19 @@ def test_no_private_name_imported_into(package):
     assert not found, "\n".join(found)
 
 
+def test_no_private_nasdsl_name_imported_by_bench_or_scripts():
+    """The benchmarks and scripts are nasdsl's users: they see its public names only."""
+    root = PACKAGE.parent
+    found = []
+    for path in sorted([*root.glob("bench/*.py"), *root.glob("scripts/*.py")]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found += [f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}"
+                  for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                  and (node.module or "").startswith("nasdsl")
+                  and any(_private(a.name) for a in node.names)]
+    assert not found, "\n".join(found)
+
+
 @pytest.mark.parametrize("package", FRONT)
 def test_no_import_inside_a_function_of(package):
     """Imports of nasdsl modules sit at the top of the package's modules: an import

@@ -17,7 +17,7 @@ from nasdsl.backends.supernet import Supernet, restrict_state_dict  # noqa: E402
 from nasdsl.backends.torch_src import emit_torch  # noqa: E402
 from nasdsl.engines.archparams import ArchParams  # noqa: E402
 from nasdsl.engines.relaxed import (DartsStrategy, PcDartsStrategy,  # noqa: E402
-                                    _resample, channel_shuffle)
+                                    resample_to, channel_shuffle)
 from nasdsl.space import SearchSpace  # noqa: E402
 
 TINY = {"C": 8, "depth": 2, "patch": 32}
@@ -134,7 +134,7 @@ def _reference_node(strategy, node, inputs):
     for j, label in enumerate(node.labels):
         p = inputs[label]
         mixed = strategy.weighted(p.edge, p.xs, p.w)
-        edge = channel_shuffle(torch.cat([mixed, _resample(p.xt, tuple(mixed.shape[2:]))], 1),
+        edge = channel_shuffle(torch.cat([mixed, resample_to(p.xt, tuple(mixed.shape[2:]))], 1),
                                strategy.k)
         total = beta[j] * edge if total is None else total + beta[j] * edge
     return total

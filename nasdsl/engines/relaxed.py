@@ -101,7 +101,7 @@ class PcDartsStrategy(DartsStrategy):
         if edge.joined:   # the cell node weighs it by β: see the class docstring
             return _Parts(edge, xs, w, xt)
         mixed = self.weighted(edge, xs, w)
-        bypass = _resample(xt, tuple(mixed.shape[2:]))
+        bypass = resample_to(xt, tuple(mixed.shape[2:]))
         return channel_shuffle(torch.cat([mixed, bypass], dim=1), self.k)
 
     def run_choose(self, node: Choose, inputs: dict) -> torch.Tensor:
@@ -131,7 +131,7 @@ def _sum(terms):
 
 
 def _bypass_sum(size: tuple[int, ...], bs: torch.Tensor, *xts: torch.Tensor) -> torch.Tensor:
-    return _sum(bs[j] * _resample(xt, size) for j, xt in enumerate(xts))
+    return _sum(bs[j] * resample_to(xt, size) for j, xt in enumerate(xts))
 
 
 def _checkpoint(fn, size, *args):
@@ -152,7 +152,7 @@ def _batch_norm(dims: int, channels: int) -> nn.Module:
     return cls(channels, affine=False)
 
 
-def _resample(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+def resample_to(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     """Down by an integer factor with max pooling, up with nearest neighbours."""
     here = tuple(x.shape[2:])
     if here == size:
