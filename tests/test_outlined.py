@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import random
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -102,11 +103,12 @@ def _plumbing(cls: ast.ClassDef) -> set[int]:
     return out
 
 
-def uncited_lines(source: str) -> list[str]:
+def uncited_lines(source: str, specs: Path = SPECS) -> list[str]:
     """Lines of an emitted module that break the citation rule its header states: every
     line over 100 characters; below `_check_input` (above it is the copied op library),
     every line of a class that is not plumbing and does not end with `# file.nas:N`, or
-    cites a line that is blank, a comment or past the end of that spec file."""
+    cites a line that is blank, a comment or past the end of that spec file (looked up
+    below `specs`)."""
     tree = ast.parse(source)
     lines = source.splitlines()
     bad = [f"too long: {line}" for line in lines if len(line) > 100]
@@ -122,7 +124,7 @@ def uncited_lines(source: str) -> list[str]:
             if cited is None:
                 bad.append(f"uncited: {line}")
                 continue
-            spec = next(SPECS.rglob(cited[1]), None)
+            spec = next(specs.rglob(cited[1]), None)
             text = spec.read_text().splitlines() if spec is not None else []
             at = int(cited[2])
             target = text[at - 1].strip() if 1 <= at <= len(text) else ""
@@ -147,6 +149,28 @@ def test_channels_last_module_keeps_the_citation_rule():
     source = emit_torch(c, channels_last=True)
     assert "x = x.contiguous(memory_format=MEMORY_FORMAT)" in source
     assert uncited_lines(source) == []
+
+
+TWO_HEADS = """arch Two {
+  param dims = 2
+  input x(channels=1, size=16)
+  op stem(t, w) {
+    h = act(conv(t, w, 3), relu)
+    return conv(h, w, 3)
+  }
+  a = stem(x, 4)
+  b = stem(a, 4)
+  output y0 = conv(a, 2, 1)
+  output y1 = conv(b, 2, 1)
+}
+"""
+
+
+def test_a_model_with_two_outputs_cites_its_return(tmp_path):
+    (tmp_path / "two.nas").write_text(TWO_HEADS)
+    source = emit_torch(compile_spec(str(tmp_path / "two.nas")))
+    assert "        return y0, y1  # two.nas:10\n" in source
+    assert uncited_lines(source, tmp_path) == []
 
 
 def test_the_citation_check_finds_a_bare_line_and_a_long_one():
