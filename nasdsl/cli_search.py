@@ -138,7 +138,10 @@ def _from_manifest(opts):
     from nasdsl.runs import RunDir
 
     m = RunDir(opts.out, writer=False).manifest()
-    saved = dict(parse_override(f"{k}={v}") for k, v in m.get("overrides", {}).items())
+    # a run's -D values are typed in its network.json, which the search reads itself;
+    # only a run from before it has them as the recorded strings
+    saved = {} if "network" in m else \
+        dict(parse_override(f"{k}={v}") for k, v in m.get("overrides", {}).items())
     opts.spec = opts.spec or m["spec"]
     opts.data = opts.data or m["data"]
     opts.engine = opts.engine or m["engine"]

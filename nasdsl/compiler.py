@@ -52,15 +52,18 @@ def parse_text(path: str, data: bytes, sink: DiagnosticSink) -> A.Unit | None:
 def compile_spec(path: str, overrides: dict[str, Any] | None = None,
                  input_size: tuple[int, ...] | None = None,
                  assignment: dict[str, Any] | None = None,
-                 data: bytes | None = None, engine_checks: bool = True) -> Compiled:
+                 data: bytes | None = None, engine_checks: bool = True,
+                 space_data: bytes | None = None) -> Compiled:
     """Check one .nas file (space, arch or genotype); raises NasError on spec errors.
     `engine_checks=False` leaves out what the spec's engine cannot build: a search checks
-    that itself with its command line's settings (nasdsl.enginespec.diagnose)."""
+    that itself with its command line's settings (nasdsl.enginespec.diagnose).
+    `data` / `space_data`: the text of the file and of the space a genotype names, given
+    instead of read (a run's embedded copies, nasdsl.artifact); `path` names them."""
     sink = DiagnosticSink()
     try:
         with total_budget() as total:
             result = _compile(path, overrides or {}, input_size, assignment, data, sink,
-                              engine_checks)
+                              engine_checks, space_data)
     except (NasError, UsageError, InternalError):
         raise
     except RecursionError:
@@ -78,7 +81,8 @@ def compile_spec(path: str, overrides: dict[str, Any] | None = None,
 
 
 def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
-             sink: DiagnosticSink, engine_checks: bool = True) -> Compiled | None:
+             sink: DiagnosticSink, engine_checks: bool = True,
+             space_data: bytes | None = None) -> Compiled | None:
     unit = parse_text(path, data, sink) if data is not None else read_unit(path, sink)
     if unit is None:
         return None
@@ -87,7 +91,7 @@ def _compile(path: str, overrides: dict[str, Any], input_size, assignment, data,
     override_spans: dict[str, Span] = {}
     decisions: list[A.Decision] = []
     if unit.kind == "genotype":
-        loaded = _load_space(unit, path, sink)
+        loaded = _load_space(unit, path, sink, space_data)
         if loaded is None:
             return None
         space_unit, space_path = loaded
@@ -224,7 +228,8 @@ def _head(span: Span) -> Span:
     return Span(span.file, span.start, span.start + 1)
 
 
-def _load_space(unit: A.Unit, path: str, sink: DiagnosticSink) -> tuple[A.Unit, str] | None:
+def _load_space(unit: A.Unit, path: str, sink: DiagnosticSink,
+                given: bytes | None = None) -> tuple[A.Unit, str] | None:
     if unit.space_path is None:
         sink.error("E0400", f"genotype `{unit.name}` does not name its space", _head(unit.span),
                    f'write `genotype {unit.name} of "space.nas"`; a hand-designed network '
@@ -232,7 +237,8 @@ def _load_space(unit: A.Unit, path: str, sink: DiagnosticSink) -> tuple[A.Unit, 
         return None
     space_path = str(Path(path).parent / unit.space_path)
     try:
-        data = read_spec_bytes(space_path, require_suffix=True)
+        data = given if given is not None else read_spec_bytes(space_path,
+                                                                require_suffix=True)
     except SpecFileError as err:
         # nothing of a refused file is read, so nothing of it can be quoted
         hint = ("the path is relative to the genotype file" if err.reason == "no such file"

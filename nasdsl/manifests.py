@@ -217,10 +217,14 @@ TRAIN_REQUEST = Obj({
 
 SPLIT = Obj({"train": List(Str(max_len=1024)), "val": List(Str(max_len=1024))})
 
+# where the run's network is (nasdsl.artifact): absent in runs made before it existed
+NETWORK_RECORD = Obj({"file": Str(("network.json",)), "fingerprint": Str(max_len=64)})
+
 TRAIN_MANIFEST = Obj({
     "kind": Str(("train",)), "seed": Int(), "request": TRAIN_REQUEST,
     "spec": SPEC_RECORD, "data": Obj({"root": Str()}), "split": SPLIT,
-}, rules=(_model_sections,))
+    "network": NETWORK_RECORD,
+}, optional=frozenset({"network"}), rules=(_model_sections,))
 
 
 def _engine_name(v: Any, where: str, file: str) -> None:
@@ -245,7 +249,8 @@ SEARCH_MANIFEST = Obj({
     "engine": _engine_name, "seed": Int(), "spec": Str(), "spec_hash": Str(max_len=64),
     "decision_table": Str(max_len=64), "data": Str(),
     "overrides": Map(Str(max_len=4096)), "settings": Obj({"seed": Int()}),
-}, rules=(_settings_fit_engine,))
+    "network": NETWORK_RECORD,
+}, optional=frozenset({"network"}), rules=(_settings_fit_engine,))
 
 
 def validate_manifest(manifest: Any, file: str) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """Run directories: the unit of work of `nasdsl train` and of every search engine.
 
 A run directory holds
-  manifest.json        seed, versions, spec hash, command line, data split, config
+  manifest.json        seed, versions, spec paths and hashes, command line, data split,
+                       config, and the fingerprint of
+  network.json         the run's network: embedded spec text, typed -D values, genotype
+                       hash (nasdsl.artifact); every later stage rebuilds from this
   metrics.jsonl        one JSON object per line (steps, epochs, events)
   checkpoints/last.pt  newest complete training state (model, optimizer, scheduler,
                        scaler, RNG states, data position); best.pt: best validation
@@ -37,6 +40,7 @@ from typing import Any, Callable, Iterator
 from nasdsl.errors import UsageError
 
 MANIFEST = "manifest.json"
+NETWORK = "network.json"
 METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
 CACHE = "cache"
@@ -373,7 +377,7 @@ class RunDir:
 
     def check_layout(self) -> None:
         """Refuse links where nasdsl reads or writes before any work starts."""
-        for parts in ((MANIFEST,), (METRICS,), (CHECKPOINTS,), (CACHE,)):
+        for parts in ((MANIFEST,), (NETWORK,), (METRICS,), (CHECKPOINTS,), (CACHE,)):
             self.inside(*parts)
         folder = self.path / CHECKPOINTS
         if folder.is_dir():

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nasdsl.analysis.resources import flop_bounds, op_flops, op_params, param_bounds
+from nasdsl.artifact import NetworkArtifact, compile_files
 from nasdsl.caches import Lru
 from nasdsl.compiled import Compiled
 from nasdsl.compiler import check_architecture, compile_assignment, compile_spec
@@ -58,6 +59,7 @@ class SearchSpace:
         self.compiled = compiled
         self.path = compiled.path
         self.overrides = dict(overrides or {})   # the -D values (printed into genotypes)
+        self.artifact: NetworkArtifact | None = None   # what a run records of it
         self.table: DecisionTable = compiled.table
         self._children: Lru[frozenset, Compiled] = Lru(CHILDREN_KEPT)
         self._relaxed: Lru[frozenset, tuple[Graph, tuple[int, ...] | None]] = \
@@ -68,10 +70,18 @@ class SearchSpace:
         """A space for a search: NasError (E0431, as `check --engine` says it) when the
         file is no space; what the engine cannot build is checked later, with the
         command line's settings known (engines.loop.pick_engine)."""
-        compiled = compile_spec(path, overrides, engine_checks=False)
+        return cls.from_artifact(compile_files(path, overrides))
+
+    @classmethod
+    def from_artifact(cls, artifact: NetworkArtifact) -> "SearchSpace":
+        """The space a run recorded (nasdsl.artifact.NetworkArtifact), compiled once per
+        process; NasError (E0431) when it holds no space."""
+        compiled = artifact.compiled()
         if compiled.kind != "space":
             raise NasError([nothing_to_search(compiled)])
-        return cls(compiled, overrides)
+        space = cls(compiled, dict(artifact.overrides))
+        space.artifact = artifact
+        return space
 
     @property
     def dims(self) -> int:

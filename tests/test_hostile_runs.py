@@ -88,6 +88,21 @@ def replace_with_link(run: str, name: str, target: str) -> Callable[[Path], None
     return mutate
 
 
+def edit_network(run: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        path = root / run / "network.json"
+        a = json.loads(path.read_text())
+        change(a)
+        path.write_text(json.dumps(a))
+    return mutate
+
+
+def remove(run: str, name: str) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        (root / run / name).unlink()
+    return mutate
+
+
 def write_file(run: str, name: str, data: bytes) -> Callable[[Path], None]:
     def mutate(root: Path) -> None:
         (root / run / name).write_bytes(data)
@@ -192,6 +207,31 @@ CASES = [
     Case("search-setting-string", "search",
          edit_manifest("search", _set("3", "settings", "epochs")),
          ("manifest.json", "`settings.epochs`")),
+    # the run's network (#16: network.json, the one artifact every stage reads)
+    Case("train-network-text-edited", "train",
+         edit_network("train", lambda a: a["spec"].update(text=a["spec"]["text"] + "#")),
+         ("network.json", "fingerprint")),
+    Case("search-network-text-edited", "search",
+         edit_network("search", lambda a: a["spec"].update(text=a["spec"]["text"] + "#")),
+         ("network.json", "fingerprint")),
+    Case("search-network-override-list", "search",
+         edit_network("search", _set([4], "overrides", "C")),
+         ("network.json", "overrides.C")),
+    Case("train-network-kind-number", "train", edit_network("train", _set(3, "kind")),
+         ("network.json", "`kind`")),
+    Case("train-network-missing", "train", remove("train", "network.json"),
+         ("network.json", "missing")),
+    Case("search-network-not-json", "search", write_file("search", "network.json", b"{x"),
+         ("network.json", "damaged")),
+    Case("train-network-huge", "train",
+         write_file("train", "network.json", b" " * (17 << 20) + b"{}"),
+         ("network.json", "MiB")),
+    Case("train-network-fingerprint-number", "train",
+         edit_manifest("train", _set(7, "network", "fingerprint")),
+         ("manifest.json", "`network.fingerprint`")),
+    Case("network-link-out", "train", replace_with_link("train", "network.json",
+                                                        "victim/network.json"),
+         ("network.json", "symbolic link")),
     # links out of the run (#15 row 4)
     Case("manifest-link-out", "train", replace_with_link("train", "manifest.json",
                                                          "victim/manifest.json"),

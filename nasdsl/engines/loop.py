@@ -25,6 +25,7 @@ from nasdsl.space import SearchSpace
 from nasdsl.enginespec import ENGINES, Resolved, resolve, settings_lines, values
 from nasdsl.enginespec.diagnose import engine_diagnostics
 from nasdsl.errors import UnknownEngine, UsageError
+from nasdsl.artifact import network_record, read_artifact, write_artifact
 from nasdsl.runs import RunDir, RunError, rng_state, seed_everything, set_rng_state
 from nasdsl.sema.values import show
 from nasdsl.train import distributed as dist
@@ -76,7 +77,7 @@ def search(opts: SearchOptions) -> dict[str, Any]:
     from nasdsl.engines.outputs import write_outputs
 
     info, device = dist.setup(opts.device)
-    space = SearchSpace.load(opts.spec, opts.overrides)
+    space = _space(opts)
     name, resolved = pick_engine(space, opts.engine, opts.settings)
     settings = values(resolved)
     seed_everything(int(settings["seed"]))
@@ -95,8 +96,13 @@ def search(opts: SearchOptions) -> dict[str, Any]:
                 "overrides": {k: show(v) for k, v in opts.overrides.items()},
                 "decision_table": space.fingerprint(), "data": str(Path(opts.data).resolve()),
                 "split": feed.describe(), "world": info.world,
-                "threads": torch.get_num_threads()}
-    run = _open_run(opts, manifest, info.is_main)
+                "threads": torch.get_num_threads(),
+                "network": network_record(space.artifact)}
+    if info.is_main and not opts.resume:  # the network first: a manifest finds its network
+        RunDir(opts.out).check_layout()
+        if not RunDir(opts.out).manifest_path.exists():   # else _open_run refuses the folder
+            write_artifact(opts.out, space.artifact)
+    run = _open_run(opts, manifest, info.is_main, space.artifact)
     engine = ENGINE_CLASSES[name](space, settings, precision, classes)
     if hasattr(engine, "attach_validation"):
         engine.attach_validation(feed.val_cases)
@@ -209,7 +215,30 @@ def _patch(space: SearchSpace) -> tuple[int, ...]:
     return tuple(space.child(largest_child(space)).input_size)
 
 
-def _open_run(opts: SearchOptions, manifest: dict[str, Any], writer: bool) -> RunDir:
+def _space(opts: SearchOptions) -> SearchSpace:
+    """The space a new search compiles from the user's spec, or the one a resumed run
+    recorded (RUN/network.json: the spec file is not read again, even if it changed);
+    -D values given to a resume must be the recorded ones."""
+    run = RunDir(opts.out, writer=False)
+    if opts.resume and run.manifest_path.exists():
+        manifest = run.manifest()
+        if "network" in manifest:
+            artifact = read_artifact(run.path, manifest["network"]["fingerprint"])
+            recorded = dict(artifact.overrides)
+            differ = sorted(k for k, v in opts.overrides.items()
+                            if k not in recorded or recorded[k] != v)
+            if differ:
+                raise RunError(f"{opts.out}: cannot resume with -D {', '.join(differ)}: "
+                               "the run searches its space with the values it started "
+                               "with (" + (", ".join(f"{k}={show(v)}" for k, v in
+                                                     sorted(recorded.items())) or "none")
+                               + ")")
+            return SearchSpace.from_artifact(artifact)
+    return SearchSpace.load(opts.spec, opts.overrides)
+
+
+def _open_run(opts: SearchOptions, manifest: dict[str, Any], writer: bool,
+              artifact) -> RunDir:
     # only rank 0 creates (and checks) the folder; the others follow once it exists
     run = (RunDir.create(opts.out, manifest, resume=opts.resume, writer=True) if writer
            else RunDir(opts.out, writer=False))
@@ -220,6 +249,9 @@ def _open_run(opts: SearchOptions, manifest: dict[str, Any], writer: bool) -> Ru
             if old.get(key) != manifest.get(key):
                 raise RunError(f"{opts.out}: cannot resume: its {key} is {old.get(key)!r}, "
                                f"this command's is {manifest.get(key)!r}")
+        if "network" not in old and writer:   # a run from before network.json gets one
+            write_artifact(run.path, artifact)
+            run.update_manifest(network=manifest["network"])
     return run
 
 
@@ -287,8 +319,12 @@ def load_engine_from_run(run_dir: str | Path, device: str = "cpu", restore: bool
     checkpoint (restore=False: the engine as initialised, before any step)."""
     run = RunDir(run_dir, writer=False)
     manifest = run.manifest()
-    overrides = _overrides_back(manifest.get("overrides", {}))
-    space = SearchSpace.load(manifest["spec"], overrides)
+    if "network" in manifest:   # the space the run searched, whatever its file says now
+        space = SearchSpace.from_artifact(
+            read_artifact(run.path, manifest["network"]["fingerprint"]))
+    else:   # a run from before network.json: its spec file, if unchanged
+        overrides = _overrides_back(manifest.get("overrides", {}))
+        space = SearchSpace.load(manifest["spec"], overrides)
     if space.fingerprint() != manifest["decision_table"]:
         raise RunError(f"{run_dir}: the spec changed since the search (decision table "
                        "fingerprint differs)")

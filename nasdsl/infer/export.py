@@ -20,19 +20,20 @@ from nasdsl import __version__
 from nasdsl.api import UsageError
 from nasdsl.runs import RunDir, atomic_write_json
 from nasdsl.train.model import GenotypeNet, net_info
-from nasdsl.train.spec_ref import recompile
+from nasdsl.train.spec_ref import run_artifact
 
 from nasdsl.sidecars import SIDECAR_FORMAT, read_sidecar, sidecar_path  # noqa: F401
 
 
 def load_run_model(run: RunDir, checkpoint: str = "best") -> tuple[GenotypeNet, dict, dict]:
-    """(trained GenotypeNet in eval mode, manifest, checkpoint position)."""
+    """(trained GenotypeNet in eval mode, manifest, checkpoint position). The network is
+    the run's own (RUN/network.json), whatever happened to its spec file since."""
     manifest = run.manifest()
     name = checkpoint if run.has_checkpoint(checkpoint) else "last"
     if not run.has_checkpoint(name):
         raise UsageError(f"{run.path}: the run has no checkpoint yet")
+    compiled = run_artifact(run, manifest).compiled()
     state = run.load(name)
-    compiled = recompile(manifest["spec"])
     net = GenotypeNet(compiled)
     net.load_state_dict(state["model"], strict=True)
     return net.eval(), manifest, {"checkpoint": name, **state["position"]}
@@ -47,7 +48,7 @@ def export_run(run_path: Path, output: Path, checkpoint: str = "best") -> str:
     check_export_output(run, output)
     net, manifest, position = load_run_model(run, checkpoint)
     validate_model_sections(run.manifest_path, manifest)
-    compiled = recompile(manifest["spec"])
+    compiled = run_artifact(run, manifest).compiled()   # compiled once: the cache's
     standalone = load_emitted(emit_torch(compiled)).Model()
     standalone.load_state_dict(net.state_dict(), strict=True)
     standalone.eval()
@@ -65,7 +66,7 @@ def export_run(run_path: Path, output: Path, checkpoint: str = "best") -> str:
         os.replace(tmp, output)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    atomic_write_json(sidecar_path(output), sidecar(manifest, position, OPSET))
+    atomic_write_json(sidecar_path(output), sidecar(manifest, position, OPSET, compiled))
     return (f"wrote {output} (checkpoint {position['checkpoint']}, epoch "
             f"{position['epoch']}, opset {OPSET}); ONNX Runtime ({check.provider}) vs the "
             f"trained PyTorch network: max abs diff {check.max_abs_diff:.2e}\n"
@@ -95,8 +96,9 @@ def check_export_output(run: RunDir, output: Path) -> None:
         check_output(target, [])
 
 
-def sidecar(manifest: dict[str, Any], position: dict[str, Any], opset: int) -> dict[str, Any]:
-    info = net_info(recompile(manifest["spec"]))
+def sidecar(manifest: dict[str, Any], position: dict[str, Any], opset: int,
+            compiled: Any) -> dict[str, Any]:
+    info = net_info(compiled)
     return {"format": SIDECAR_FORMAT, "nasdsl": __version__, "opset": opset,
             "input_name": "input", "spec": manifest["spec"],
             "genotype_hash": manifest["spec"]["genotype_hash"],

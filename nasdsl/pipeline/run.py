@@ -36,7 +36,7 @@ class Pipeline:
         return self.dir / name
 
     def run(self) -> dict[str, Any]:
-        from nasdsl.api import compile_spec
+        from nasdsl.artifact import compile_files
 
         machine = machine_report(self.plan.threads)
         self.log(f"[machine] {machine['line']}")
@@ -50,13 +50,14 @@ class Pipeline:
         self.data_id = user_data if self.plan.data is not None \
             else dataset_id(self.data_dir, self.hashes)
         self.hashes.save()
-        spec = compile_spec(self.plan.space, {}, engine_checks=False)
+        # compiles go through nasdsl.artifact's cache: the search, training and export
+        # stages find a network this process compiled already, and never compile it again
+        spec = compile_files(self.plan.space, {}).compiled()
         declared = set(spec.params)  # the spec's parameters
         self.defines = _with_data_shape(declared, self.plan.defines, self.values)
         # which choices are left, not whether the spec's engine builds them at these
         # sizes: the search checks that with its settings (the quick plan's k)
-        self.frozen = compile_spec(self.plan.space, _parse(self.defines),
-                                   engine_checks=False).is_frozen
+        self.frozen = compile_files(self.plan.space, _parse(self.defines)).compiled().is_frozen
         shape = [] if self.frozen else list(self.plan.shape_defines)
         self.search_defines = _stage_defines(declared, self.plan.search_defines + shape,
                                              self.defines)
@@ -156,12 +157,13 @@ class Pipeline:
                            {"engine": "none (the spec decides every choice)"})
 
     def _compiled(self):
-        """The derived genotype at the training size, compiled once per run."""
+        """The derived genotype at the training size, compiled once per run (the train
+        stage records this same network in RUN/train/network.json; export reads it)."""
         if self._genotype is None:
-            from nasdsl.api import compile_spec
+            from nasdsl.train.spec_ref import artifact_of_spec
 
-            self._genotype = compile_spec(str(self.p("genotype.nas")),
-                                          _parse(self.train_defines))
+            self._genotype = artifact_of_spec(str(self.p("genotype.nas")),
+                                              self.train_defines).compiled()
         return self._genotype
 
     def check(self, attempt: Attempt) -> StageResult:
@@ -305,10 +307,12 @@ def _copy_genotype(src: Path, dst: Path, space: str, required: bool = True) -> N
         old = os.path.relpath(Path(space).resolve(), src.parent.resolve())
         if f'of "{old}"' not in text:
             raise RuntimeError(f"{src}: expected `of \"{old}\"` in the derived genotype")
-    else:
-        from nasdsl.api import compile_spec
+    else:  # the spec compiled already (the frozen check): its `of "..."` is all we need
+        from nasdsl.api import read_unit
+        from nasdsl.diagnostics import DiagnosticSink
 
-        old = compile_spec(str(src), {}).unit.space_path
+        unit = read_unit(str(src), DiagnosticSink())
+        old = None if unit is None else unit.space_path
         if old is None:
             atomic_write_bytes(dst, text.encode())
             return

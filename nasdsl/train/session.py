@@ -1,7 +1,9 @@
 """`nasdsl train` as a function: spec + dataset + options -> a finished run directory.
 
-Everything a resumed run needs is written to the manifest on the first start, and
-`--resume` rebuilds the request from it, so a resumed run cannot silently differ.
+Everything a resumed run needs is written on the first start: the request to the
+manifest, the network to RUN/network.json (nasdsl.artifact). `--resume` rebuilds both
+from there, so a resumed run cannot silently differ: it continues the network it started
+with even when the spec file was edited or removed since (the run's copy is the truth).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from nasdsl.train.batches import BatchSource
 from nasdsl.train.loop import FitResult, TrainConfig, fit
 from nasdsl.train.loss import SegLoss
 from nasdsl.train.model import GenotypeNet, NetInfo, net_info
-from nasdsl.train.spec_ref import compile_defines, recompile, spec_record
+from nasdsl.artifact import NetworkArtifact, write_artifact
+from nasdsl.train.spec_ref import artifact_of_spec, network_record, run_artifact, spec_record
 from nasdsl.train.step import Precision
 from nasdsl.train.validate import InferShape
 
@@ -63,6 +66,7 @@ class TrainRequest:
 @dataclass
 class Prepared:
     request: TrainRequest
+    artifact: NetworkArtifact
     compiled: Any
     info: NetInfo
     shape: InferShape
@@ -76,12 +80,13 @@ def train(request: TrainRequest, resume: bool = False) -> FitResult:
     info, device = dist.setup(request.device)
     try:
         RunDir(request.out).check_layout()   # no linked cache/, checkpoints/, metrics
+        artifact = None
         if resume:
             run = RunDir.create(request.out, {}, resume=True, writer=info.is_main)
-            request = _resumed_request(run, request)
+            request, artifact = _resumed(run, request)
         elif info.is_main and RunDir(request.out).manifest_path.exists():
             RunDir.create(request.out, {})  # raises: the folder already holds a run
-        prepared = prepare(request, info.world, info.rank, device)
+        prepared = prepare(request, info.world, info.rank, device, artifact)
         init = None
         if request.init_from and not resume:
             # checked before the run folder is made: a bad --init-from must not leave a
@@ -89,6 +94,8 @@ def train(request: TrainRequest, resume: bool = False) -> FitResult:
             init = _init_state(request.init_from)
             _check_init(init, GenotypeNet(prepared.compiled), request.init_from)
         if not resume:
+            if info.is_main:   # the network first: a manifest always finds its network
+                write_artifact(request.out, prepared.artifact)
             run = (RunDir.create(request.out, manifest(prepared)) if info.is_main
                    else RunDir(request.out, writer=False))
         precision = Precision.for_device(device, request.precision)
@@ -100,21 +107,29 @@ def train(request: TrainRequest, resume: bool = False) -> FitResult:
         dist.teardown()
 
 
-def _resumed_request(run: RunDir, given: TrainRequest) -> TrainRequest:
+def _resumed(run: RunDir, given: TrainRequest) -> tuple[TrainRequest, NetworkArtifact]:
+    """The recorded request and network (never the spec path again). A run from before
+    network.json gets one now, from its still-unchanged spec (spec_ref.legacy_artifact)."""
     recorded_manifest = run.manifest()   # schema-checked: `request` fits TrainRequest
     recorded = TrainRequest.from_dict(recorded_manifest["request"])
-    recompile(recorded_manifest["spec"])  # refuses if the spec changed since
-    return replace(recorded, out=given.out)
+    artifact = run_artifact(run, recorded_manifest)
+    if "network" not in recorded_manifest and run.writer:
+        write_artifact(run.path, artifact)
+        run.update_manifest(network=network_record(artifact))
+    return replace(recorded, out=given.out), artifact
 
 
 def prepare(request: TrainRequest, world: int = 1, rank: int = 0,
-            device: Any = None) -> Prepared:
-    """Compile the spec, index and check the data, plan, split, and the data module.
-    The network's memory estimate is compared with the device's free memory as soon as
-    the patch is known (before the data is scanned when --patch is given)."""
+            device: Any = None, artifact: NetworkArtifact | None = None) -> Prepared:
+    """Compile the spec (or take a resumed run's network), index and check the data,
+    plan, split, and the data module. The network's memory estimate is compared with the
+    device's free memory as soon as the patch is known (before the data is scanned when
+    --patch is given)."""
     from nasdsl import data as D
 
-    compiled = compile_defines(request.spec, request.defines)
+    if artifact is None:
+        artifact = artifact_of_spec(request.spec, request.defines)
+    compiled = artifact.compiled()
     info = net_info(compiled)
     index = D.load_dataset(request.data)
     D.check_channels(index, info.in_channels, request.spec)
@@ -140,7 +155,7 @@ def prepare(request: TrainRequest, world: int = 1, rank: int = 0,
                       cache_dir=RunDir(request.out).subdir(CACHE) if request.cache else None)
     shape = InferShape(dims, info.classes, tuple(plan.patch_size), info.stride_multiple,
                        request.mode, request.overlap, info.main_output)
-    return Prepared(request, compiled, info, shape, plan, split,
+    return Prepared(request, artifact, compiled, info, shape, plan, split,
                     ModuleBatches(dm, world, rank), dm.val_cases())
 
 
@@ -178,7 +193,8 @@ class ModuleBatches:
 def manifest(p: Prepared) -> dict[str, Any]:
     r = p.request
     return {"run_id": uuid.uuid4().hex[:12], "kind": "train", "seed": r.config.seed,
-            "request": r.to_dict(), "spec": spec_record(r.spec, r.defines, p.compiled),
+            "request": r.to_dict(), "spec": spec_record(r.spec, r.defines, p.artifact),
+            "network": network_record(p.artifact),
             "data": {"root": str(Path(r.data).resolve())}, "plan": p.plan.to_dict(),
             "split": p.split, "world_size": dist.from_env().world,
             "threads": torch.get_num_threads(),

@@ -51,16 +51,26 @@ def finished(trial: dict[str, Any]) -> dict[str, Any] | None:
 
 def _spec_unchanged(trial: dict[str, Any]) -> bool:
     """The genotype's hash is in the fingerprint; the space it names is checked here
-    against the run's manifest (a changed space makes the trial run again, where the
-    training's resume refuses it by name)."""
-    from nasdsl.runs import RunDir, file_hash
-
+    against the run's manifest (a changed space makes the trial run again, and its run,
+    which would resume the old network from RUN/network.json, is refused by name)."""
     try:
-        spec = RunDir(trial["request"]["out"]).manifest()["spec"]
-        return all(file_hash(spec[k]) == spec[h] for k, h in (("path", "file_hash"),
-                                                              ("space_path", "space_hash")))
+        return _changed_spec(Path(trial["request"]["out"])) is None
     except Exception:  # noqa: BLE001 - unreadable or missing: not a finished trial
         return False
+
+
+def _changed_spec(out: Path) -> str | None:
+    """The spec file (genotype or space) whose content differs from what the run in
+    `out` recorded when it started, or None. Provenance only: the run's network is its
+    network.json, whatever these files say now."""
+    from nasdsl.runs import RunDir, file_hash
+
+    spec = RunDir(out).manifest()["spec"]
+    for key, hkey in (("path", "file_hash"), ("space_path", "space_hash")):
+        p = Path(spec[key])
+        if not p.is_file() or file_hash(p) != spec[hkey]:
+            return str(p)
+    return None
 
 
 def run_trial(trial: dict[str, Any], threads: int = 1) -> dict[str, Any]:
@@ -161,6 +171,11 @@ def _train_and_evaluate(trial: dict[str, Any], out: Path, attempt: int) -> dict[
 
     request = TrainRequest.from_dict(trial["request"])
     resume = RunDir(out).manifest_path.exists()  # a killed attempt's checkpoint, if any
+    changed = _changed_spec(out) if resume else None
+    if changed is not None:   # resuming would continue the old network (train's rule)
+        raise TrialMismatch(f"{changed}: changed since this run was trained; {out} holds "
+                            "a run of the old network: move it away or choose another "
+                            "--out")
     t0 = time.perf_counter()
     result = train(request, resume=resume)
     train_s = time.perf_counter() - t0
