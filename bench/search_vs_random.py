@@ -19,6 +19,11 @@ training or checkpoint choice sees), for `nas_unet.nas` at a small training scal
 Writes OUT/search_vs_random.json (OUT = build/bench/search_vs_random) and prints Markdown
 tables, e.g.
   .venv/bin/python bench/search_vs_random.py --engines pc_darts,darts --randoms 8 --seeds 3
+
+Every search of an OUT is kept (OUT/searches.json) and stays in the table: a later call
+with longer searches (`--tag -long --search-epochs 50 --max-params N`) adds its genotypes,
+and with the same --max-params the random genotypes are the same draws, so their
+trainings are reused, not repeated.
 """
 
 from __future__ import annotations
@@ -69,7 +74,8 @@ def search_settings(engine: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def run_search(engine: str, overrides: dict[str, Any], data: Path,
                args: argparse.Namespace, reuse: Path | None = None) -> dict[str, Any]:
-    """One search (or a finished one of an earlier call), with its evidence."""
+    """One search (or a finished one of an earlier call), with its evidence; its row is
+    named `<engine><tag>` (the trials' label of its genotype)."""
     if reuse is not None:
         out = reuse
         manifest = json.loads((out / "manifest.json").read_text())
@@ -77,7 +83,7 @@ def run_search(engine: str, overrides: dict[str, Any], data: Path,
             raise SystemExit(f"{out} is not a {engine} search")
         found, settings, wall = manifest["final"], manifest["settings"], None
     else:
-        out = OUT / "searches" / engine
+        out = OUT / "searches" / f"{engine}{args.tag}"
         if (out / "manifest.json").exists():
             raise SystemExit(f"{out} holds a search: reuse it with --search-from, or move "
                              "it away")
@@ -90,7 +96,7 @@ def run_search(engine: str, overrides: dict[str, Any], data: Path,
     arch_steps = sum(1 for r in records if "arch_loss" in r)
     _, start, _, _ = load_engine_from_run(out, restore=False)
     _, end, _, _ = load_engine_from_run(out)
-    row = {"engine": engine, "settings": settings, "search_s": wall, "arch_steps": arch_steps,
+    row = {"name": f"{engine}{args.tag}", "engine": engine, "settings": settings, "search_s": wall, "arch_steps": arch_steps,
            "weight_steps": sum(1 for r in records if "loss" in r and "event" not in r),
            "entropy_start": start.entropy(), "entropy_end": end.entropy(),
            "assignment": found["assignment"], "params": found["params"], "run": str(out)}
@@ -108,7 +114,7 @@ def write_genotype(space: SearchSpace, row: dict[str, Any]) -> Path:
     from nasdsl.engines.genotype_out import genotype_text
     from nasdsl.outputs import write_atomic
 
-    target = OUT / "genotypes" / f"{row['engine']}.nas"
+    target = OUT / "genotypes" / f"{row['name']}.nas"
     target.parent.mkdir(parents=True, exist_ok=True)
     assignment = {k: tuple(v) if isinstance(v, list) else v
                   for k, v in row["assignment"].items()}
@@ -184,21 +190,22 @@ def evidence(searched: list[dict[str, Any]], summary: dict[str, Any]) -> list[di
                      "steps": sorted({t["steps"] for t in trials}),
                      "mean": g["mean"], "ci95": [g["ci95_low"], g["ci95_high"]],
                      "failed": g["failed"]})
-    engines = {s["engine"] for s in searched}
-    rand = [r for r in rows if r["name"] not in engines]
+    names = {s["name"] for s in searched}
+    rand = [r for r in rows if r["name"] not in names]
     for s in searched:
-        row = next(r for r in rows if r["name"] == s["engine"])
+        row = next(r for r in rows if r["name"] == s["name"])
         s["rank"] = 1 + sum(r["mean"] > row["mean"] for r in rand)
         s["of"] = len(rand) + 1
     return rows
 
 
 def print_tables(searched: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-    print("| engine | search s | arch steps | entropy start -> end | params | rank among "
-          "random (1 = best) |\n|---|---|---|---|---|---|")
+    print("| search | search s | epochs x steps | arch steps | entropy start -> end | params "
+          "| rank among random (1 = best) |\n|---|---|---|---|---|---|---|")
     for s in searched:
         secs = "reused" if s["search_s"] is None else f"{s['search_s']:.0f}"
-        print(f"| {s['engine']} | {secs} | {s['arch_steps']} | {s['entropy_start']:.4f} -> "
+        budget = f"{s['settings']['epochs']} x {s['settings']['steps_per_epoch']}"
+        print(f"| {s['name']} | {secs} | {budget} | {s['arch_steps']} | {s['entropy_start']:.4f} -> "
               f"{s['entropy_end']:.4f} | {s['params']:,} | {s['rank']} of {s['of']} |")
     print("\n| genotype | parameters | steps | test Dice per seed | mean | 95% CI |"
           "\n|---|---|---|---|---|---|")
@@ -235,6 +242,11 @@ def main() -> None:
     ap.add_argument("--search-from", default=None,
                     help="comma-separated finished search run folders to reuse "
                          "(one per engine, same order) instead of searching again")
+    ap.add_argument("--tag", default="", help="suffix of this call's searches' names "
+                    "(e.g. -long): searches of earlier calls stay in the table")
+    ap.add_argument("--max-params", type=int, default=None,
+                    help="the random genotypes' parameter budget (default: the first "
+                         "search's genotype of the first call)")
     ap.add_argument("--root", default=None, help="MNI task folder (default build/bench)")
     ap.add_argument("--out", default=None, help="folder for searches, genotypes, the "
                     "trials table and runs, and the report (default build/bench/search_vs_random)")
@@ -251,14 +263,19 @@ def main() -> None:
     space = SearchSpace.load(str(SPEC), overrides)
     engines = args.engines.split(",")
     reuse = args.search_from.split(",") if args.search_from else [None] * len(engines)
-    searched = [run_search(e, overrides, data, args, Path(r) if r else None)
-                for e, r in zip(engines, reuse)]
+    record = OUT / "searches.json"
+    earlier = json.loads(record.read_text()) if record.exists() else []
+    new = [run_search(e, overrides, data, args, Path(r) if r else None)
+           for e, r in zip(engines, reuse)]
+    searched = [s for s in earlier if s["name"] not in {n["name"] for n in new}] + new
+    budget = args.max_params or (earlier or new)[0]["params"]
+    record.write_text(json.dumps(searched, indent=1, default=str))
     genotypes = [write_genotype(space, s) for s in searched]
-    table = trials_table(data.resolve(), genotypes, searched[0]["params"], args)
+    table = trials_table(data.resolve(), genotypes, budget, args)
     summary = run_trials(table, args)
     rows = evidence(searched, summary)
     report = {"machine": tb.machine(), "config": vars(args),
-              "param_budget": searched[0]["params"], "trials_wall_s": summary["wall_s"],
+              "param_budget": budget, "trials_wall_s": summary["wall_s"],
               "metric": summary["metric"], "searches": searched, "rows": rows}
     (OUT / "search_vs_random.json").write_text(json.dumps(report, indent=1, default=str))
     print_tables(searched, rows)
