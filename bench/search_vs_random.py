@@ -20,10 +20,12 @@ Writes OUT/search_vs_random.json (OUT = build/bench/search_vs_random) and prints
 tables, e.g.
   .venv/bin/python bench/search_vs_random.py --engines pc_darts,darts --randoms 8 --seeds 3
 
-Every search of an OUT is kept (OUT/searches.json) and stays in the table: a later call
-with longer searches (`--tag -long --search-epochs 50 --max-params N`) adds its genotypes,
-and with the same --max-params the random genotypes are the same draws, so their
-trainings are reused, not repeated.
+Every search of an OUT is kept (OUT/searches/<name>/bench_row.json) and stays in the
+table: a later call with longer searches (`--tag -long --search-epochs 50 --max-params
+N`) adds its genotypes, and with the same --max-params the random genotypes are the same
+draws, so their trainings are reused, not repeated. `--search-only` stops after the
+search (searches of one OUT can run side by side), `--engines ""` searches nothing and
+runs the table of the recorded searches.
 """
 
 from __future__ import annotations
@@ -105,7 +107,15 @@ def run_search(engine: str, overrides: dict[str, Any], data: Path,
         raise SystemExit(f"refused: the {engine} search took no architecture step (its "
                          "genotype is a derivation from initial noise); give it more epochs "
                          "than its warm-up")
+    row["recorded"] = time.time()
+    (out / "bench_row.json").write_text(json.dumps(row, indent=1, default=str))
     return row
+
+
+def recorded_searches() -> list[dict[str, Any]]:
+    """Every search of this OUT, earliest first."""
+    rows = [json.loads(p.read_text()) for p in (OUT / "searches").glob("*/bench_row.json")]
+    return sorted(rows, key=lambda r: r["recorded"])
 
 
 def write_genotype(space: SearchSpace, row: dict[str, Any]) -> Path:
@@ -247,6 +257,8 @@ def main() -> None:
     ap.add_argument("--max-params", type=int, default=None,
                     help="the random genotypes' parameter budget (default: the first "
                          "search's genotype of the first call)")
+    ap.add_argument("--search-only", action="store_true",
+                    help="search and record, then stop (no trainings)")
     ap.add_argument("--root", default=None, help="MNI task folder (default build/bench)")
     ap.add_argument("--out", default=None, help="folder for searches, genotypes, the "
                     "trials table and runs, and the report (default build/bench/search_vs_random)")
@@ -261,15 +273,16 @@ def main() -> None:
         make_mni_dataset(data, cases=12, tests=4, seed=0, resolution=2.0)
     overrides = {"C": args.C, "depth": args.depth, "patch": args.patch, "classes": 3}
     space = SearchSpace.load(str(SPEC), overrides)
-    engines = args.engines.split(",")
+    engines = [e for e in args.engines.split(",") if e]
     reuse = args.search_from.split(",") if args.search_from else [None] * len(engines)
-    record = OUT / "searches.json"
-    earlier = json.loads(record.read_text()) if record.exists() else []
-    new = [run_search(e, overrides, data, args, Path(r) if r else None)
-           for e, r in zip(engines, reuse)]
-    searched = [s for s in earlier if s["name"] not in {n["name"] for n in new}] + new
-    budget = args.max_params or (earlier or new)[0]["params"]
-    record.write_text(json.dumps(searched, indent=1, default=str))
+    for e, r in zip(engines, reuse):
+        run_search(e, overrides, data, args, Path(r) if r else None)
+    if args.search_only:
+        return
+    searched = recorded_searches()
+    if not searched:
+        raise SystemExit(f"no search recorded under {OUT / 'searches'}: give --engines")
+    budget = args.max_params or searched[0]["params"]
     genotypes = [write_genotype(space, s) for s in searched]
     table = trials_table(data.resolve(), genotypes, budget, args)
     summary = run_trials(table, args)
