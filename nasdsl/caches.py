@@ -1,11 +1,16 @@
 """nasdsl's one cache policy: a bounded map, least recently used entry evicted first.
 
 Every cache that outlives a call (the table cache of `sema/explore.py`, a search space's
-children and relaxed graphs, a supernet's child modules) is an `Lru` of a stated size,
-so none grows with a long search and each evicts the same way. A memo that lives only
-inside one computation (the variants of `bounds.py`, one exploration's elaborations) is
-a plain local dict instead, and a value loaded once (the grammar, the ops' source) is a
-`functools.lru_cache(maxsize=1)`.
+children and relaxed graphs, a supernet's child modules, a run's compiled network in
+`artifact.py`) is an `Lru` of a stated size, so none grows with a long search and each
+evicts the same way. A memo that lives only inside one computation (the variants of
+`bounds.py`, one exploration's elaborations) is a plain local dict instead, and a value
+loaded once (the grammar, the ops' source) is a `functools.lru_cache(maxsize=1)`.
+
+Two on-disk records are not caches in this sense and keep their own rules: a pipeline's
+`file_hashes.json` (pipeline/content.py: one content hash per input file, invalidated by
+size/mtime/inode like git's index) and a training run's `cache/` of preprocessed cases
+(one file per case of the dataset). Each is bounded by its run's inputs, not by a count.
 """
 
 from __future__ import annotations
