@@ -21,8 +21,8 @@ from nasdsl.api import UsageError
 from nasdsl.data import DataError, read_image, write_image
 from nasdsl.data.geometry import Geometry
 from nasdsl.infer.evaluate import evaluate, render_table, run_dataset, to_csv
-from nasdsl.infer.predict import (LoadedModel, group_inputs, infer_files, output_name,
-                                  read_case, segment)
+from nasdsl.infer.predict import (LoadedModel, group_inputs, infer_files, open_model,
+                                  ort_providers, output_name, read_case, segment)
 from nasdsl.train.metrics import CaseScores
 from nasdsl.train.validate import InferShape, case_probabilities
 
@@ -162,6 +162,14 @@ def test_infer_files_writes_each_case_on_its_own_grid_and_format(tmp_path):
 
 
 # ---- predict: which files make a case -------------------------------------------------
+def test_open_model_takes_a_run_folder_or_an_onnx_file_only(tmp_path):
+    (tmp_path / "best.pt").write_bytes(b"weights")
+    with pytest.raises(UsageError, match="MODEL is a run directory or an exported .onnx"):
+        open_model(tmp_path / "best.pt")
+    assert ort_providers("cpu") == ["CPUExecutionProvider"]   # --device cpu: never CUDA
+
+
+
 def test_group_inputs_follows_nnunet_channel_names_only_for_several_channels(tmp_path):
     for name in ("a_0000.nii.gz", "a_0001.nii.gz", "b_0001.nii.gz", "b_0000.nii.gz"):
         (tmp_path / name).touch()
