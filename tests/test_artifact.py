@@ -129,7 +129,7 @@ def test_edited_then_deleted_spec_still_exports_infers_and_evaluates_the_run(
     before = outputs_of(run, dataset, tmp_path / "before")
     original = spec.read_text()
     try:
-        spec.write_text(original.replace("param base", "param base_renamed"))  # breaks it
+        spec.write_text(other_network(original))
         edited = outputs_of(run, dataset, tmp_path / "edited")
         spec.unlink()
         gone = outputs_of(run, dataset, tmp_path / "gone")
@@ -147,19 +147,32 @@ def test_edited_then_deleted_spec_still_exports_infers_and_evaluates_the_run(
     assert weights[0] == weights[1] == weights[2] and weights[0]
 
 
-def test_resume_continues_the_recorded_network_after_the_spec_is_deleted(trained, tmp_path):
+def other_network(spec_text: str) -> str:
+    """The spec edited into another valid network (5x5 instead of 3x3 convolutions)."""
+    edited = spec_text.replace("conv(x, width, 3,", "conv(x, width, 5,")
+    assert edited != spec_text
+    return edited
+
+
+@pytest.mark.parametrize("change", ["edited", "deleted"])
+def test_resume_continues_the_recorded_network(trained, tmp_path, change):
+    """Resume loads last.pt strictly into the run's network: with the edited spec's 5x5
+    convolutions it could not; old main refused both ("changed since", "is gone")."""
     run, spec = trained
     run = copy_run(run, tmp_path / "run")
     weights = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["model"]
     original = spec.read_text()
     try:
-        spec.unlink()
+        if change == "edited":
+            spec.write_text(other_network(original))
+        else:
+            spec.unlink()
         code, output = cli("train", "--out", str(run), "--resume", "--no-progress")
     finally:
         spec.write_text(original)
     assert code == 0, output
     after = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["model"]
-    assert after.keys() == weights.keys()
+    assert {k: v.shape for k, v in after.items()} == {k: v.shape for k, v in weights.items()}
 
 
 def test_manifest_points_at_the_artifact(trained):

@@ -101,7 +101,7 @@ def sidecar(manifest: dict[str, Any], position: dict[str, Any], opset: int,
     info = net_info(compiled)
     return {"format": SIDECAR_FORMAT, "nasdsl": __version__, "opset": opset,
             "input_name": "input", "spec": manifest["spec"],
-            "genotype_hash": manifest["spec"]["genotype_hash"],
+            "genotype_hash": compiled.genotype_hash(),   # of the network exported
             "plan": manifest["plan"], "infer": manifest["infer"],
             "outputs": list(info.outputs), "main_output": info.main_output,
             "checkpoint": position, "run": manifest.get("run_id")}
