@@ -327,8 +327,19 @@ def test_search_run_reads_its_artifact_after_the_space_is_deleted(tmp_path, fres
     assert json.loads((out / "manifest.json").read_text())["network"]["fingerprint"] == \
         art.fingerprint
     _, before, _, _ = load_engine_from_run(out)
+    legacy = tmp_path / "legacy"   # a run from before network.json: its unchanged spec
+    shutil.copytree(out, legacy)
+    (legacy / "network.json").unlink()
+    manifest = json.loads((legacy / "manifest.json").read_text())
+    del manifest["network"]
+    (legacy / "manifest.json").write_text(json.dumps(manifest))
+    assert load_engine_from_run(legacy)[0].fingerprint() == manifest["decision_table"]
     space.unlink()   # old main: load_engine_from_run compiled this path again
     A._COMPILED = A.Lru(A.COMPILES_KEPT)
+    from nasdsl.errors import UsageError
+
+    with pytest.raises(UsageError, match="no such file"):   # the legacy run needs its file
+        load_engine_from_run(legacy)
     loaded, after, _, _ = load_engine_from_run(out)
     assert loaded.fingerprint() == json.loads((out / "manifest.json").read_text())[
         "decision_table"]

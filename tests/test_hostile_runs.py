@@ -229,6 +229,8 @@ CASES = [
     Case("train-network-fingerprint-number", "train",
          edit_manifest("train", _set(7, "network", "fingerprint")),
          ("manifest.json", "`network.fingerprint`")),
+    Case("train-network-fifo", "train", fifo("train", "network.json"),
+         ("network.json", "regular file")),
     Case("network-link-out", "train", replace_with_link("train", "network.json",
                                                         "victim/network.json"),
          ("network.json", "symbolic link")),
