@@ -25,7 +25,7 @@ from nasdsl.space import SearchSpace
 from nasdsl.enginespec import ENGINES, Resolved, resolve, settings_lines, values
 from nasdsl.enginespec.diagnose import engine_diagnostics
 from nasdsl.errors import UnknownEngine, UsageError
-from nasdsl.artifact import network_record, read_artifact, write_artifact
+from nasdsl.artifact import NetworkArtifact, network_record, read_artifact, write_artifact
 from nasdsl.runs import RunDir, RunError, rng_state, seed_everything, set_rng_state
 from nasdsl.sema.values import show
 from nasdsl.train import distributed as dist
@@ -238,7 +238,7 @@ def _space(opts: SearchOptions) -> SearchSpace:
 
 
 def _open_run(opts: SearchOptions, manifest: dict[str, Any], writer: bool,
-              artifact) -> RunDir:
+              artifact: NetworkArtifact) -> RunDir:
     # only rank 0 creates (and checks) the folder; the others follow once it exists
     run = (RunDir.create(opts.out, manifest, resume=opts.resume, writer=True) if writer
            else RunDir(opts.out, writer=False))
