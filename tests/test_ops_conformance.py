@@ -132,7 +132,7 @@ def _build(name: str, given: dict, in_types: tuple[TensorType, ...], impl=torch_
     out = op.infer(attrs, in_types)
     kwargs = op.ctor(attrs, in_types, out)
     assert all(_renderable(v) for v in kwargs.values()), kwargs
-    module = getattr(impl, op.impl)(dims, **kwargs)
+    module = getattr(impl, op.impl)(**kwargs, dims=dims)
     return op, attrs, out, module
 
 
@@ -254,7 +254,8 @@ def test_bad_attributes_are_op_errors(name, given, channels):
 
 def _impl_namespace(names) -> dict:
     ns: dict = {}
-    exec("\n".join(IMPL_IMPORTS) + "\n\n" + impl_source(names), ns)
+    # DIMS is the emitted header's (HEADER_NAMES): the copied library leaves it out
+    exec("\n".join(IMPL_IMPORTS) + "\nDIMS = 2\n\n" + impl_source(names), ns)
     return ns
 
 
@@ -268,7 +269,7 @@ def test_impl_source_stands_alone():
     # one class pulls in only what it needs
     src = impl_source(["DartsSkip"])
     assert "class FactorizedReduce" in src and "class DartsSepConv" not in src
-    assert "import" not in src
+    assert "import" not in src and "DIMS =" not in src
     with pytest.raises(KeyError):
         impl_source(["NoSuchClass"])
 

@@ -170,11 +170,11 @@ def test_authors_up_ops_and_resize_add_in_torch():
         for fit, size in (("authors", 15), ("exact", 16)):
             attrs = op.normalise({"fit": fit}, 2)
             out = op.infer(attrs, (x,))
-            module = getattr(torch_impl, op.impl)(2, **op.ctor(attrs, (x,), out)).eval()
+            module = getattr(torch_impl, op.impl)(**op.ctor(attrs, (x,), out), dims=2).eval()
             with torch.no_grad():
                 y = module(torch.randn(1, 16, 8, 8))
             assert tuple(y.shape[2:]) == (size, size), (name, fit)
-    add = torch_impl.ResizeAdd(2, "nearest")
+    add = torch_impl.ResizeAdd("nearest", dims=2)
     a, b = torch.randn(1, 4, 16, 16), torch.randn(1, 4, 15, 15)
     want = a + torch.nn.functional.interpolate(b, size=(16, 16), mode="nearest")
     assert torch.equal(add(a, b), want) and torch.equal(add(a, a), a + a)

@@ -25,6 +25,7 @@ from nasdsl.diagnostics import InternalError
 from nasdsl.ir.graph import Call, Graph, Node
 from nasdsl.ir.names import ModuleNamer, Namespace, local_ident, module_path
 from nasdsl.ops import REGISTRY, combinators
+from nasdsl.ops.impl_source import REQUIRED, impl_params
 
 INDENT = 8  # method bodies
 Stmt = tuple[str, str, set[str]]   # (code, spec position, local names it reads)
@@ -416,14 +417,50 @@ def doc(call: Call) -> str:
     return f"{kind} `{call.name}`."
 
 
-def init_lines(body: Body, slots: dict[int, str], render: Callable[[Any], str]) -> list[str]:
+def init_lines(body: Body, slots: dict[int, str], render: Callable[[Any], str],
+               dims: int) -> list[str]:
+    """The `__init__` statements: a lifted value by its parameter's name, an op's
+    argument equal to its class's default left out (see `op_call_args`)."""
     out: list[str] = []
     i = 0
     for d in body.decls:
-        rendered = []
-        for k, v in d.args:
-            text = slots[i] if i in slots else render(v)
-            rendered.append(f"{k}={text}" if k else text)
-            i += 1
+        here = range(i, i + len(d.args))
+        i += len(d.args)
+        texts = [slots[j] if j in slots else render(v) for j, (_, v) in zip(here, d.args)]
+        if d.kind == "leaf":
+            rendered = op_call_args(d.cls, d.args, texts, [j in slots for j in here], dims)
+        else:
+            rendered = [f"{k}={t}" if k else t for (k, _), t in zip(d.args, texts)]
         out.append(fit(f"self.{d.attr} = {d.cls}({', '.join(rendered)})", d.src, INDENT))
     return out
+
+
+def op_call_args(cls: str, args: list[tuple[str | None, Any]], texts: list[str],
+                 lifted: list[bool], dims: int) -> list[str]:
+    """An op constructor's arguments as written: those equal to the default in the
+    class's own signature (ops/impl_source.py reads it) left out, unless lifted to a
+    parameter; the first one positional when it is the class's first, required
+    parameter (`NasUnetConv(32, stride=2)`), the others by keyword."""
+    params = impl_params(cls, dims)
+    defaults = dict(params)
+    out = []
+    for (k, v), text, is_param in zip(args, texts, lifted):
+        if k not in defaults:
+            raise InternalError(f"`{cls}` takes no argument `{k}`")
+        if not is_param and _is_default(v, defaults[k], dims):
+            continue
+        positional = not out and k == params[0][0] and defaults[k] is REQUIRED
+        out.append(text if positional else f"{k}={text}")
+    return out
+
+
+def _is_default(value: Any, default: Any, dims: int) -> bool:
+    """`value` is what the default means: the same literal (by repr, so True is not 1),
+    or one per axis of an int default (torch's layers broadcast `stride=1`)."""
+    if default is REQUIRED:
+        return False
+    if repr(value) == repr(default):
+        return True
+    return (isinstance(default, int) and not isinstance(default, bool)
+            and isinstance(value, tuple) and len(value) == dims
+            and all(repr(x) == repr(default) for x in value))

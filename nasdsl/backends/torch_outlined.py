@@ -45,7 +45,7 @@ def build_outlined_context(c: Compiled, channels_last: bool = False) -> dict[str
             "init_def": fit("def __init__(self):", unit, 4),
             "forward_def": fit(f"def forward({', '.join(['self'] + inputs)}):", first_input, 4),
             "input_checks": checks, "inputs": inputs,
-            "init": init_lines(model, {}, render_value),
+            "init": init_lines(model, {}, render_value, graph.dims),
             "body": _with_dels(stmts, set(inputs))}
 
 
@@ -89,7 +89,7 @@ def _classes(level: list[Scope], graph: Graph, attrs: dict[int, str], names: Nam
                     "doc": doc(first.call),
                     "init_def": fit(f"def __init__({', '.join(['self'] + params)}):",
                                     where_defined, 4),
-                    "init": init_lines(body, slots, render_value),
+                    "init": init_lines(body, slots, render_value, graph.dims),
                     "forward_def": fit(f"def forward({', '.join(['self'] + body.inputs)}):",
                                        where_defined, 4),
                     "forward": body.forward})
@@ -100,7 +100,7 @@ def _ctor(graph: Graph, node: Node) -> list[tuple[str | None, Any]]:
     opdef = REGISTRY[node.op]
     in_types = tuple(graph.node(i).type for i in node.inputs)
     kwargs = opdef.ctor(dict(node.attrs), in_types, node.type)
-    return [(None, graph.dims)] + list(kwargs.items())
+    return list(kwargs.items()) + [("dims", graph.dims)]
 
 
 def _with_dels(stmts: list[Stmt], keep: set[str]) -> list[str]:

@@ -150,8 +150,8 @@ def _line(b: _Builder, node: Node) -> str:
         return f"{b.local(node)} = {combinators.source(node.op, args)}"
     in_types = tuple(b.graph.node(i).type for i in node.inputs)
     kwargs = opdef.ctor(dict(node.attrs), in_types, node.type)
-    rendered = ", ".join([str(b.graph.dims)] + [f"{k}={render_value(v)}"
-                                                for k, v in kwargs.items()])
+    rendered = ", ".join([f"{k}={render_value(v)}" for k, v in kwargs.items()]
+                         + [f"dims={b.graph.dims}"])
     attr = b.attr_path(node.path)
     b.modules.append(ModuleDecl(attr, opdef.impl, rendered, _src(node)))
     var = b.local(node)

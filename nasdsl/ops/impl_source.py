@@ -10,9 +10,13 @@ from __future__ import annotations
 import ast
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 _IMPL = Path(__file__).with_name("torch_impl.py")
+# Names an emitted module's header defines itself (with the network's value), so the
+# library's own definition is not copied.
+HEADER_NAMES = frozenset({"DIMS"})
+REQUIRED = object()   # a parameter without a default
 
 
 @lru_cache(maxsize=1)
@@ -72,7 +76,42 @@ def impl_source(class_names: Iterable[str]) -> str:
     parts = []
     for name in order:
         # one segment may define several names (a, b = ...): emit it once
-        if name in needed and source[name] not in seen:
+        if name in needed and name not in HEADER_NAMES and source[name] not in seen:
             seen.add(source[name])
             parts.append(source[name])
     return "\n\n\n".join(parts) + "\n"
+
+
+@lru_cache(maxsize=None)
+def _signature(name: str) -> tuple[tuple[str, ast.expr | None], ...]:
+    """(parameter, default expression or None) of a class's `__init__` (without `self`)
+    or of a factory function, as written in torch_impl.py."""
+    text = _IMPL.read_text(encoding="utf-8")
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            fn = next(n for n in node.body
+                      if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+            args = fn.args.args[1:]
+            break
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            fn, args = node, node.args.args
+            break
+    else:
+        raise KeyError(f"torch_impl.py defines no `{name}`")
+    defaults = [None] * (len(args) - len(fn.args.defaults)) + list(fn.args.defaults)
+    return tuple((a.arg, d) for a, d in zip(args, defaults))
+
+
+def impl_params(name: str, dims: int) -> list[tuple[str, Any]]:
+    """The constructor parameters of impl `name` in order, each with its default value
+    (REQUIRED when it has none) in a `dims`-D module: the signature is the one record of
+    the defaults, so an emitter that leaves out an argument equal to one cannot drift
+    from the class it calls. A default is a literal or `DIMS`."""
+    def value(expr: ast.expr | None) -> Any:
+        if expr is None:
+            return REQUIRED
+        if isinstance(expr, ast.Name) and expr.id == "DIMS":
+            return dims
+        return ast.literal_eval(expr)
+
+    return [(param, value(expr)) for param, expr in _signature(name)]

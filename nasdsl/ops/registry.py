@@ -66,7 +66,7 @@ class OpDef:
     flops(attrs, in_types, out_type, in_sizes, out_size) -> multiply-accumulates x 2.
     impl: class name in nasdsl.ops.torch_impl (None for ops lowered inline, e.g. add).
     ctor(attrs, in_types, out_type) -> keyword arguments of impl's constructor
-        (``dims`` is always passed in addition).
+        (``dims=`` is always passed in addition, by keyword).
     """
 
     name: str

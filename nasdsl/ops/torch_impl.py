@@ -1,7 +1,12 @@
 """PyTorch modules of the built-in ops, for 2D and 3D networks.
 
-Every class takes ``dims`` (2 or 3) first, then the keyword arguments its OpDef's ``ctor``
-returns. The source of these classes is copied verbatim into emitted standalone model
+Every class takes the keyword arguments its OpDef's ``ctor`` returns, and ``dims`` (2 or 3)
+last. The defaults in these signatures are the only record of them: an emitted module
+copies the signatures and leaves out every argument equal to its default (impl_source.py
+reads them from this file). ``dims`` defaults to the module constant DIMS,
+which an emitted module sets once for the whole network; an int default of a per-axis
+argument (stride=1) stands for that value on every axis, as torch's layers read it.
+The source of these classes is copied verbatim into emitted standalone model
 files (see impl_source.py), so this file imports nothing but torch, and forward methods
 contain no Python control flow on data: they run under torch.compile and export to ONNX
 with dynamic batch and spatial axes.
@@ -10,6 +15,8 @@ with dynamic batch and spatial axes.
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+DIMS = 2  # spatial axes; an emitted module sets its own (callers here always pass dims)
 
 
 def _conv(dims):
@@ -90,22 +97,23 @@ def _pre_upsample(role):
 # Conv, ConvTranspose, Norm and Act return torch's own layers rather than wrapping them:
 # one module call per op (dispatch overhead decides small-patch GPU steps) and plain
 # state_dict keys.
-def Conv(dims, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias):
+def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+         bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
 
 
-def ConvTranspose(dims, in_channels, out_channels, kernel, stride, padding, output_padding,
-                  bias):
+def ConvTranspose(in_channels, out_channels, kernel=2, stride=2, padding=0, output_padding=0,
+                  bias=False, dims=DIMS):
     return _conv_transpose(dims)(in_channels, out_channels, kernel, stride=stride,
                                  padding=padding, output_padding=output_padding, bias=bias)
 
 
-def Norm(dims, kind, channels, groups, affine):
+def Norm(kind, channels, groups=1, affine=True, dims=DIMS):
     return _norm(dims, kind, channels, groups, affine)
 
 
-def Act(dims, kind):
+def Act(kind, dims=DIMS):
     if kind == "leaky_relu":
         return nn.LeakyReLU(0.01)
     if kind == "softmax":
@@ -116,7 +124,7 @@ def Act(dims, kind):
 
 
 class Pool(nn.Module):
-    def __init__(self, dims, kind, kernel, stride, padding):
+    def __init__(self, kind, kernel=2, stride=2, padding=0, dims=DIMS):
         super().__init__()
         if kind == "max":
             self.pool = _max_pool(dims)(kernel, stride=stride, padding=padding)
@@ -130,7 +138,7 @@ class Pool(nn.Module):
 
 
 class Upsample(nn.Module):
-    def __init__(self, dims, scale, mode):
+    def __init__(self, scale, mode="nearest", dims=DIMS):
         super().__init__()
         # integer scales: output = scale x input exactly, in torch and in ONNX Resize
         self.scale = tuple(float(s) for s in scale)
@@ -143,7 +151,7 @@ class Upsample(nn.Module):
 
 
 class ResizeTo(nn.Module):
-    def __init__(self, dims, mode):
+    def __init__(self, mode="linear", dims=DIMS):
         super().__init__()
         self.mode = _interp_mode(dims, mode)
         self.align_corners = None if mode == "nearest" else False
@@ -162,7 +170,7 @@ class ResizeAdd(nn.Module):
     so inputs that already agree are summed exactly as `add`.
     """
 
-    def __init__(self, dims, mode):
+    def __init__(self, mode="nearest", dims=DIMS):
         super().__init__()
         self.mode = mode
 
@@ -179,7 +187,7 @@ class ResizeAdd(nn.Module):
 class Zero(nn.Module):
     """The zero op: zeros of the edge's output shape (DARTS's Zero: x.mul(0.))."""
 
-    def __init__(self, dims, role):
+    def __init__(self, role="normal", dims=DIMS):
         super().__init__()
         self.index = _spatial_slice(dims, 0, 2 if role == "down" else 1)
         self.pre = _pre_upsample(role)
@@ -189,7 +197,7 @@ class Zero(nn.Module):
 
 
 class Dropout(nn.Module):
-    def __init__(self, dims, p):
+    def __init__(self, p=0.0, dims=DIMS):
         super().__init__()
         self.drop = nn.Dropout(p)
 
@@ -202,8 +210,8 @@ class Dropout(nn.Module):
 class NasUnetConv(nn.Module):
     """ConvOps: 3x3 conv (or transposed conv) -> GroupNorm -> ReLU."""
 
-    def __init__(self, dims, channels, stride, padding, dilation, output_padding, transpose,
-                 groups, affine):
+    def __init__(self, channels, stride=1, padding=1, dilation=1, output_padding=0,
+                 transpose=False, groups=1, affine=True, dims=DIMS):
         super().__init__()
         if transpose:
             self.conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
@@ -222,8 +230,8 @@ class NasUnetConv(nn.Module):
 class NasUnetDepConv(nn.Module):
     """ConvOps(use_depthwise): depthwise 3x3 (or transposed) -> 1x1 -> GroupNorm -> ReLU."""
 
-    def __init__(self, dims, channels, stride, padding, output_padding, transpose, groups,
-                 affine):
+    def __init__(self, channels, stride=1, padding=1, output_padding=0, transpose=False,
+                 groups=1, affine=True, dims=DIMS):
         super().__init__()
         if transpose:
             self.depth_conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
@@ -244,7 +252,7 @@ class NasUnetDepConv(nn.Module):
 class SEGate(nn.Module):
     """Squeeze-and-excitation gate: global mean -> Linear -> ReLU -> Linear -> sigmoid."""
 
-    def __init__(self, dims, channels, hidden):
+    def __init__(self, channels, hidden, dims=DIMS):
         super().__init__()
         self.last = dims + 1
         self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(),
@@ -264,9 +272,9 @@ class SEGate(nn.Module):
 class CWeight(nn.Module):
     """CWeightOp, stride 1: x scaled per channel by its SE gate."""
 
-    def __init__(self, dims, channels, hidden):
+    def __init__(self, channels, hidden, dims=DIMS):
         super().__init__()
-        self.gate = SEGate(dims, channels, hidden)
+        self.gate = SEGate(channels, hidden, dims=dims)
 
     def forward(self, x):
         return x * self.gate(x)
@@ -275,10 +283,10 @@ class CWeight(nn.Module):
 class CWeightConv(nn.Module):
     """CWeightOp, stride 2: SE-gated x -> 3x3 stride-2 conv (or transposed) -> GroupNorm."""
 
-    def __init__(self, dims, channels, hidden, padding, output_padding, transpose, groups,
-                 affine):
+    def __init__(self, channels, hidden, padding=1, output_padding=0, transpose=False,
+                 groups=1, affine=True, dims=DIMS):
         super().__init__()
-        self.gate = SEGate(dims, channels, hidden)
+        self.gate = SEGate(channels, hidden, dims=dims)
         if transpose:
             self.conv = _conv_transpose(dims)(channels, channels, 3, stride=2,
                                               padding=padding, output_padding=output_padding,
@@ -297,7 +305,8 @@ class CWeightConv(nn.Module):
 class DartsSepConv(nn.Module):
     """SepConv: (ReLU -> depthwise -> 1x1 -> norm) twice; the first depthwise strides."""
 
-    def __init__(self, dims, channels, kernel, role, norm, groups, affine):
+    def __init__(self, channels, kernel, role="normal", norm="batch", groups=1, affine=True,
+                 dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         stride = 2 if role == "down" else 1
@@ -322,7 +331,8 @@ class DartsSepConv(nn.Module):
 class DartsDilConv(nn.Module):
     """DilConv: ReLU -> depthwise dilated (2) -> 1x1 -> norm."""
 
-    def __init__(self, dims, channels, kernel, role, norm, groups, affine):
+    def __init__(self, channels, kernel, role="normal", norm="batch", groups=1, affine=True,
+                 dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         stride = 2 if role == "down" else 1
@@ -342,10 +352,10 @@ class DartsDilConv(nn.Module):
 class DartsPool(nn.Module):
     """3x3 max / avg pool, stride 2 on down edges; no norm (as DARTS's standalone op)."""
 
-    def __init__(self, dims, kind, role):
+    def __init__(self, kind, role="normal", dims=DIMS):
         super().__init__()
         self.pre = _pre_upsample(role)
-        self.pool = Pool(dims, kind, 3, 2 if role == "down" else 1, 1)
+        self.pool = Pool(kind, 3, 2 if role == "down" else 1, 1, dims=dims)
 
     def forward(self, x):
         return self.pool(self.pre(x))
@@ -354,7 +364,7 @@ class DartsPool(nn.Module):
 class FactorizedReduce(nn.Module):
     """ReLU -> two 1x1 stride-2 convs (the second on x shifted by one per axis) -> norm."""
 
-    def __init__(self, dims, channels, norm, groups, affine):
+    def __init__(self, channels, norm="batch", groups=1, affine=True, dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         self.shift = _spatial_slice(dims, 1, 1)
@@ -372,8 +382,8 @@ class FactorizedReduce(nn.Module):
 class DartsReLUConvBN(nn.Module):
     """ReLUConvBN: ReLU -> conv (no bias) -> norm; DARTS's cell preprocessing."""
 
-    def __init__(self, dims, in_channels, out_channels, kernel, stride, padding, norm, groups,
-                 affine):
+    def __init__(self, in_channels, out_channels, kernel, stride=1, padding=0, norm="batch",
+                 groups=1, affine=True, dims=DIMS):
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(),
@@ -390,7 +400,8 @@ class DartsFactorizedReduce(nn.Module):
     """FactorizedReduce C_in -> C_out: ReLU, two 1x1 stride-2 convs (the second on x
     shifted by one per axis), concat, norm. State-dict keys as DARTS's (conv_1, conv_2, bn)."""
 
-    def __init__(self, dims, in_channels, out_channels, norm, groups, affine):
+    def __init__(self, in_channels, out_channels, norm="batch", groups=1, affine=True,
+                 dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         self.shift = _spatial_slice(dims, 1, 1)
@@ -407,10 +418,10 @@ class DartsFactorizedReduce(nn.Module):
 class DartsSkip(nn.Module):
     """skip_connect: identity (normal), FactorizedReduce (down), nearest x2 (up)."""
 
-    def __init__(self, dims, channels, role, norm, groups, affine):
+    def __init__(self, channels, role="normal", norm="batch", groups=1, affine=True, dims=DIMS):
         super().__init__()
         if role == "down":
-            self.op = FactorizedReduce(dims, channels, norm, groups, affine)
+            self.op = FactorizedReduce(channels, norm, groups, affine, dims=dims)
         else:
             self.op = _pre_upsample(role)
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+DIMS = 2  # spatial axes of every layer
 MEMORY_FORMAT = torch.channels_last
 NUM_PARAMETERS = 485742
 INPUT_CHANNELS = 1
@@ -64,16 +65,17 @@ def _norm(dims, kind, channels, groups, affine):
     return cls(channels, affine=affine)
 
 
-def Conv(dims, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias):
+def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+         bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
 
 
-def Norm(dims, kind, channels, groups, affine):
+def Norm(kind, channels, groups=1, affine=True, dims=DIMS):
     return _norm(dims, kind, channels, groups, affine)
 
 
-def Act(dims, kind):
+def Act(kind, dims=DIMS):
     if kind == "leaky_relu":
         return nn.LeakyReLU(0.01)
     if kind == "softmax":
@@ -86,8 +88,8 @@ def Act(dims, kind):
 class NasUnetConv(nn.Module):
     """ConvOps: 3x3 conv (or transposed conv) -> GroupNorm -> ReLU."""
 
-    def __init__(self, dims, channels, stride, padding, dilation, output_padding, transpose,
-                 groups, affine):
+    def __init__(self, channels, stride=1, padding=1, dilation=1, output_padding=0,
+                 transpose=False, groups=1, affine=True, dims=DIMS):
         super().__init__()
         if transpose:
             self.conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
@@ -106,8 +108,8 @@ class NasUnetConv(nn.Module):
 class NasUnetDepConv(nn.Module):
     """ConvOps(use_depthwise): depthwise 3x3 (or transposed) -> 1x1 -> GroupNorm -> ReLU."""
 
-    def __init__(self, dims, channels, stride, padding, output_padding, transpose, groups,
-                 affine):
+    def __init__(self, channels, stride=1, padding=1, output_padding=0, transpose=False,
+                 groups=1, affine=True, dims=DIMS):
         super().__init__()
         if transpose:
             self.depth_conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
@@ -128,7 +130,7 @@ class NasUnetDepConv(nn.Module):
 class SEGate(nn.Module):
     """Squeeze-and-excitation gate: global mean -> Linear -> ReLU -> Linear -> sigmoid."""
 
-    def __init__(self, dims, channels, hidden):
+    def __init__(self, channels, hidden, dims=DIMS):
         super().__init__()
         self.last = dims + 1
         self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(),
@@ -148,9 +150,9 @@ class SEGate(nn.Module):
 class CWeight(nn.Module):
     """CWeightOp, stride 1: x scaled per channel by its SE gate."""
 
-    def __init__(self, dims, channels, hidden):
+    def __init__(self, channels, hidden, dims=DIMS):
         super().__init__()
-        self.gate = SEGate(dims, channels, hidden)
+        self.gate = SEGate(channels, hidden, dims=dims)
 
     def forward(self, x):
         return x * self.gate(x)
@@ -159,10 +161,10 @@ class CWeight(nn.Module):
 class CWeightConv(nn.Module):
     """CWeightOp, stride 2: SE-gated x -> 3x3 stride-2 conv (or transposed) -> GroupNorm."""
 
-    def __init__(self, dims, channels, hidden, padding, output_padding, transpose, groups,
-                 affine):
+    def __init__(self, channels, hidden, padding=1, output_padding=0, transpose=False,
+                 groups=1, affine=True, dims=DIMS):
         super().__init__()
-        self.gate = SEGate(dims, channels, hidden)
+        self.gate = SEGate(channels, hidden, dims=dims)
         if transpose:
             self.conv = _conv_transpose(dims)(channels, channels, 3, stride=2,
                                               padding=padding, output_padding=output_padding,
@@ -196,11 +198,10 @@ class Preprocess(nn.Module):  # nas_unet.nas:24
 
     def __init__(self, in_channels, stride):  # nas_unet.nas:24
         super().__init__()
-        self.act = Act(2, kind='relu')  # nas_unet.nas:25
-        self.conv = Conv(2, in_channels=in_channels, out_channels=32,  # nas_unet.nas:25
-            kernel=(1, 1), stride=stride, padding=(0, 0), dilation=(1, 1),  # nas_unet.nas:25
-            groups=1, bias=False)  # nas_unet.nas:25
-        self.norm = Norm(2, kind='group', channels=32, groups=2, affine=True)  # nas_unet.nas:25
+        self.act = Act('relu')  # nas_unet.nas:25
+        self.conv = Conv(in_channels, out_channels=32, kernel=(1, 1),  # nas_unet.nas:25
+            stride=stride)  # nas_unet.nas:25
+        self.norm = Norm('group', channels=32, groups=2)  # nas_unet.nas:25
 
     def forward(self, x):  # nas_unet.nas:24
         return self.norm(self.conv(self.act(x)))  # nas_unet.nas:25
@@ -214,20 +215,14 @@ class DownSC(nn.Module):  # nas_unet.nas:29
         self.p0 = Preprocess(in_channels=p0_in_channels, stride=(2, 2))  # nas_unet.nas:30
         self.p1 = Preprocess(in_channels=p1_in_channels, stride=(1, 1))  # nas_unet.nas:31
         self.n_0 = nn.Module()  # nas_unet.nas:33
-        self.n_0.p0 = NasUnetDepConv(2, channels=32, stride=2, padding=1,  # nas_unet.nas:33
-            output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.n_0.p1 = NasUnetConv(2, channels=32, stride=2, padding=1,  # nas_unet.nas:34
-            dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
+        self.n_0.p0 = NasUnetDepConv(32, stride=2, groups=2)  # nas_unet.nas:33
+        self.n_0.p1 = NasUnetConv(32, stride=2, groups=2)  # nas_unet.nas:34
         self.n_1 = nn.Module()  # nas_unet.nas:33
-        self.n_1.p0 = NasUnetConv(2, channels=32, stride=2, padding=2,  # nas_unet.nas:33
-            dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1,  # nas_unet.nas:34
-            output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
+        self.n_1.p0 = NasUnetConv(32, stride=2, padding=2, dilation=2, groups=2)  # nas_unet.nas:33
+        self.n_1.p1 = CWeightConv(32, hidden=2, groups=2)  # nas_unet.nas:34
         self.n_2 = nn.Module()  # nas_unet.nas:33
-        self.n_2.p0 = NasUnetConv(2, channels=32, stride=2, padding=1,  # nas_unet.nas:33
-            dilation=1, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:33
-        self.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=2,  # nas_unet.nas:34
-            dilation=2, output_padding=0, transpose=False, groups=2, affine=True)  # nas_unet.nas:34
+        self.n_2.p0 = NasUnetConv(32, stride=2, groups=2)  # nas_unet.nas:33
+        self.n_2.p1 = NasUnetConv(32, stride=2, padding=2, dilation=2, groups=2)  # nas_unet.nas:34
 
     def forward(self, s0, s1):  # nas_unet.nas:29
         p0 = self.p0(s0)  # nas_unet.nas:30
@@ -247,15 +242,15 @@ class UpSC(nn.Module):  # nas_unet.nas:41
         self.p0 = Preprocess(in_channels=in_channels, stride=(1, 1))  # nas_unet.nas:42
         self.p1 = Preprocess(in_channels=96, stride=(1, 1))  # nas_unet.nas:43
         self.n_0 = nn.Module()  # nas_unet.nas:46
-        self.n_0.p1 = CWeightConv(2, channels=32, hidden=2, padding=1,  # nas_unet.nas:46
-            output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
+        self.n_0.p1 = CWeightConv(32, hidden=2, output_padding=1,  # nas_unet.nas:46
+            transpose=True, groups=2)  # nas_unet.nas:46
         self.n_1 = nn.Module()  # nas_unet.nas:46
-        self.n_1.p1 = CWeightConv(2, channels=32, hidden=2, padding=1,  # nas_unet.nas:46
-            output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
+        self.n_1.p1 = CWeightConv(32, hidden=2, output_padding=1,  # nas_unet.nas:46
+            transpose=True, groups=2)  # nas_unet.nas:46
         self.n_2 = nn.Module()  # nas_unet.nas:46
-        self.n_2.p1 = NasUnetConv(2, channels=32, stride=2, padding=1,  # nas_unet.nas:46
-            dilation=1, output_padding=1, transpose=True, groups=2, affine=True)  # nas_unet.nas:46
-        self.n_2.n_1 = CWeight(2, channels=32, hidden=2)  # nas_unet.nas:47
+        self.n_2.p1 = NasUnetConv(32, stride=2, output_padding=1,  # nas_unet.nas:46
+            transpose=True, groups=2)  # nas_unet.nas:46
+        self.n_2.n_1 = CWeight(32, hidden=2)  # nas_unet.nas:47
 
     def forward(self, s0, s1):  # nas_unet.nas:41
         p0 = self.p0(s0)  # nas_unet.nas:42
@@ -274,17 +269,12 @@ class NasUnetV2(nn.Module):  # nas_unet_v2.nas:3
     def __init__(self):  # nas_unet_v2.nas:3
         super().__init__()
         self.enc_0 = nn.Module()  # nas_unet.nas:52
-        self.enc_0.conv = Conv(2, in_channels=1, out_channels=128,  # nas_unet.nas:52
-            kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1),  # nas_unet.nas:52
-            groups=1, bias=False)  # nas_unet.nas:52
-        self.enc_0.norm = Norm(2, kind='group', channels=128, groups=8,  # nas_unet.nas:52
-            affine=True)  # nas_unet.nas:52
+        self.enc_0.conv = Conv(1, out_channels=128, kernel=(1, 1))  # nas_unet.nas:52
+        self.enc_0.norm = Norm('group', channels=128, groups=8)  # nas_unet.nas:52
         self.enc_1 = nn.Module()  # nas_unet.nas:53
-        self.enc_1.conv = Conv(2, in_channels=1, out_channels=128,  # nas_unet.nas:53
-            kernel=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1),  # nas_unet.nas:53
-            groups=1, bias=False)  # nas_unet.nas:53
-        self.enc_1.norm = Norm(2, kind='group', channels=128, groups=8,  # nas_unet.nas:53
-            affine=True)  # nas_unet.nas:53
+        self.enc_1.conv = Conv(1, out_channels=128, kernel=(3, 3),  # nas_unet.nas:53
+            stride=(2, 2), padding=(1, 1))  # nas_unet.nas:53
+        self.enc_1.norm = Norm('group', channels=128, groups=8)  # nas_unet.nas:53
         self.enc_2 = DownSC(p0_in_channels=128, p1_in_channels=128)  # nas_unet.nas:55
         self.enc_3 = DownSC(p0_in_channels=128, p1_in_channels=96)  # nas_unet.nas:55
         self.enc_4 = DownSC(p0_in_channels=96, p1_in_channels=96)  # nas_unet.nas:55
@@ -297,8 +287,7 @@ class NasUnetV2(nn.Module):  # nas_unet_v2.nas:3
         self.dec_4 = UpSC(in_channels=128)  # nas_unet.nas:59
         self.dec_5 = UpSC(in_channels=128)  # nas_unet.nas:59
         self.y = nn.Module()  # nas_unet.nas:61
-        self.y.conv = Conv(2, in_channels=96, out_channels=2, kernel=(1, 1),  # nas_unet.nas:61
-            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)  # nas_unet.nas:61
+        self.y.conv = Conv(96, out_channels=2, kernel=(1, 1))  # nas_unet.nas:61
 
     def forward(self, x):  # nas_unet.nas:13
         _check_input(x, 'x', 1, (64, 64))  # nas_unet.nas:13

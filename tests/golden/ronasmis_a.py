@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+DIMS = 3  # spatial axes of every layer
 MEMORY_FORMAT = torch.channels_last_3d
 NUM_PARAMETERS = 4691222
 INPUT_CHANNELS = 1
@@ -78,22 +79,23 @@ def _interp_mode(dims, mode):
     return "bilinear" if dims == 2 else "trilinear"
 
 
-def Conv(dims, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias):
+def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+         bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
 
 
-def ConvTranspose(dims, in_channels, out_channels, kernel, stride, padding, output_padding,
-                  bias):
+def ConvTranspose(in_channels, out_channels, kernel=2, stride=2, padding=0, output_padding=0,
+                  bias=False, dims=DIMS):
     return _conv_transpose(dims)(in_channels, out_channels, kernel, stride=stride,
                                  padding=padding, output_padding=output_padding, bias=bias)
 
 
-def Norm(dims, kind, channels, groups, affine):
+def Norm(kind, channels, groups=1, affine=True, dims=DIMS):
     return _norm(dims, kind, channels, groups, affine)
 
 
-def Act(dims, kind):
+def Act(kind, dims=DIMS):
     if kind == "leaky_relu":
         return nn.LeakyReLU(0.01)
     if kind == "softmax":
@@ -104,7 +106,7 @@ def Act(dims, kind):
 
 
 class Pool(nn.Module):
-    def __init__(self, dims, kind, kernel, stride, padding):
+    def __init__(self, kind, kernel=2, stride=2, padding=0, dims=DIMS):
         super().__init__()
         if kind == "max":
             self.pool = _max_pool(dims)(kernel, stride=stride, padding=padding)
@@ -118,7 +120,7 @@ class Pool(nn.Module):
 
 
 class ResizeTo(nn.Module):
-    def __init__(self, dims, mode):
+    def __init__(self, mode="linear", dims=DIMS):
         super().__init__()
         self.mode = _interp_mode(dims, mode)
         self.align_corners = None if mode == "nearest" else False
@@ -149,12 +151,10 @@ class Cna(nn.Module):  # ronasmis.nas:32
 
     def __init__(self, in_channels, out_channels, padding):  # ronasmis.nas:32
         super().__init__()
-        self.conv = Conv(3, in_channels=in_channels, out_channels=out_channels,  # ronasmis.nas:33
-            kernel=(3, 3, 3), stride=(1, 1, 1), padding=padding,  # ronasmis.nas:33
-            dilation=padding, groups=1, bias=False)  # ronasmis.nas:33
-        self.norm = Norm(3, kind='instance', channels=out_channels, groups=1,  # ronasmis.nas:33
-            affine=True)  # ronasmis.nas:33
-        self.act = Act(3, kind='leaky_relu')  # ronasmis.nas:33
+        self.conv = Conv(in_channels, out_channels=out_channels,  # ronasmis.nas:33
+            kernel=(3, 3, 3), padding=padding, dilation=padding)  # ronasmis.nas:33
+        self.norm = Norm('instance', channels=out_channels)  # ronasmis.nas:33
+        self.act = Act('leaky_relu')  # ronasmis.nas:33
 
     def forward(self, x):  # ronasmis.nas:32
         return self.act(self.norm(self.conv(x)))  # ronasmis.nas:33
@@ -194,67 +194,45 @@ class RonasmisA(nn.Module):  # ronasmis_a.nas:3
         super().__init__()
         self.enc_0 = Stage(in_channels=1, out_channels=16, padding=(1, 1, 1))  # ronasmis.nas:66
         self.h_0 = nn.Module()  # ronasmis.nas:67
-        self.h_0.pool = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2),  # ronasmis.nas:67
-            padding=(0, 0, 0))  # ronasmis.nas:67
+        self.h_0.pool = Pool('max')  # ronasmis.nas:67
         self.enc_1 = Stage(in_channels=16, out_channels=32, padding=(1, 1, 1))  # ronasmis.nas:66
         self.h_1 = nn.Module()  # ronasmis.nas:67
-        self.h_1.pool = Pool(3, kind='max', kernel=(2, 2, 2), stride=(2, 2, 2),  # ronasmis.nas:67
-            padding=(0, 0, 0))  # ronasmis.nas:67
+        self.h_1.pool = Pool('max')  # ronasmis.nas:67
         self.enc_2 = Stage_2(in_channels=32)  # ronasmis.nas:66
         self.h_2 = nn.Module()  # ronasmis.nas:67
-        self.h_2.pool = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1),  # ronasmis.nas:67
-            padding=(0, 0, 0))  # ronasmis.nas:67
+        self.h_2.pool = Pool('max', kernel=(2, 2, 1), stride=(2, 2, 1))  # ronasmis.nas:67
         self.enc_3 = Stage(in_channels=64, out_channels=128, padding=(3, 3, 3))  # ronasmis.nas:66
         self.h_3 = nn.Module()  # ronasmis.nas:67
-        self.h_3.pool = Pool(3, kind='max', kernel=(2, 2, 1), stride=(2, 2, 1),  # ronasmis.nas:67
-            padding=(0, 0, 0))  # ronasmis.nas:67
+        self.h_3.pool = Pool('max', kernel=(2, 2, 1), stride=(2, 2, 1))  # ronasmis.nas:67
         self.bottom = Stage(in_channels=128, out_channels=256, padding=(1, 1, 1))  # ronasmis.nas:70
         self.matched_0 = nn.Module()  # ronasmis.nas:79
-        self.matched_0.conv = Conv(3, in_channels=128, out_channels=128,  # ronasmis.nas:79
-            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0),  # ronasmis.nas:79
-            dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
+        self.matched_0.conv = Conv(128, out_channels=128, kernel=(1, 1, 1))  # ronasmis.nas:79
         self.up_3 = nn.Module()  # ronasmis.nas:81
-        self.up_3.conv_transpose = ConvTranspose(3, in_channels=256,  # ronasmis.nas:81
-            out_channels=128, kernel=(2, 2, 1), stride=(2, 2, 1),  # ronasmis.nas:81
-            padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
+        self.up_3.conv_transpose = ConvTranspose(256, out_channels=128,  # ronasmis.nas:81
+            kernel=(2, 2, 1), stride=(2, 2, 1))  # ronasmis.nas:81
         self.dec_3 = Stage(in_channels=128, out_channels=128, padding=(3, 3, 3))  # ronasmis.nas:82
         self.up_2 = nn.Module()  # ronasmis.nas:81
-        self.up_2.conv_transpose = ConvTranspose(3, in_channels=128,  # ronasmis.nas:81
-            out_channels=64, kernel=(2, 2, 1), stride=(2, 2, 1),  # ronasmis.nas:81
-            padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
+        self.up_2.conv_transpose = ConvTranspose(128, out_channels=64,  # ronasmis.nas:81
+            kernel=(2, 2, 1), stride=(2, 2, 1))  # ronasmis.nas:81
         self.dec_2 = Stage_2(in_channels=64)  # ronasmis.nas:82
         self.matched_2 = nn.Module()  # ronasmis.nas:79
-        self.matched_2.conv = Conv(3, in_channels=32, out_channels=32,  # ronasmis.nas:79
-            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0),  # ronasmis.nas:79
-            dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
+        self.matched_2.conv = Conv(32, out_channels=32, kernel=(1, 1, 1))  # ronasmis.nas:79
         self.up_1 = nn.Module()  # ronasmis.nas:81
-        self.up_1.conv_transpose = ConvTranspose(3, in_channels=64,  # ronasmis.nas:81
-            out_channels=32, kernel=(2, 2, 2), stride=(2, 2, 2),  # ronasmis.nas:81
-            padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
+        self.up_1.conv_transpose = ConvTranspose(64, out_channels=32)  # ronasmis.nas:81
         self.dec_1 = Stage(in_channels=32, out_channels=32, padding=(1, 1, 1))  # ronasmis.nas:82
         self.matched_3 = nn.Module()  # ronasmis.nas:79
-        self.matched_3.conv = Conv(3, in_channels=16, out_channels=16,  # ronasmis.nas:79
-            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0),  # ronasmis.nas:79
-            dilation=(1, 1, 1), groups=1, bias=False)  # ronasmis.nas:79
+        self.matched_3.conv = Conv(16, out_channels=16, kernel=(1, 1, 1))  # ronasmis.nas:79
         self.up_0 = nn.Module()  # ronasmis.nas:81
-        self.up_0.conv_transpose = ConvTranspose(3, in_channels=32,  # ronasmis.nas:81
-            out_channels=16, kernel=(2, 2, 2), stride=(2, 2, 2),  # ronasmis.nas:81
-            padding=(0, 0, 0), output_padding=(0, 0, 0), bias=False)  # ronasmis.nas:81
+        self.up_0.conv_transpose = ConvTranspose(32, out_channels=16)  # ronasmis.nas:81
         self.dec_0 = Stage(in_channels=16, out_channels=16, padding=(1, 1, 1))  # ronasmis.nas:82
         self.head_0 = nn.Module()  # ronasmis.nas:87
-        self.head_0.conv = Conv(3, in_channels=16, out_channels=2,  # ronasmis.nas:87
-            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0),  # ronasmis.nas:87
-            dilation=(1, 1, 1), groups=1, bias=True)  # ronasmis.nas:87
+        self.head_0.conv = Conv(16, out_channels=2, kernel=(1, 1, 1), bias=True)  # ronasmis.nas:87
         self.head_1 = nn.Module()  # ronasmis.nas:89
-        self.head_1.conv = Conv(3, in_channels=32, out_channels=2,  # ronasmis.nas:89
-            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0),  # ronasmis.nas:89
-            dilation=(1, 1, 1), groups=1, bias=True)  # ronasmis.nas:89
-        self.head_1.resize_to = ResizeTo(3, mode='linear')  # ronasmis.nas:89
+        self.head_1.conv = Conv(32, out_channels=2, kernel=(1, 1, 1), bias=True)  # ronasmis.nas:89
+        self.head_1.resize_to = ResizeTo()  # ronasmis.nas:89
         self.head_2 = nn.Module()  # ronasmis.nas:89
-        self.head_2.conv = Conv(3, in_channels=64, out_channels=2,  # ronasmis.nas:89
-            kernel=(1, 1, 1), stride=(1, 1, 1), padding=(0, 0, 0),  # ronasmis.nas:89
-            dilation=(1, 1, 1), groups=1, bias=True)  # ronasmis.nas:89
-        self.head_2.resize_to = ResizeTo(3, mode='linear')  # ronasmis.nas:89
+        self.head_2.conv = Conv(64, out_channels=2, kernel=(1, 1, 1), bias=True)  # ronasmis.nas:89
+        self.head_2.resize_to = ResizeTo()  # ronasmis.nas:89
 
     def forward(self, x):  # ronasmis.nas:24
         _check_input(x, 'x', 1, (16, 16, 4))  # ronasmis.nas:24

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+DIMS = 2  # spatial axes of every layer
 MEMORY_FORMAT = torch.channels_last
 NUM_PARAMETERS = 39106
 INPUT_CHANNELS = 1
@@ -78,16 +79,17 @@ def _pre_upsample(role):
     return nn.Upsample(scale_factor=2.0, mode="nearest") if role == "up" else nn.Identity()
 
 
-def Conv(dims, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias):
+def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+         bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
 
 
-def Norm(dims, kind, channels, groups, affine):
+def Norm(kind, channels, groups=1, affine=True, dims=DIMS):
     return _norm(dims, kind, channels, groups, affine)
 
 
-def Act(dims, kind):
+def Act(kind, dims=DIMS):
     if kind == "leaky_relu":
         return nn.LeakyReLU(0.01)
     if kind == "softmax":
@@ -98,7 +100,7 @@ def Act(dims, kind):
 
 
 class Pool(nn.Module):
-    def __init__(self, dims, kind, kernel, stride, padding):
+    def __init__(self, kind, kernel=2, stride=2, padding=0, dims=DIMS):
         super().__init__()
         if kind == "max":
             self.pool = _max_pool(dims)(kernel, stride=stride, padding=padding)
@@ -114,7 +116,8 @@ class Pool(nn.Module):
 class DartsSepConv(nn.Module):
     """SepConv: (ReLU -> depthwise -> 1x1 -> norm) twice; the first depthwise strides."""
 
-    def __init__(self, dims, channels, kernel, role, norm, groups, affine):
+    def __init__(self, channels, kernel, role="normal", norm="batch", groups=1, affine=True,
+                 dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         stride = 2 if role == "down" else 1
@@ -139,7 +142,8 @@ class DartsSepConv(nn.Module):
 class DartsDilConv(nn.Module):
     """DilConv: ReLU -> depthwise dilated (2) -> 1x1 -> norm."""
 
-    def __init__(self, dims, channels, kernel, role, norm, groups, affine):
+    def __init__(self, channels, kernel, role="normal", norm="batch", groups=1, affine=True,
+                 dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         stride = 2 if role == "down" else 1
@@ -159,10 +163,10 @@ class DartsDilConv(nn.Module):
 class DartsPool(nn.Module):
     """3x3 max / avg pool, stride 2 on down edges; no norm (as DARTS's standalone op)."""
 
-    def __init__(self, dims, kind, role):
+    def __init__(self, kind, role="normal", dims=DIMS):
         super().__init__()
         self.pre = _pre_upsample(role)
-        self.pool = Pool(dims, kind, 3, 2 if role == "down" else 1, 1)
+        self.pool = Pool(kind, 3, 2 if role == "down" else 1, 1, dims=dims)
 
     def forward(self, x):
         return self.pool(self.pre(x))
@@ -171,7 +175,7 @@ class DartsPool(nn.Module):
 class FactorizedReduce(nn.Module):
     """ReLU -> two 1x1 stride-2 convs (the second on x shifted by one per axis) -> norm."""
 
-    def __init__(self, dims, channels, norm, groups, affine):
+    def __init__(self, channels, norm="batch", groups=1, affine=True, dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         self.shift = _spatial_slice(dims, 1, 1)
@@ -189,10 +193,10 @@ class FactorizedReduce(nn.Module):
 class DartsSkip(nn.Module):
     """skip_connect: identity (normal), FactorizedReduce (down), nearest x2 (up)."""
 
-    def __init__(self, dims, channels, role, norm, groups, affine):
+    def __init__(self, channels, role="normal", norm="batch", groups=1, affine=True, dims=DIMS):
         super().__init__()
         if role == "down":
-            self.op = FactorizedReduce(dims, channels, norm, groups, affine)
+            self.op = FactorizedReduce(channels, norm, groups, affine, dims=dims)
         else:
             self.op = _pre_upsample(role)
 
@@ -220,11 +224,10 @@ class Preprocess(nn.Module):  # thrifty_nas.nas:22
 
     def __init__(self, in_channels, stride):  # thrifty_nas.nas:22
         super().__init__()
-        self.act = Act(2, kind='relu')  # thrifty_nas.nas:23
-        self.conv = Conv(2, in_channels=in_channels, out_channels=16,  # thrifty_nas.nas:23
-            kernel=(1, 1), stride=stride, padding=(0, 0), dilation=(1, 1),  # thrifty_nas.nas:23
-            groups=1, bias=False)  # thrifty_nas.nas:23
-        self.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:23
+        self.act = Act('relu')  # thrifty_nas.nas:23
+        self.conv = Conv(in_channels, out_channels=16, kernel=(1, 1),  # thrifty_nas.nas:23
+            stride=stride)  # thrifty_nas.nas:23
+        self.norm = Norm('batch', channels=16)  # thrifty_nas.nas:23
 
     def forward(self, x):  # thrifty_nas.nas:22
         return self.norm(self.conv(self.act(x)))  # thrifty_nas.nas:23
@@ -235,10 +238,8 @@ class ChannelFilter(nn.Module):  # thrifty_nas.nas:26
 
     def __init__(self):  # thrifty_nas.nas:26
         super().__init__()
-        self.conv = Conv(2, in_channels=32, out_channels=16, kernel=(1, 1),  # thrifty_nas.nas:27
-            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,  # thrifty_nas.nas:27
-            bias=False)  # thrifty_nas.nas:27
-        self.norm = Norm(2, kind='batch', channels=16, groups=1, affine=True)  # thrifty_nas.nas:27
+        self.conv = Conv(32, out_channels=16, kernel=(1, 1))  # thrifty_nas.nas:27
+        self.norm = Norm('batch', channels=16)  # thrifty_nas.nas:27
 
     def forward(self, x):  # thrifty_nas.nas:26
         return self.norm(self.conv(x))  # thrifty_nas.nas:27
@@ -252,14 +253,11 @@ class DN(nn.Module):  # thrifty_nas.nas:30
         self.p0 = Preprocess(in_channels=16, stride=(2, 2))  # thrifty_nas.nas:31
         self.p1 = Preprocess(in_channels=16, stride=(1, 1))  # thrifty_nas.nas:32
         self.n_0 = nn.Module()  # thrifty_nas.nas:34
-        self.n_0.p0 = DartsSepConv(2, channels=16, kernel=3, role='down',  # thrifty_nas.nas:34
-            norm='batch', groups=1, affine=True)  # thrifty_nas.nas:34
-        self.n_0.p1 = DartsDilConv(2, channels=16, kernel=3, role='down',  # thrifty_nas.nas:35
-            norm='batch', groups=1, affine=True)  # thrifty_nas.nas:35
+        self.n_0.p0 = DartsSepConv(16, kernel=3, role='down')  # thrifty_nas.nas:34
+        self.n_0.p1 = DartsDilConv(16, kernel=3, role='down')  # thrifty_nas.nas:35
         self.n_1 = nn.Module()  # thrifty_nas.nas:34
-        self.n_1.p0 = DartsPool(2, kind='max', role='down')  # thrifty_nas.nas:34
-        self.n_1.n_0 = DartsSepConv(2, channels=16, kernel=3, role='normal',  # thrifty_nas.nas:36
-            norm='batch', groups=1, affine=True)  # thrifty_nas.nas:36
+        self.n_1.p0 = DartsPool('max', role='down')  # thrifty_nas.nas:34
+        self.n_1.n_0 = DartsSepConv(16, kernel=3)  # thrifty_nas.nas:36
         self.channel_filter = ChannelFilter()  # thrifty_nas.nas:38
 
     def forward(self, s0, s1):  # thrifty_nas.nas:30
@@ -280,15 +278,11 @@ class UP(nn.Module):  # thrifty_nas.nas:41
         self.p0 = Preprocess(in_channels=in_channels, stride=(1, 1))  # thrifty_nas.nas:42
         self.p1 = Preprocess(in_channels=16, stride=(1, 1))  # thrifty_nas.nas:43
         self.n_0 = nn.Module()  # thrifty_nas.nas:45
-        self.n_0.p0 = DartsSkip(2, channels=16, role='normal', norm='batch',  # thrifty_nas.nas:45
-            groups=1, affine=True)  # thrifty_nas.nas:45
-        self.n_0.p1 = DartsSepConv(2, channels=16, kernel=3, role='up',  # thrifty_nas.nas:46
-            norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
+        self.n_0.p0 = DartsSkip(16)  # thrifty_nas.nas:45
+        self.n_0.p1 = DartsSepConv(16, kernel=3, role='up')  # thrifty_nas.nas:46
         self.n_1 = nn.Module()  # thrifty_nas.nas:46
-        self.n_1.p1 = DartsDilConv(2, channels=16, kernel=3, role='up',  # thrifty_nas.nas:46
-            norm='batch', groups=1, affine=True)  # thrifty_nas.nas:46
-        self.n_1.n_0 = DartsSkip(2, channels=16, role='normal', norm='batch',  # thrifty_nas.nas:47
-            groups=1, affine=True)  # thrifty_nas.nas:47
+        self.n_1.p1 = DartsDilConv(16, kernel=3, role='up')  # thrifty_nas.nas:46
+        self.n_1.n_0 = DartsSkip(16)  # thrifty_nas.nas:47
         self.channel_filter = ChannelFilter()  # thrifty_nas.nas:49
 
     def forward(self, s0, s1):  # thrifty_nas.nas:41
@@ -307,19 +301,15 @@ class ThriftyA(nn.Module):  # thrifty_nas_a.nas:3
     def __init__(self):  # thrifty_nas_a.nas:3
         super().__init__()
         self.X_0_0 = nn.Module()  # thrifty_nas.nas:52
-        self.X_0_0.conv = Conv(2, in_channels=1, out_channels=16,  # thrifty_nas.nas:52
-            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),  # thrifty_nas.nas:52
-            groups=1, bias=False)  # thrifty_nas.nas:52
-        self.X_0_0.norm = Norm(2, kind='batch', channels=16, groups=1,  # thrifty_nas.nas:52
-            affine=True)  # thrifty_nas.nas:52
-        self.X_0_0.act = Act(2, kind='relu')  # thrifty_nas.nas:52
+        self.X_0_0.conv = Conv(1, out_channels=16, kernel=(3, 3),  # thrifty_nas.nas:52
+            padding=(1, 1))  # thrifty_nas.nas:52
+        self.X_0_0.norm = Norm('batch', channels=16)  # thrifty_nas.nas:52
+        self.X_0_0.act = Act('relu')  # thrifty_nas.nas:52
         self.X_0_1 = nn.Module()  # thrifty_nas.nas:53
-        self.X_0_1.conv = Conv(2, in_channels=16, out_channels=16,  # thrifty_nas.nas:53
-            kernel=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1),  # thrifty_nas.nas:53
-            groups=1, bias=False)  # thrifty_nas.nas:53
-        self.X_0_1.norm = Norm(2, kind='batch', channels=16, groups=1,  # thrifty_nas.nas:53
-            affine=True)  # thrifty_nas.nas:53
-        self.X_0_1.act = Act(2, kind='relu')  # thrifty_nas.nas:53
+        self.X_0_1.conv = Conv(16, out_channels=16, kernel=(3, 3),  # thrifty_nas.nas:53
+            stride=(2, 2), padding=(1, 1))  # thrifty_nas.nas:53
+        self.X_0_1.norm = Norm('batch', channels=16)  # thrifty_nas.nas:53
+        self.X_0_1.act = Act('relu')  # thrifty_nas.nas:53
         self.X_0_2 = DN()  # thrifty_nas.nas:55
         self.X_0_3 = DN()  # thrifty_nas.nas:55
         self.X_0_4 = DN()  # thrifty_nas.nas:55
@@ -334,9 +324,7 @@ class ThriftyA(nn.Module):  # thrifty_nas_a.nas:3
         self.X_3_1 = UP(in_channels=48)  # thrifty_nas.nas:59
         self.X_4_0 = UP(in_channels=64)  # thrifty_nas.nas:59
         self.y = nn.Module()  # thrifty_nas.nas:62
-        self.y.conv = Conv(2, in_channels=16, out_channels=2, kernel=(1, 1),  # thrifty_nas.nas:62
-            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,  # thrifty_nas.nas:62
-            bias=True)  # thrifty_nas.nas:62
+        self.y.conv = Conv(16, out_channels=2, kernel=(1, 1), bias=True)  # thrifty_nas.nas:62
 
     def forward(self, x):  # thrifty_nas.nas:17
         _check_input(x, 'x', 1, (16, 16))  # thrifty_nas.nas:17

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+DIMS = 2  # spatial axes of every layer
 MEMORY_FORMAT = torch.channels_last
 NUM_PARAMETERS = 7759521
 INPUT_CHANNELS = 1
@@ -31,18 +32,19 @@ def _avg_pool(dims):
     return nn.AvgPool2d if dims == 2 else nn.AvgPool3d
 
 
-def Conv(dims, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias):
+def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+         bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
 
 
-def ConvTranspose(dims, in_channels, out_channels, kernel, stride, padding, output_padding,
-                  bias):
+def ConvTranspose(in_channels, out_channels, kernel=2, stride=2, padding=0, output_padding=0,
+                  bias=False, dims=DIMS):
     return _conv_transpose(dims)(in_channels, out_channels, kernel, stride=stride,
                                  padding=padding, output_padding=output_padding, bias=bias)
 
 
-def Act(dims, kind):
+def Act(kind, dims=DIMS):
     if kind == "leaky_relu":
         return nn.LeakyReLU(0.01)
     if kind == "softmax":
@@ -53,7 +55,7 @@ def Act(dims, kind):
 
 
 class Pool(nn.Module):
-    def __init__(self, dims, kind, kernel, stride, padding):
+    def __init__(self, kind, kernel=2, stride=2, padding=0, dims=DIMS):
         super().__init__()
         if kind == "max":
             self.pool = _max_pool(dims)(kernel, stride=stride, padding=padding)
@@ -87,14 +89,12 @@ class Block(nn.Module):  # unet.nas:16
     def __init__(self, in_channels, out_channels):  # unet.nas:16
         super().__init__()
         self.h = nn.Module()  # unet.nas:17
-        self.h.conv = Conv(2, in_channels=in_channels, out_channels=out_channels,  # unet.nas:17
-            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1,  # unet.nas:17
-            bias=True)  # unet.nas:17
-        self.h.act = Act(2, kind='relu')  # unet.nas:17
-        self.conv = Conv(2, in_channels=out_channels, out_channels=out_channels,  # unet.nas:18
-            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1,  # unet.nas:18
-            bias=True)  # unet.nas:18
-        self.act = Act(2, kind='relu')  # unet.nas:18
+        self.h.conv = Conv(in_channels, out_channels=out_channels, kernel=(3, 3),  # unet.nas:17
+            padding=(1, 1), bias=True)  # unet.nas:17
+        self.h.act = Act('relu')  # unet.nas:17
+        self.conv = Conv(out_channels, out_channels=out_channels, kernel=(3, 3),  # unet.nas:18
+            padding=(1, 1), bias=True)  # unet.nas:18
+        self.act = Act('relu')  # unet.nas:18
 
     def forward(self, x):  # unet.nas:16
         return self.act(self.conv(self.h.act(self.h.conv(x))))  # unet.nas:18
@@ -107,40 +107,27 @@ class UNet(nn.Module):  # unet.nas:6
         super().__init__()
         self.enc_0 = Block(in_channels=1, out_channels=32)  # unet.nas:21
         self.enc_1 = Block(in_channels=32, out_channels=64)  # unet.nas:23
-        self.enc_1.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet.nas:23
-            padding=(0, 0))  # unet.nas:23
+        self.enc_1.pool = Pool('max')  # unet.nas:23
         self.enc_2 = Block(in_channels=64, out_channels=128)  # unet.nas:23
-        self.enc_2.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet.nas:23
-            padding=(0, 0))  # unet.nas:23
+        self.enc_2.pool = Pool('max')  # unet.nas:23
         self.enc_3 = Block(in_channels=128, out_channels=256)  # unet.nas:23
-        self.enc_3.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet.nas:23
-            padding=(0, 0))  # unet.nas:23
+        self.enc_3.pool = Pool('max')  # unet.nas:23
         self.enc_4 = Block(in_channels=256, out_channels=512)  # unet.nas:23
-        self.enc_4.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet.nas:23
-            padding=(0, 0))  # unet.nas:23
+        self.enc_4.pool = Pool('max')  # unet.nas:23
         self.up_3 = nn.Module()  # unet.nas:28
-        self.up_3.conv_transpose = ConvTranspose(2, in_channels=512,  # unet.nas:28
-            out_channels=256, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet.nas:28
-            output_padding=(0, 0), bias=True)  # unet.nas:28
+        self.up_3.conv_transpose = ConvTranspose(512, out_channels=256, bias=True)  # unet.nas:28
         self.dec_3 = Block(in_channels=512, out_channels=256)  # unet.nas:29
         self.up_2 = nn.Module()  # unet.nas:28
-        self.up_2.conv_transpose = ConvTranspose(2, in_channels=256,  # unet.nas:28
-            out_channels=128, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet.nas:28
-            output_padding=(0, 0), bias=True)  # unet.nas:28
+        self.up_2.conv_transpose = ConvTranspose(256, out_channels=128, bias=True)  # unet.nas:28
         self.dec_2 = Block(in_channels=256, out_channels=128)  # unet.nas:29
         self.up_1 = nn.Module()  # unet.nas:28
-        self.up_1.conv_transpose = ConvTranspose(2, in_channels=128,  # unet.nas:28
-            out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet.nas:28
-            output_padding=(0, 0), bias=True)  # unet.nas:28
+        self.up_1.conv_transpose = ConvTranspose(128, out_channels=64, bias=True)  # unet.nas:28
         self.dec_1 = Block(in_channels=128, out_channels=64)  # unet.nas:29
         self.up_0 = nn.Module()  # unet.nas:28
-        self.up_0.conv_transpose = ConvTranspose(2, in_channels=64, out_channels=32,  # unet.nas:28
-            kernel=(2, 2), stride=(2, 2), padding=(0, 0), output_padding=(0, 0),  # unet.nas:28
-            bias=True)  # unet.nas:28
+        self.up_0.conv_transpose = ConvTranspose(64, out_channels=32, bias=True)  # unet.nas:28
         self.dec_0 = Block(in_channels=64, out_channels=32)  # unet.nas:29
         self.y = nn.Module()  # unet.nas:32
-        self.y.conv = Conv(2, in_channels=32, out_channels=1, kernel=(1, 1),  # unet.nas:32
-            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)  # unet.nas:32
+        self.y.conv = Conv(32, out_channels=1, kernel=(1, 1), bias=True)  # unet.nas:32
 
     def forward(self, x):  # unet.nas:14
         _check_input(x, 'x', 1, (16, 16))  # unet.nas:14

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+DIMS = 2  # spatial axes of every layer
 MEMORY_FORMAT = torch.channels_last
 NUM_PARAMETERS = 9041601
 INPUT_CHANNELS = 1
@@ -31,18 +32,19 @@ def _avg_pool(dims):
     return nn.AvgPool2d if dims == 2 else nn.AvgPool3d
 
 
-def Conv(dims, in_channels, out_channels, kernel, stride, padding, dilation, groups, bias):
+def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+         bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
 
 
-def ConvTranspose(dims, in_channels, out_channels, kernel, stride, padding, output_padding,
-                  bias):
+def ConvTranspose(in_channels, out_channels, kernel=2, stride=2, padding=0, output_padding=0,
+                  bias=False, dims=DIMS):
     return _conv_transpose(dims)(in_channels, out_channels, kernel, stride=stride,
                                  padding=padding, output_padding=output_padding, bias=bias)
 
 
-def Act(dims, kind):
+def Act(kind, dims=DIMS):
     if kind == "leaky_relu":
         return nn.LeakyReLU(0.01)
     if kind == "softmax":
@@ -53,7 +55,7 @@ def Act(dims, kind):
 
 
 class Pool(nn.Module):
-    def __init__(self, dims, kind, kernel, stride, padding):
+    def __init__(self, kind, kernel=2, stride=2, padding=0, dims=DIMS):
         super().__init__()
         if kind == "max":
             self.pool = _max_pool(dims)(kernel, stride=stride, padding=padding)
@@ -87,14 +89,12 @@ class Block(nn.Module):  # unet_pp.nas:15
     def __init__(self, in_channels, out_channels):  # unet_pp.nas:15
         super().__init__()
         self.h = nn.Module()  # unet_pp.nas:16
-        self.h.conv = Conv(2, in_channels=in_channels, out_channels=out_channels,  # unet_pp.nas:16
-            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),  # unet_pp.nas:16
-            groups=1, bias=True)  # unet_pp.nas:16
-        self.h.act = Act(2, kind='relu')  # unet_pp.nas:16
-        self.conv = Conv(2, in_channels=out_channels, out_channels=out_channels,  # unet_pp.nas:17
-            kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),  # unet_pp.nas:17
-            groups=1, bias=True)  # unet_pp.nas:17
-        self.act = Act(2, kind='relu')  # unet_pp.nas:17
+        self.h.conv = Conv(in_channels, out_channels=out_channels, kernel=(3, 3),  # unet_pp.nas:16
+            padding=(1, 1), bias=True)  # unet_pp.nas:16
+        self.h.act = Act('relu')  # unet_pp.nas:16
+        self.conv = Conv(out_channels, out_channels=out_channels, kernel=(3, 3),  # unet_pp.nas:17
+            padding=(1, 1), bias=True)  # unet_pp.nas:17
+        self.act = Act('relu')  # unet_pp.nas:17
 
     def forward(self, x):  # unet_pp.nas:15
         return self.act(self.conv(self.h.act(self.h.conv(x))))  # unet_pp.nas:17
@@ -107,70 +107,51 @@ class UNetPlusPlus(nn.Module):  # unet_pp.nas:5
         super().__init__()
         self.X_0_0 = Block(in_channels=1, out_channels=32)  # unet_pp.nas:20
         self.X_1_0 = Block(in_channels=32, out_channels=64)  # unet_pp.nas:22
-        self.X_1_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet_pp.nas:22
-            padding=(0, 0))  # unet_pp.nas:22
+        self.X_1_0.pool = Pool('max')  # unet_pp.nas:22
         self.X_2_0 = Block(in_channels=64, out_channels=128)  # unet_pp.nas:22
-        self.X_2_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet_pp.nas:22
-            padding=(0, 0))  # unet_pp.nas:22
+        self.X_2_0.pool = Pool('max')  # unet_pp.nas:22
         self.X_3_0 = Block(in_channels=128, out_channels=256)  # unet_pp.nas:22
-        self.X_3_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet_pp.nas:22
-            padding=(0, 0))  # unet_pp.nas:22
+        self.X_3_0.pool = Pool('max')  # unet_pp.nas:22
         self.X_4_0 = Block(in_channels=256, out_channels=512)  # unet_pp.nas:22
-        self.X_4_0.pool = Pool(2, kind='max', kernel=(2, 2), stride=(2, 2),  # unet_pp.nas:22
-            padding=(0, 0))  # unet_pp.nas:22
+        self.X_4_0.pool = Pool('max')  # unet_pp.nas:22
         self.up_0_1 = nn.Module()  # unet_pp.nas:26
-        self.up_0_1.conv_transpose = ConvTranspose(2, in_channels=64,  # unet_pp.nas:26
-            out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_0_1.conv_transpose = ConvTranspose(64, out_channels=32, bias=True)  # unet_pp.nas:26
         self.X_0_1 = Block(in_channels=64, out_channels=32)  # unet_pp.nas:27
         self.up_1_1 = nn.Module()  # unet_pp.nas:26
-        self.up_1_1.conv_transpose = ConvTranspose(2, in_channels=128,  # unet_pp.nas:26
-            out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_1_1.conv_transpose = ConvTranspose(128, out_channels=64,  # unet_pp.nas:26
+            bias=True)  # unet_pp.nas:26
         self.X_1_1 = Block(in_channels=128, out_channels=64)  # unet_pp.nas:27
         self.up_2_1 = nn.Module()  # unet_pp.nas:26
-        self.up_2_1.conv_transpose = ConvTranspose(2, in_channels=256,  # unet_pp.nas:26
-            out_channels=128, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_2_1.conv_transpose = ConvTranspose(256, out_channels=128,  # unet_pp.nas:26
+            bias=True)  # unet_pp.nas:26
         self.X_2_1 = Block(in_channels=256, out_channels=128)  # unet_pp.nas:27
         self.up_3_1 = nn.Module()  # unet_pp.nas:26
-        self.up_3_1.conv_transpose = ConvTranspose(2, in_channels=512,  # unet_pp.nas:26
-            out_channels=256, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_3_1.conv_transpose = ConvTranspose(512, out_channels=256,  # unet_pp.nas:26
+            bias=True)  # unet_pp.nas:26
         self.X_3_1 = Block(in_channels=512, out_channels=256)  # unet_pp.nas:27
         self.up_0_2 = nn.Module()  # unet_pp.nas:26
-        self.up_0_2.conv_transpose = ConvTranspose(2, in_channels=64,  # unet_pp.nas:26
-            out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_0_2.conv_transpose = ConvTranspose(64, out_channels=32, bias=True)  # unet_pp.nas:26
         self.X_0_2 = Block(in_channels=96, out_channels=32)  # unet_pp.nas:27
         self.up_1_2 = nn.Module()  # unet_pp.nas:26
-        self.up_1_2.conv_transpose = ConvTranspose(2, in_channels=128,  # unet_pp.nas:26
-            out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_1_2.conv_transpose = ConvTranspose(128, out_channels=64,  # unet_pp.nas:26
+            bias=True)  # unet_pp.nas:26
         self.X_1_2 = Block(in_channels=192, out_channels=64)  # unet_pp.nas:27
         self.up_2_2 = nn.Module()  # unet_pp.nas:26
-        self.up_2_2.conv_transpose = ConvTranspose(2, in_channels=256,  # unet_pp.nas:26
-            out_channels=128, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_2_2.conv_transpose = ConvTranspose(256, out_channels=128,  # unet_pp.nas:26
+            bias=True)  # unet_pp.nas:26
         self.X_2_2 = Block(in_channels=384, out_channels=128)  # unet_pp.nas:27
         self.up_0_3 = nn.Module()  # unet_pp.nas:26
-        self.up_0_3.conv_transpose = ConvTranspose(2, in_channels=64,  # unet_pp.nas:26
-            out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_0_3.conv_transpose = ConvTranspose(64, out_channels=32, bias=True)  # unet_pp.nas:26
         self.X_0_3 = Block(in_channels=128, out_channels=32)  # unet_pp.nas:27
         self.up_1_3 = nn.Module()  # unet_pp.nas:26
-        self.up_1_3.conv_transpose = ConvTranspose(2, in_channels=128,  # unet_pp.nas:26
-            out_channels=64, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_1_3.conv_transpose = ConvTranspose(128, out_channels=64,  # unet_pp.nas:26
+            bias=True)  # unet_pp.nas:26
         self.X_1_3 = Block(in_channels=256, out_channels=64)  # unet_pp.nas:27
         self.up_0_4 = nn.Module()  # unet_pp.nas:26
-        self.up_0_4.conv_transpose = ConvTranspose(2, in_channels=64,  # unet_pp.nas:26
-            out_channels=32, kernel=(2, 2), stride=(2, 2), padding=(0, 0),  # unet_pp.nas:26
-            output_padding=(0, 0), bias=True)  # unet_pp.nas:26
+        self.up_0_4.conv_transpose = ConvTranspose(64, out_channels=32, bias=True)  # unet_pp.nas:26
         self.X_0_4 = Block(in_channels=160, out_channels=32)  # unet_pp.nas:27
         self.y = nn.Module()  # unet_pp.nas:30
-        self.y.conv = Conv(2, in_channels=32, out_channels=1, kernel=(1, 1),  # unet_pp.nas:30
-            stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)  # unet_pp.nas:30
+        self.y.conv = Conv(32, out_channels=1, kernel=(1, 1), bias=True)  # unet_pp.nas:30
 
     def forward(self, x):  # unet_pp.nas:13
         _check_input(x, 'x', 1, (16, 16))  # unet_pp.nas:13

@@ -76,7 +76,7 @@ class WeightBank(nn.Module):
             kwargs = opdef.ctor(attrs, in_types, out_type)
             if affine is not None and "affine" in kwargs:
                 kwargs["affine"] = bool(kwargs["affine"]) and affine
-            module = getattr(torch_impl, opdef.impl)(self.dims, **kwargs)
+            module = getattr(torch_impl, opdef.impl)(**kwargs, dims=self.dims)
             module.to(device=self.anchor.device, dtype=self.anchor.dtype)
             module.train(self.training)  # a module made after .eval() is in eval mode too
             self.entries[key] = module
@@ -98,7 +98,7 @@ def affine_fill(op: str, attrs: dict, in_types: tuple[TensorType, ...],
     kwargs = opdef.ctor(attrs, in_types, out_type)
     if opdef.impl is None or not kwargs.get("affine"):
         return {}
-    fresh = getattr(torch_impl, opdef.impl)(dims, **kwargs).state_dict()
+    fresh = getattr(torch_impl, opdef.impl)(**kwargs, dims=dims).state_dict()
     missing = {k: v for k, v in fresh.items() if k not in have}
     for k in missing:
         if not k.rsplit(".", 1)[-1] in ("weight", "bias"):
