@@ -109,7 +109,7 @@ def test_the_defaults_read_from_source_are_the_classes_own():
     every op's class it gives the signature Python sees, `DIMS` resolved."""
     for impl in sorted({op.impl for op in REGISTRY.values() if op.impl}):
         real = inspect.signature(getattr(torch_impl, impl)).parameters
-        read = impl_params(impl, dims=torch_impl.DIMS)
+        read = impl_params(impl, {"DIMS": torch_impl.DIMS, "GROUPS": torch_impl.GROUPS})
         assert [p for p, _ in read] == list(real), impl
         for param, default in read:
             want = real[param].default
@@ -117,4 +117,19 @@ def test_the_defaults_read_from_source_are_the_classes_own():
             if default is not REQUIRED:
                 assert repr(default) == repr(want), (impl, param)
         assert dict(read)["dims"] == torch_impl.DIMS, impl
-    assert dict(impl_params("NasUnetConv", dims=3))["dims"] == 3
+    read = dict(impl_params("NasUnetConv", {"DIMS": 3, "GROUPS": 4}))
+    assert read["dims"] == 3 and read["groups"] == 4
+
+
+def test_groups_is_the_count_most_norms_use():
+    """NAS-Unet's 32-channel edges and preprocessing norms have 2 groups, its two
+    128-channel stem norms 8: GROUPS = 2 and only the stems pass theirs; a network
+    without norms defines no GROUPS."""
+    source = emit_torch(compile_spec(str(SPECS / "genotypes/nas_unet_v2.nas")))
+    assert "\nGROUPS = 2  #" in source
+    network = source[source.index("\ndef _check_input"):]   # below the copied library
+    calls = [line.strip() for line in network.splitlines() if "groups=" in line]
+    assert len(calls) == 2 and all("Norm('group', channels=128, groups=8)" in line
+                                   for line in calls), calls
+    unet = emit_torch(compile_spec(str(SPECS / "unet.nas")))
+    assert "GROUPS" not in unet

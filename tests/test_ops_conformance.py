@@ -254,8 +254,9 @@ def test_bad_attributes_are_op_errors(name, given, channels):
 
 def _impl_namespace(names) -> dict:
     ns: dict = {}
-    # DIMS is the emitted header's (HEADER_NAMES): the copied library leaves it out
-    exec("\n".join(IMPL_IMPORTS) + "\nDIMS = 2\n\n" + impl_source(names), ns)
+    # DIMS and GROUPS are the emitted header's (HEADER_NAMES): the copied library
+    # leaves them out
+    exec("\n".join(IMPL_IMPORTS) + "\nDIMS = 2\nGROUPS = 1\n\n" + impl_source(names), ns)
     return ns
 
 
@@ -269,7 +270,7 @@ def test_impl_source_stands_alone():
     # one class pulls in only what it needs
     src = impl_source(["DartsSkip"])
     assert "class FactorizedReduce" in src and "class DartsSepConv" not in src
-    assert "import" not in src and "DIMS =" not in src
+    assert "import" not in src and "DIMS =" not in src and "GROUPS =" not in src
     with pytest.raises(KeyError):
         impl_source(["NoSuchClass"])
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from nasdsl.backends.emit_safety import provenance
 from nasdsl.backends.lines import fit
@@ -418,7 +418,7 @@ def doc(call: Call) -> str:
 
 
 def init_lines(body: Body, slots: dict[int, str], render: Callable[[Any], str],
-               dims: int) -> list[str]:
+               header: Mapping[str, Any]) -> list[str]:
     """The `__init__` statements: a lifted value by its parameter's name, an op's
     argument equal to its class's default left out (see `op_call_args`)."""
     out: list[str] = []
@@ -428,7 +428,7 @@ def init_lines(body: Body, slots: dict[int, str], render: Callable[[Any], str],
         i += len(d.args)
         texts = [slots[j] if j in slots else render(v) for j, (_, v) in zip(here, d.args)]
         if d.kind == "leaf":
-            rendered = op_call_args(d.cls, d.args, texts, [j in slots for j in here], dims)
+            rendered = op_call_args(d.cls, d.args, texts, [j in slots for j in here], header)
         else:
             rendered = [f"{k}={t}" if k else t for (k, _), t in zip(d.args, texts)]
         out.append(fit(f"self.{d.attr} = {d.cls}({', '.join(rendered)})", d.src, INDENT))
@@ -436,18 +436,19 @@ def init_lines(body: Body, slots: dict[int, str], render: Callable[[Any], str],
 
 
 def op_call_args(cls: str, args: list[tuple[str | None, Any]], texts: list[str],
-                 lifted: list[bool], dims: int) -> list[str]:
+                 lifted: list[bool], header: Mapping[str, Any]) -> list[str]:
     """An op constructor's arguments as written: those equal to the default in the
     class's own signature (ops/impl_source.py reads it) left out, unless lifted to a
     parameter; the first one positional when it is the class's first, required
-    parameter (`NasUnetConv(32, stride=2)`), the others by keyword."""
-    params = impl_params(cls, dims)
+    parameter (`NasUnetConv(32, stride=2)`), the others by keyword. `header`: the
+    values of the module constants (DIMS, GROUPS) that defaults name."""
+    params = impl_params(cls, header)
     defaults = dict(params)
     out = []
     for (k, v), text, is_param in zip(args, texts, lifted):
         if k not in defaults:
             raise InternalError(f"`{cls}` takes no argument `{k}`")
-        if not is_param and _is_default(v, defaults[k], dims):
+        if not is_param and _is_default(v, defaults[k], header["DIMS"]):
             continue
         positional = not out and k == params[0][0] and defaults[k] is REQUIRED
         out.append(text if positional else f"{k}={text}")

@@ -32,7 +32,7 @@ def build_outlined_context(c: Compiled, channels_last: bool = False) -> dict[str
     names = Namespace(set(impl_names()) | LOCALS_RESERVED | _TOP | {header["class_name"]})
     facts = Facts.of(graph)
     classes = [cls for level in _levels(root)
-               for cls in _classes(level, graph, attrs, names, facts)]
+               for cls in _classes(level, graph, attrs, names, facts, header["constants"])]
     root.inputs = [("_".join(module_path(graph.node(n).path)) or "x", n) for n in graph.inputs]
     inputs, stmts = forward_lines(root, graph, attrs, LOCALS_RESERVED, facts)
     model = Body(decls(root, graph, attrs, lambda n: _ctor(graph, n)), [], inputs)
@@ -45,7 +45,7 @@ def build_outlined_context(c: Compiled, channels_last: bool = False) -> dict[str
             "init_def": fit("def __init__(self):", unit, 4),
             "forward_def": fit(f"def forward({', '.join(['self'] + inputs)}):", first_input, 4),
             "input_checks": checks, "inputs": inputs,
-            "init": init_lines(model, {}, render_value, graph.dims),
+            "init": init_lines(model, {}, render_value, header["constants"]),
             "body": _with_dels(stmts, set(inputs))}
 
 
@@ -65,7 +65,7 @@ def _levels(root: Scope) -> list[list[Scope]]:
 
 
 def _classes(level: list[Scope], graph: Graph, attrs: dict[int, str], names: Namespace,
-             facts: Facts) -> list[dict[str, Any]]:
+             facts: Facts, constants: dict[str, Any]) -> list[dict[str, Any]]:
     """One class per distinct structure of a cell or op on this level; its instances
     learn their class and constructor arguments (used by the level above)."""
     groups: dict[tuple, list[tuple[Scope, Body]]] = {}
@@ -89,7 +89,7 @@ def _classes(level: list[Scope], graph: Graph, attrs: dict[int, str], names: Nam
                     "doc": doc(first.call),
                     "init_def": fit(f"def __init__({', '.join(['self'] + params)}):",
                                     where_defined, 4),
-                    "init": init_lines(body, slots, render_value, graph.dims),
+                    "init": init_lines(body, slots, render_value, constants),
                     "forward_def": fit(f"def forward({', '.join(['self'] + body.inputs)}):",
                                        where_defined, 4),
                     "forward": body.forward})

@@ -8,8 +8,10 @@ output imports nothing but torch.
 
 from __future__ import annotations
 
+import ast
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from nasdsl.ir.graph import Graph, Node
 from nasdsl.ir.names import ModuleNamer, Namespace, module_path
 from nasdsl.ops import REGISTRY, combinators
 from nasdsl.paths import data_dir
-from nasdsl.ops.impl_source import IMPL_IMPORTS, impl_names, impl_source
+from nasdsl.ops.impl_source import IMPL_IMPORTS, header_defaults, impl_names, impl_source
 
 _SYMBOL = re.compile(r"^[a-z][a-z0-9_]*$")
 LOCALS_RESERVED = {"self", "torch", "nn", "F", "math", "MEMORY_FORMAT", "Model"}
@@ -87,6 +89,8 @@ def header_context(c: Compiled, impl_classes: set[str], channels_last: bool) -> 
     """What the flat and the outlined file share: provenance, constants, copied ops."""
     graph = c.graph
     dims = graph.dims
+    copied = impl_source(sorted(impl_classes)).strip()
+    uses = {n.id for n in ast.walk(ast.parse(copied)) if isinstance(n, ast.Name)}
     return {
         "version": __version__, "source": provenance(Path(c.path).name), "kind": c.unit.kind,
         "name": c.unit.name, "space": provenance(Path(c.space_path).name)
@@ -94,7 +98,8 @@ def header_context(c: Compiled, impl_classes: set[str], channels_last: bool) -> 
         "num_parameters": param_bounds(graph).lo,
         "input_channels": graph.node(graph.inputs[0]).type.channels,
         "size_multiple": render_value(size_multiple(graph)),
-        "imports": IMPL_IMPORTS, "impl_source": impl_source(sorted(impl_classes)).strip(),
+        "imports": IMPL_IMPORTS, "impl_source": copied,
+        "constants": header_constants(graph), "uses_groups": "GROUPS" in uses,
         "class_name": _class_name(c.unit.name), "channels_last": channels_last,
         "outlined": False,
         "memory_format": "torch.channels_last" if dims == 2 else "torch.channels_last_3d",
@@ -128,6 +133,23 @@ def build_context(c: Compiled, channels_last: bool = False) -> dict[str, Any]:
     return {**header_context(c, impl_classes, channels_last), "modules": b.modules,
             "inputs": inputs, "input_checks": input_checks(graph, inputs), "body": body,
             "result": result}
+
+
+def header_constants(graph: Graph) -> dict[str, Any]:
+    """The module constants that op defaults name (ops/impl_source.py HEADER_NAMES):
+    DIMS, the network's spatial axes, and GROUPS, the group count most of its norms
+    use (ties: the smallest; 1 without norms), so that most norm calls leave it out."""
+    counts: Counter[int] = Counter()
+    for node in graph.nodes:
+        opdef = REGISTRY.get(node.op)
+        if node.op == "input" or opdef is None or opdef.impl is None:
+            continue
+        named = header_defaults(opdef.impl)
+        kwargs = opdef.ctor(dict(node.attrs), tuple(graph.node(i).type for i in node.inputs),
+                            node.type)
+        counts.update(v for k, v in kwargs.items() if named.get(k) == "GROUPS")
+    groups = min(counts, key=lambda g: (-counts[g], g)) if counts else 1
+    return {"DIMS": graph.dims, "GROUPS": groups}
 
 
 def frozen_graph(c: Compiled) -> Graph:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import ast
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 _IMPL = Path(__file__).with_name("torch_impl.py")
 # Names an emitted module's header defines itself (with the network's value), so the
 # library's own definition is not copied.
-HEADER_NAMES = frozenset({"DIMS"})
+HEADER_NAMES = frozenset({"DIMS", "GROUPS"})
 REQUIRED = object()   # a parameter without a default
 
 
@@ -102,16 +102,23 @@ def _signature(name: str) -> tuple[tuple[str, ast.expr | None], ...]:
     return tuple((a.arg, d) for a, d in zip(args, defaults))
 
 
-def impl_params(name: str, dims: int) -> list[tuple[str, Any]]:
+def impl_params(name: str, header: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """The constructor parameters of impl `name` in order, each with its default value
-    (REQUIRED when it has none) in a `dims`-D module: the signature is the one record of
-    the defaults, so an emitter that leaves out an argument equal to one cannot drift
-    from the class it calls. A default is a literal or `DIMS`."""
+    (REQUIRED when it has none) in a module whose header sets `header` (DIMS, GROUPS):
+    the signature is the one record of the defaults, so an emitter that leaves out an
+    argument equal to one cannot drift from the class it calls. A default is a literal
+    or one of HEADER_NAMES."""
     def value(expr: ast.expr | None) -> Any:
         if expr is None:
             return REQUIRED
-        if isinstance(expr, ast.Name) and expr.id == "DIMS":
-            return dims
+        if isinstance(expr, ast.Name) and expr.id in HEADER_NAMES:
+            return header[expr.id]
         return ast.literal_eval(expr)
 
     return [(param, value(expr)) for param, expr in _signature(name)]
+
+
+def header_defaults(name: str) -> dict[str, str]:
+    """impl `name`'s parameters whose default is a header constant: param -> its name."""
+    return {param: expr.id for param, expr in _signature(name)
+            if isinstance(expr, ast.Name) and expr.id in HEADER_NAMES}

@@ -4,7 +4,8 @@ Every class takes the keyword arguments its OpDef's ``ctor`` returns, and ``dims
 last. The defaults in these signatures are the only record of them: an emitted module
 copies the signatures and leaves out every argument equal to its default (impl_source.py
 reads them from this file). ``dims`` defaults to the module constant DIMS,
-which an emitted module sets once for the whole network; an int default of a per-axis
+which an emitted module sets once for the whole network, and a norm's group count to
+GROUPS, which it sets to the count most of its norms use; an int default of a per-axis
 argument (stride=1) stands for that value on every axis, as torch's layers read it.
 The source of these classes is copied verbatim into emitted standalone model
 files (see impl_source.py), so this file imports nothing but torch, and forward methods
@@ -17,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DIMS = 2  # spatial axes; an emitted module sets its own (callers here always pass dims)
+GROUPS = 1  # group-norm groups; an emitted module sets the count most of its norms use
 
 
 def _conv(dims):
@@ -109,7 +111,7 @@ def ConvTranspose(in_channels, out_channels, kernel=2, stride=2, padding=0, outp
                                  padding=padding, output_padding=output_padding, bias=bias)
 
 
-def Norm(kind, channels, groups=1, affine=True, dims=DIMS):
+def Norm(kind, channels, groups=GROUPS, affine=True, dims=DIMS):
     return _norm(dims, kind, channels, groups, affine)
 
 
@@ -211,7 +213,7 @@ class NasUnetConv(nn.Module):
     """ConvOps: 3x3 conv (or transposed conv) -> GroupNorm -> ReLU."""
 
     def __init__(self, channels, stride=1, padding=1, dilation=1, output_padding=0,
-                 transpose=False, groups=1, affine=True, dims=DIMS):
+                 transpose=False, groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         if transpose:
             self.conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
@@ -231,7 +233,7 @@ class NasUnetDepConv(nn.Module):
     """ConvOps(use_depthwise): depthwise 3x3 (or transposed) -> 1x1 -> GroupNorm -> ReLU."""
 
     def __init__(self, channels, stride=1, padding=1, output_padding=0, transpose=False,
-                 groups=1, affine=True, dims=DIMS):
+                 groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         if transpose:
             self.depth_conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
@@ -284,7 +286,7 @@ class CWeightConv(nn.Module):
     """CWeightOp, stride 2: SE-gated x -> 3x3 stride-2 conv (or transposed) -> GroupNorm."""
 
     def __init__(self, channels, hidden, padding=1, output_padding=0, transpose=False,
-                 groups=1, affine=True, dims=DIMS):
+                 groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         self.gate = SEGate(channels, hidden, dims=dims)
         if transpose:
@@ -305,8 +307,8 @@ class CWeightConv(nn.Module):
 class DartsSepConv(nn.Module):
     """SepConv: (ReLU -> depthwise -> 1x1 -> norm) twice; the first depthwise strides."""
 
-    def __init__(self, channels, kernel, role="normal", norm="batch", groups=1, affine=True,
-                 dims=DIMS):
+    def __init__(self, channels, kernel, role="normal", norm="batch", groups=GROUPS,
+                 affine=True, dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         stride = 2 if role == "down" else 1
@@ -331,8 +333,8 @@ class DartsSepConv(nn.Module):
 class DartsDilConv(nn.Module):
     """DilConv: ReLU -> depthwise dilated (2) -> 1x1 -> norm."""
 
-    def __init__(self, channels, kernel, role="normal", norm="batch", groups=1, affine=True,
-                 dims=DIMS):
+    def __init__(self, channels, kernel, role="normal", norm="batch", groups=GROUPS,
+                 affine=True, dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         stride = 2 if role == "down" else 1
@@ -364,7 +366,7 @@ class DartsPool(nn.Module):
 class FactorizedReduce(nn.Module):
     """ReLU -> two 1x1 stride-2 convs (the second on x shifted by one per axis) -> norm."""
 
-    def __init__(self, channels, norm="batch", groups=1, affine=True, dims=DIMS):
+    def __init__(self, channels, norm="batch", groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         self.shift = _spatial_slice(dims, 1, 1)
@@ -383,7 +385,7 @@ class DartsReLUConvBN(nn.Module):
     """ReLUConvBN: ReLU -> conv (no bias) -> norm; DARTS's cell preprocessing."""
 
     def __init__(self, in_channels, out_channels, kernel, stride=1, padding=0, norm="batch",
-                 groups=1, affine=True, dims=DIMS):
+                 groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(),
@@ -400,7 +402,7 @@ class DartsFactorizedReduce(nn.Module):
     """FactorizedReduce C_in -> C_out: ReLU, two 1x1 stride-2 convs (the second on x
     shifted by one per axis), concat, norm. State-dict keys as DARTS's (conv_1, conv_2, bn)."""
 
-    def __init__(self, in_channels, out_channels, norm="batch", groups=1, affine=True,
+    def __init__(self, in_channels, out_channels, norm="batch", groups=GROUPS, affine=True,
                  dims=DIMS):
         super().__init__()
         conv = _conv(dims)
@@ -418,7 +420,8 @@ class DartsFactorizedReduce(nn.Module):
 class DartsSkip(nn.Module):
     """skip_connect: identity (normal), FactorizedReduce (down), nearest x2 (up)."""
 
-    def __init__(self, channels, role="normal", norm="batch", groups=1, affine=True, dims=DIMS):
+    def __init__(self, channels, role="normal", norm="batch", groups=GROUPS, affine=True,
+                 dims=DIMS):
         super().__init__()
         if role == "down":
             self.op = FactorizedReduce(channels, norm, groups, affine, dims=dims)

@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DIMS = 2  # spatial axes of every layer
+GROUPS = 2  # group-norm groups of most norms here (a call passes any other)
 MEMORY_FORMAT = torch.channels_last
 NUM_PARAMETERS = 485742
 INPUT_CHANNELS = 1
@@ -71,7 +72,7 @@ def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, gro
                        dilation=dilation, groups=groups, bias=bias)
 
 
-def Norm(kind, channels, groups=1, affine=True, dims=DIMS):
+def Norm(kind, channels, groups=GROUPS, affine=True, dims=DIMS):
     return _norm(dims, kind, channels, groups, affine)
 
 
@@ -89,7 +90,7 @@ class NasUnetConv(nn.Module):
     """ConvOps: 3x3 conv (or transposed conv) -> GroupNorm -> ReLU."""
 
     def __init__(self, channels, stride=1, padding=1, dilation=1, output_padding=0,
-                 transpose=False, groups=1, affine=True, dims=DIMS):
+                 transpose=False, groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         if transpose:
             self.conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
@@ -109,7 +110,7 @@ class NasUnetDepConv(nn.Module):
     """ConvOps(use_depthwise): depthwise 3x3 (or transposed) -> 1x1 -> GroupNorm -> ReLU."""
 
     def __init__(self, channels, stride=1, padding=1, output_padding=0, transpose=False,
-                 groups=1, affine=True, dims=DIMS):
+                 groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         if transpose:
             self.depth_conv = _conv_transpose(dims)(channels, channels, 3, stride=stride,
@@ -162,7 +163,7 @@ class CWeightConv(nn.Module):
     """CWeightOp, stride 2: SE-gated x -> 3x3 stride-2 conv (or transposed) -> GroupNorm."""
 
     def __init__(self, channels, hidden, padding=1, output_padding=0, transpose=False,
-                 groups=1, affine=True, dims=DIMS):
+                 groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         self.gate = SEGate(channels, hidden, dims=dims)
         if transpose:
@@ -201,7 +202,7 @@ class Preprocess(nn.Module):  # nas_unet.nas:24
         self.act = Act('relu')  # nas_unet.nas:25
         self.conv = Conv(in_channels, out_channels=32, kernel=(1, 1),  # nas_unet.nas:25
             stride=stride)  # nas_unet.nas:25
-        self.norm = Norm('group', channels=32, groups=2)  # nas_unet.nas:25
+        self.norm = Norm('group', channels=32)  # nas_unet.nas:25
 
     def forward(self, x):  # nas_unet.nas:24
         return self.norm(self.conv(self.act(x)))  # nas_unet.nas:25
@@ -215,14 +216,14 @@ class DownSC(nn.Module):  # nas_unet.nas:29
         self.p0 = Preprocess(in_channels=p0_in_channels, stride=(2, 2))  # nas_unet.nas:30
         self.p1 = Preprocess(in_channels=p1_in_channels, stride=(1, 1))  # nas_unet.nas:31
         self.n_0 = nn.Module()  # nas_unet.nas:33
-        self.n_0.p0 = NasUnetDepConv(32, stride=2, groups=2)  # nas_unet.nas:33
-        self.n_0.p1 = NasUnetConv(32, stride=2, groups=2)  # nas_unet.nas:34
+        self.n_0.p0 = NasUnetDepConv(32, stride=2)  # nas_unet.nas:33
+        self.n_0.p1 = NasUnetConv(32, stride=2)  # nas_unet.nas:34
         self.n_1 = nn.Module()  # nas_unet.nas:33
-        self.n_1.p0 = NasUnetConv(32, stride=2, padding=2, dilation=2, groups=2)  # nas_unet.nas:33
-        self.n_1.p1 = CWeightConv(32, hidden=2, groups=2)  # nas_unet.nas:34
+        self.n_1.p0 = NasUnetConv(32, stride=2, padding=2, dilation=2)  # nas_unet.nas:33
+        self.n_1.p1 = CWeightConv(32, hidden=2)  # nas_unet.nas:34
         self.n_2 = nn.Module()  # nas_unet.nas:33
-        self.n_2.p0 = NasUnetConv(32, stride=2, groups=2)  # nas_unet.nas:33
-        self.n_2.p1 = NasUnetConv(32, stride=2, padding=2, dilation=2, groups=2)  # nas_unet.nas:34
+        self.n_2.p0 = NasUnetConv(32, stride=2)  # nas_unet.nas:33
+        self.n_2.p1 = NasUnetConv(32, stride=2, padding=2, dilation=2)  # nas_unet.nas:34
 
     def forward(self, s0, s1):  # nas_unet.nas:29
         p0 = self.p0(s0)  # nas_unet.nas:30
@@ -242,14 +243,11 @@ class UpSC(nn.Module):  # nas_unet.nas:41
         self.p0 = Preprocess(in_channels=in_channels, stride=(1, 1))  # nas_unet.nas:42
         self.p1 = Preprocess(in_channels=96, stride=(1, 1))  # nas_unet.nas:43
         self.n_0 = nn.Module()  # nas_unet.nas:46
-        self.n_0.p1 = CWeightConv(32, hidden=2, output_padding=1,  # nas_unet.nas:46
-            transpose=True, groups=2)  # nas_unet.nas:46
+        self.n_0.p1 = CWeightConv(32, hidden=2, output_padding=1, transpose=True)  # nas_unet.nas:46
         self.n_1 = nn.Module()  # nas_unet.nas:46
-        self.n_1.p1 = CWeightConv(32, hidden=2, output_padding=1,  # nas_unet.nas:46
-            transpose=True, groups=2)  # nas_unet.nas:46
+        self.n_1.p1 = CWeightConv(32, hidden=2, output_padding=1, transpose=True)  # nas_unet.nas:46
         self.n_2 = nn.Module()  # nas_unet.nas:46
-        self.n_2.p1 = NasUnetConv(32, stride=2, output_padding=1,  # nas_unet.nas:46
-            transpose=True, groups=2)  # nas_unet.nas:46
+        self.n_2.p1 = NasUnetConv(32, stride=2, output_padding=1, transpose=True)  # nas_unet.nas:46
         self.n_2.n_1 = CWeight(32, hidden=2)  # nas_unet.nas:47
 
     def forward(self, s0, s1):  # nas_unet.nas:41

@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DIMS = 3  # spatial axes of every layer
+GROUPS = 1  # group-norm groups of most norms here (a call passes any other)
 MEMORY_FORMAT = torch.channels_last_3d
 NUM_PARAMETERS = 4691222
 INPUT_CHANNELS = 1
@@ -91,7 +92,7 @@ def ConvTranspose(in_channels, out_channels, kernel=2, stride=2, padding=0, outp
                                  padding=padding, output_padding=output_padding, bias=bias)
 
 
-def Norm(kind, channels, groups=1, affine=True, dims=DIMS):
+def Norm(kind, channels, groups=GROUPS, affine=True, dims=DIMS):
     return _norm(dims, kind, channels, groups, affine)
 
 

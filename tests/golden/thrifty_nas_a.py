@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DIMS = 2  # spatial axes of every layer
+GROUPS = 1  # group-norm groups of most norms here (a call passes any other)
 MEMORY_FORMAT = torch.channels_last
 NUM_PARAMETERS = 39106
 INPUT_CHANNELS = 1
@@ -85,7 +86,7 @@ def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, gro
                        dilation=dilation, groups=groups, bias=bias)
 
 
-def Norm(kind, channels, groups=1, affine=True, dims=DIMS):
+def Norm(kind, channels, groups=GROUPS, affine=True, dims=DIMS):
     return _norm(dims, kind, channels, groups, affine)
 
 
@@ -116,8 +117,8 @@ class Pool(nn.Module):
 class DartsSepConv(nn.Module):
     """SepConv: (ReLU -> depthwise -> 1x1 -> norm) twice; the first depthwise strides."""
 
-    def __init__(self, channels, kernel, role="normal", norm="batch", groups=1, affine=True,
-                 dims=DIMS):
+    def __init__(self, channels, kernel, role="normal", norm="batch", groups=GROUPS,
+                 affine=True, dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         stride = 2 if role == "down" else 1
@@ -142,8 +143,8 @@ class DartsSepConv(nn.Module):
 class DartsDilConv(nn.Module):
     """DilConv: ReLU -> depthwise dilated (2) -> 1x1 -> norm."""
 
-    def __init__(self, channels, kernel, role="normal", norm="batch", groups=1, affine=True,
-                 dims=DIMS):
+    def __init__(self, channels, kernel, role="normal", norm="batch", groups=GROUPS,
+                 affine=True, dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         stride = 2 if role == "down" else 1
@@ -175,7 +176,7 @@ class DartsPool(nn.Module):
 class FactorizedReduce(nn.Module):
     """ReLU -> two 1x1 stride-2 convs (the second on x shifted by one per axis) -> norm."""
 
-    def __init__(self, channels, norm="batch", groups=1, affine=True, dims=DIMS):
+    def __init__(self, channels, norm="batch", groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         conv = _conv(dims)
         self.shift = _spatial_slice(dims, 1, 1)
@@ -193,7 +194,8 @@ class FactorizedReduce(nn.Module):
 class DartsSkip(nn.Module):
     """skip_connect: identity (normal), FactorizedReduce (down), nearest x2 (up)."""
 
-    def __init__(self, channels, role="normal", norm="batch", groups=1, affine=True, dims=DIMS):
+    def __init__(self, channels, role="normal", norm="batch", groups=GROUPS, affine=True,
+                 dims=DIMS):
         super().__init__()
         if role == "down":
             self.op = FactorizedReduce(channels, norm, groups, affine, dims=dims)
