@@ -54,3 +54,27 @@ def dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synth2d")
     make_synthetic_dataset(root, dims=2, cases=6, tests=2, size=40)
     return root
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch):
+    """An empty compile cache: what a new process starts with."""
+    import nasdsl.artifact as A
+
+    monkeypatch.setattr(A, "_COMPILED", A.Lru(A.COMPILES_KEPT))
+
+
+@pytest.fixture
+def compiles(monkeypatch, fresh_cache) -> list[str]:
+    """The path of every spec compiled in this test (compile_spec's one entry point),
+    counted from an empty compile cache."""
+    import nasdsl.compiler as C
+
+    seen: list[str] = []
+    real = C._compile
+
+    def counting(path, *args, **kwargs):
+        seen.append(path)
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr(C, "_compile", counting)
+    return seen

@@ -49,25 +49,6 @@ def trained(dataset, tmp_path_factory) -> tuple[Path, Path]:
     return run, spec
 
 
-@pytest.fixture
-def fresh_cache(monkeypatch):
-    """An empty compile cache: what a new process starts with."""
-    monkeypatch.setattr(A, "_COMPILED", A.Lru(A.COMPILES_KEPT))
-
-
-@pytest.fixture
-def compiles(monkeypatch, fresh_cache) -> list[str]:
-    """Every compile of a spec in this process (the one entry point of compile_spec)."""
-    seen: list[str] = []
-    real = C._compile
-
-    def counting(path, *args, **kwargs):
-        seen.append(path)
-        return real(path, *args, **kwargs)
-    monkeypatch.setattr(C, "_compile", counting)
-    return seen
-
-
 def copy_run(run: Path, dest: Path) -> Path:
     shutil.copytree(run, dest)
     return dest

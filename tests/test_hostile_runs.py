@@ -66,13 +66,17 @@ def tree(pristine, tmp_path) -> Path:
 
 
 # ---- mutations -------------------------------------------------------------------------------
-def edit_manifest(run: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
+def edit_json(run: str, name: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
     def mutate(root: Path) -> None:
-        path = root / run / "manifest.json"
-        m = json.loads(path.read_text())
-        change(m)
-        path.write_text(json.dumps(m))
+        path = root / run / name
+        d = json.loads(path.read_text())
+        change(d)
+        path.write_text(json.dumps(d))
     return mutate
+
+
+def edit_manifest(run: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
+    return edit_json(run, "manifest.json", change)
 
 
 def replace_with_link(run: str, name: str, target: str) -> Callable[[Path], None]:
@@ -89,12 +93,7 @@ def replace_with_link(run: str, name: str, target: str) -> Callable[[Path], None
 
 
 def edit_network(run: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
-    def mutate(root: Path) -> None:
-        path = root / run / "network.json"
-        a = json.loads(path.read_text())
-        change(a)
-        path.write_text(json.dumps(a))
-    return mutate
+    return edit_json(run, "network.json", change)
 
 
 def remove(run: str, name: str) -> Callable[[Path], None]:

@@ -27,25 +27,16 @@ def _toy_plan(out, data=None):
                    seed=0, device="cpu", progress=False, threads=1)
 
 
-def test_run_end_to_end_then_reuse(tmp_path, one_thread, monkeypatch):
+def test_run_end_to_end_then_reuse(tmp_path, one_thread, compiles):
     import nasdsl.artifact as A
-    import nasdsl.compiler as C
     from nasdsl.api import compile_spec
 
-    compiled_paths: list[str] = []
-    real = C._compile
-
-    def counting(path, *args, **kwargs):
-        compiled_paths.append(path)
-        return real(path, *args, **kwargs)
-    monkeypatch.setattr(C, "_compile", counting)
-    monkeypatch.setattr(A, "_COMPILED", A.Lru(A.COMPILES_KEPT))   # as a new process
     logs: list[str] = []
     summary = Pipeline(_toy_plan(tmp_path / "run"), log=logs.append).run()
     run = tmp_path / "run"
     # check, compile, draw, train, export and infer build one network: compiled once (old
     # main: 6 times, each stage from the files), recorded in train/network.json
-    assert compiled_paths.count(str(run / "genotype.nas")) == 1, compiled_paths
+    assert compiles.count(str(run / "genotype.nas")) == 1, compiles
     network = A.read_artifact(run / "train")
     assert network.kind == "genotype" and network.spec.text == \
         (run / "genotype.nas").read_text()

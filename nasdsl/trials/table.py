@@ -303,6 +303,8 @@ def _draw(spec: Any, where: Path, table: Path, out: Path, defines: list[str]) ->
     budget = (_ints([spec["max_params"]], "draw.max_params", table, low=1)[0]
               if "max_params" in spec else None)
     space = SearchSpace.load(space_path, dict(parse_override(d) for d in defines))
+    if budget is not None:
+        _check_reachable(space, budget, table)
     drawn: dict[str, dict[str, Any]] = {}
     # a parameter budget rejects most draws of a wide space: more tries, still bounded
     tries = min(MAX_DRAWS, (50 if budget is None else 2000) * count)
@@ -327,6 +329,17 @@ def _draw(spec: Any, where: Path, table: Path, out: Path, defines: list[str]) ->
         write_atomic(target, genotype_text(space, a, target, f"Draw{i}", [note]))
         paths.append(target.resolve())
     return paths
+
+
+def _check_reachable(space: Any, budget: int, table: Path) -> None:
+    """A budget below the space's smallest genotype is refused at once, not after
+    thousands of draws (each costs a compile)."""
+    from nasdsl.bounds import summarize
+
+    smallest = summarize(space.compiled).params.lo
+    if budget < smallest:
+        raise UsageError(f"{table}: [draw] max_params = {budget:,}, but the smallest "
+                         f"genotype of {space.path} has {smallest:,} parameters")
 
 
 def _file_hash(path: str) -> str:
