@@ -97,7 +97,7 @@ def test_the_check_finds_an_argument_left_out_that_differs_from_the_default(monk
     be built as strided convs: the recorded calls tell."""
     from nasdsl.backends import outline
 
-    monkeypatch.setattr(outline, "_is_default", lambda v, d, dims: d is not REQUIRED)
+    monkeypatch.setattr(outline, "_is_default", lambda v, d: d is not REQUIRED)
     c = compile_spec(str(SPECS / "genotypes/nas_unet_v2.nas"), {"C": 16, "depth": 2},
                      (16, 16))
     with pytest.raises(AssertionError, match="transpose"):

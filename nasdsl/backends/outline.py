@@ -439,29 +439,49 @@ def op_call_args(cls: str, args: list[tuple[str | None, Any]], texts: list[str],
                  lifted: list[bool], header: Mapping[str, Any]) -> list[str]:
     """An op constructor's arguments as written: those equal to the default in the
     class's own signature (ops/impl_source.py reads it) left out, unless lifted to a
-    parameter; the first one positional when it is the class's first, required
-    parameter (`NasUnetConv(32, stride=2)`), the others by keyword. `header`: the
-    values of the module constants (DIMS, GROUPS) that defaults name."""
+    parameter; leading required ones positional (the first always, a later one when
+    passed a parameter of its own name), the others by keyword; a per-axis value of an
+    argument with an int default, the same on every axis, as that int (`padding=1` for
+    `(1, 1)`). `header`: the values of the module constants (DIMS, GROUPS) that
+    defaults name."""
     params = impl_params(cls, header)
     defaults = dict(params)
-    out = []
+    dims = header["DIMS"]
+    out: list[str] = []
+    leading: list[str] = []
     for (k, v), text, is_param in zip(args, texts, lifted):
         if k not in defaults:
             raise InternalError(f"`{cls}` takes no argument `{k}`")
-        if not is_param and _is_default(v, defaults[k], header["DIMS"]):
+        default = defaults[k]
+        broadcast = _int(default) and not is_param
+        value = _uniform(v, dims) if broadcast and _uniform(v, dims) is not None else v
+        if not is_param and _is_default(value, default):
             continue
-        positional = not out and k == params[0][0] and defaults[k] is REQUIRED
+        text = str(value) if value is not v else text
+        # leading required arguments positional: the first, and any later one passed
+        # a parameter of its own name (`Conv(in_channels, out_channels, padding=1)`)
+        positional = (default is REQUIRED and len(out) == len(leading)
+                      and k == params[len(out)][0] and (not out or text == k))
+        if positional:
+            leading.append(k)
         out.append(text if positional else f"{k}={text}")
     return out
 
 
-def _is_default(value: Any, default: Any, dims: int) -> bool:
-    """`value` is what the default means: the same literal (by repr, so True is not 1),
-    or one per axis of an int default (torch's layers broadcast `stride=1`)."""
-    if default is REQUIRED:
-        return False
-    if repr(value) == repr(default):
-        return True
-    return (isinstance(default, int) and not isinstance(default, bool)
-            and isinstance(value, tuple) and len(value) == dims
-            and all(repr(x) == repr(default) for x in value))
+def _is_default(value: Any, default: Any) -> bool:
+    """Compared as written (by repr), so True is not 1."""
+    return default is not REQUIRED and repr(value) == repr(default)
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _uniform(value: Any, dims: int) -> int | None:
+    """The int a per-axis tuple repeats on every axis, else None. torch's layers read
+    an int as that value on every axis, and ops/torch_impl.py gives an int default only
+    to arguments that reach them: there `(1, 1)` and `1` are one value."""
+    if isinstance(value, tuple) and len(value) == dims and all(_int(x) for x in value) \
+            and len(set(value)) == 1:
+        return value[0]
+    return None

@@ -6,7 +6,8 @@ copies the signatures and leaves out every argument equal to its default (impl_s
 reads them from this file). ``dims`` defaults to the module constant DIMS,
 which an emitted module sets once for the whole network, and a norm's group count to
 GROUPS, which it sets to the count most of its norms use; an int default of a per-axis
-argument (stride=1) stands for that value on every axis, as torch's layers read it.
+argument (stride=1) stands for that value on every axis, as torch's layers read it, so
+such an argument must reach a torch layer (an emitted call writes `(1, 1)` as `1`).
 The source of these classes is copied verbatim into emitted standalone model
 files (see impl_source.py), so this file imports nothing but torch, and forward methods
 contain no Python control flow on data: they run under torch.compile and export to ONNX
@@ -99,7 +100,7 @@ def _pre_upsample(role):
 # Conv, ConvTranspose, Norm and Act return torch's own layers rather than wrapping them:
 # one module call per op (dispatch overhead decides small-patch GPU steps) and plain
 # state_dict keys.
-def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+def Conv(in_channels, out_channels, kernel=3, stride=1, padding=0, dilation=1, groups=1,
          bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
@@ -384,7 +385,7 @@ class FactorizedReduce(nn.Module):
 class DartsReLUConvBN(nn.Module):
     """ReLUConvBN: ReLU -> conv (no bias) -> norm; DARTS's cell preprocessing."""
 
-    def __init__(self, in_channels, out_channels, kernel, stride=1, padding=0, norm="batch",
+    def __init__(self, in_channels, out_channels, kernel=1, stride=1, padding=0, norm="batch",
                  groups=GROUPS, affine=True, dims=DIMS):
         super().__init__()
         self.op = nn.Sequential(

@@ -66,7 +66,7 @@ def _norm(dims, kind, channels, groups, affine):
     return cls(channels, affine=affine)
 
 
-def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+def Conv(in_channels, out_channels, kernel=3, stride=1, padding=0, dilation=1, groups=1,
          bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
@@ -200,8 +200,7 @@ class Preprocess(nn.Module):  # nas_unet.nas:24
     def __init__(self, in_channels, stride):  # nas_unet.nas:24
         super().__init__()
         self.act = Act('relu')  # nas_unet.nas:25
-        self.conv = Conv(in_channels, out_channels=32, kernel=(1, 1),  # nas_unet.nas:25
-            stride=stride)  # nas_unet.nas:25
+        self.conv = Conv(in_channels, out_channels=32, kernel=1, stride=stride)  # nas_unet.nas:25
         self.norm = Norm('group', channels=32)  # nas_unet.nas:25
 
     def forward(self, x):  # nas_unet.nas:24
@@ -267,11 +266,10 @@ class NasUnetV2(nn.Module):  # nas_unet_v2.nas:3
     def __init__(self):  # nas_unet_v2.nas:3
         super().__init__()
         self.enc_0 = nn.Module()  # nas_unet.nas:52
-        self.enc_0.conv = Conv(1, out_channels=128, kernel=(1, 1))  # nas_unet.nas:52
+        self.enc_0.conv = Conv(1, out_channels=128, kernel=1)  # nas_unet.nas:52
         self.enc_0.norm = Norm('group', channels=128, groups=8)  # nas_unet.nas:52
         self.enc_1 = nn.Module()  # nas_unet.nas:53
-        self.enc_1.conv = Conv(1, out_channels=128, kernel=(3, 3),  # nas_unet.nas:53
-            stride=(2, 2), padding=(1, 1))  # nas_unet.nas:53
+        self.enc_1.conv = Conv(1, out_channels=128, stride=2, padding=1)  # nas_unet.nas:53
         self.enc_1.norm = Norm('group', channels=128, groups=8)  # nas_unet.nas:53
         self.enc_2 = DownSC(p0_in_channels=128, p1_in_channels=128)  # nas_unet.nas:55
         self.enc_3 = DownSC(p0_in_channels=128, p1_in_channels=96)  # nas_unet.nas:55
@@ -285,7 +283,7 @@ class NasUnetV2(nn.Module):  # nas_unet_v2.nas:3
         self.dec_4 = UpSC(in_channels=128)  # nas_unet.nas:59
         self.dec_5 = UpSC(in_channels=128)  # nas_unet.nas:59
         self.y = nn.Module()  # nas_unet.nas:61
-        self.y.conv = Conv(96, out_channels=2, kernel=(1, 1))  # nas_unet.nas:61
+        self.y.conv = Conv(96, out_channels=2, kernel=1)  # nas_unet.nas:61
 
     def forward(self, x):  # nas_unet.nas:13
         _check_input(x, 'x', 1, (64, 64))  # nas_unet.nas:13

@@ -80,7 +80,7 @@ def _interp_mode(dims, mode):
     return "bilinear" if dims == 2 else "trilinear"
 
 
-def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+def Conv(in_channels, out_channels, kernel=3, stride=1, padding=0, dilation=1, groups=1,
          bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
@@ -152,8 +152,8 @@ class Cna(nn.Module):  # ronasmis.nas:32
 
     def __init__(self, in_channels, out_channels, padding):  # ronasmis.nas:32
         super().__init__()
-        self.conv = Conv(in_channels, out_channels=out_channels,  # ronasmis.nas:33
-            kernel=(3, 3, 3), padding=padding, dilation=padding)  # ronasmis.nas:33
+        self.conv = Conv(in_channels, out_channels, padding=padding,  # ronasmis.nas:33
+            dilation=padding)  # ronasmis.nas:33
         self.norm = Norm('instance', channels=out_channels)  # ronasmis.nas:33
         self.act = Act('leaky_relu')  # ronasmis.nas:33
 
@@ -207,7 +207,7 @@ class RonasmisA(nn.Module):  # ronasmis_a.nas:3
         self.h_3.pool = Pool('max', kernel=(2, 2, 1), stride=(2, 2, 1))  # ronasmis.nas:67
         self.bottom = Stage(in_channels=128, out_channels=256, padding=(1, 1, 1))  # ronasmis.nas:70
         self.matched_0 = nn.Module()  # ronasmis.nas:79
-        self.matched_0.conv = Conv(128, out_channels=128, kernel=(1, 1, 1))  # ronasmis.nas:79
+        self.matched_0.conv = Conv(128, out_channels=128, kernel=1)  # ronasmis.nas:79
         self.up_3 = nn.Module()  # ronasmis.nas:81
         self.up_3.conv_transpose = ConvTranspose(256, out_channels=128,  # ronasmis.nas:81
             kernel=(2, 2, 1), stride=(2, 2, 1))  # ronasmis.nas:81
@@ -217,22 +217,22 @@ class RonasmisA(nn.Module):  # ronasmis_a.nas:3
             kernel=(2, 2, 1), stride=(2, 2, 1))  # ronasmis.nas:81
         self.dec_2 = Stage_2(in_channels=64)  # ronasmis.nas:82
         self.matched_2 = nn.Module()  # ronasmis.nas:79
-        self.matched_2.conv = Conv(32, out_channels=32, kernel=(1, 1, 1))  # ronasmis.nas:79
+        self.matched_2.conv = Conv(32, out_channels=32, kernel=1)  # ronasmis.nas:79
         self.up_1 = nn.Module()  # ronasmis.nas:81
         self.up_1.conv_transpose = ConvTranspose(64, out_channels=32)  # ronasmis.nas:81
         self.dec_1 = Stage(in_channels=32, out_channels=32, padding=(1, 1, 1))  # ronasmis.nas:82
         self.matched_3 = nn.Module()  # ronasmis.nas:79
-        self.matched_3.conv = Conv(16, out_channels=16, kernel=(1, 1, 1))  # ronasmis.nas:79
+        self.matched_3.conv = Conv(16, out_channels=16, kernel=1)  # ronasmis.nas:79
         self.up_0 = nn.Module()  # ronasmis.nas:81
         self.up_0.conv_transpose = ConvTranspose(32, out_channels=16)  # ronasmis.nas:81
         self.dec_0 = Stage(in_channels=16, out_channels=16, padding=(1, 1, 1))  # ronasmis.nas:82
         self.head_0 = nn.Module()  # ronasmis.nas:87
-        self.head_0.conv = Conv(16, out_channels=2, kernel=(1, 1, 1), bias=True)  # ronasmis.nas:87
+        self.head_0.conv = Conv(16, out_channels=2, kernel=1, bias=True)  # ronasmis.nas:87
         self.head_1 = nn.Module()  # ronasmis.nas:89
-        self.head_1.conv = Conv(32, out_channels=2, kernel=(1, 1, 1), bias=True)  # ronasmis.nas:89
+        self.head_1.conv = Conv(32, out_channels=2, kernel=1, bias=True)  # ronasmis.nas:89
         self.head_1.resize_to = ResizeTo()  # ronasmis.nas:89
         self.head_2 = nn.Module()  # ronasmis.nas:89
-        self.head_2.conv = Conv(64, out_channels=2, kernel=(1, 1, 1), bias=True)  # ronasmis.nas:89
+        self.head_2.conv = Conv(64, out_channels=2, kernel=1, bias=True)  # ronasmis.nas:89
         self.head_2.resize_to = ResizeTo()  # ronasmis.nas:89
 
     def forward(self, x):  # ronasmis.nas:24

@@ -80,7 +80,7 @@ def _pre_upsample(role):
     return nn.Upsample(scale_factor=2.0, mode="nearest") if role == "up" else nn.Identity()
 
 
-def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+def Conv(in_channels, out_channels, kernel=3, stride=1, padding=0, dilation=1, groups=1,
          bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
@@ -227,7 +227,7 @@ class Preprocess(nn.Module):  # thrifty_nas.nas:22
     def __init__(self, in_channels, stride):  # thrifty_nas.nas:22
         super().__init__()
         self.act = Act('relu')  # thrifty_nas.nas:23
-        self.conv = Conv(in_channels, out_channels=16, kernel=(1, 1),  # thrifty_nas.nas:23
+        self.conv = Conv(in_channels, out_channels=16, kernel=1,  # thrifty_nas.nas:23
             stride=stride)  # thrifty_nas.nas:23
         self.norm = Norm('batch', channels=16)  # thrifty_nas.nas:23
 
@@ -240,7 +240,7 @@ class ChannelFilter(nn.Module):  # thrifty_nas.nas:26
 
     def __init__(self):  # thrifty_nas.nas:26
         super().__init__()
-        self.conv = Conv(32, out_channels=16, kernel=(1, 1))  # thrifty_nas.nas:27
+        self.conv = Conv(32, out_channels=16, kernel=1)  # thrifty_nas.nas:27
         self.norm = Norm('batch', channels=16)  # thrifty_nas.nas:27
 
     def forward(self, x):  # thrifty_nas.nas:26
@@ -303,13 +303,11 @@ class ThriftyA(nn.Module):  # thrifty_nas_a.nas:3
     def __init__(self):  # thrifty_nas_a.nas:3
         super().__init__()
         self.X_0_0 = nn.Module()  # thrifty_nas.nas:52
-        self.X_0_0.conv = Conv(1, out_channels=16, kernel=(3, 3),  # thrifty_nas.nas:52
-            padding=(1, 1))  # thrifty_nas.nas:52
+        self.X_0_0.conv = Conv(1, out_channels=16, padding=1)  # thrifty_nas.nas:52
         self.X_0_0.norm = Norm('batch', channels=16)  # thrifty_nas.nas:52
         self.X_0_0.act = Act('relu')  # thrifty_nas.nas:52
         self.X_0_1 = nn.Module()  # thrifty_nas.nas:53
-        self.X_0_1.conv = Conv(16, out_channels=16, kernel=(3, 3),  # thrifty_nas.nas:53
-            stride=(2, 2), padding=(1, 1))  # thrifty_nas.nas:53
+        self.X_0_1.conv = Conv(16, out_channels=16, stride=2, padding=1)  # thrifty_nas.nas:53
         self.X_0_1.norm = Norm('batch', channels=16)  # thrifty_nas.nas:53
         self.X_0_1.act = Act('relu')  # thrifty_nas.nas:53
         self.X_0_2 = DN()  # thrifty_nas.nas:55
@@ -326,7 +324,7 @@ class ThriftyA(nn.Module):  # thrifty_nas_a.nas:3
         self.X_3_1 = UP(in_channels=48)  # thrifty_nas.nas:59
         self.X_4_0 = UP(in_channels=64)  # thrifty_nas.nas:59
         self.y = nn.Module()  # thrifty_nas.nas:62
-        self.y.conv = Conv(16, out_channels=2, kernel=(1, 1), bias=True)  # thrifty_nas.nas:62
+        self.y.conv = Conv(16, out_channels=2, kernel=1, bias=True)  # thrifty_nas.nas:62
 
     def forward(self, x):  # thrifty_nas.nas:17
         _check_input(x, 'x', 1, (16, 16))  # thrifty_nas.nas:17

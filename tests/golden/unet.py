@@ -32,7 +32,7 @@ def _avg_pool(dims):
     return nn.AvgPool2d if dims == 2 else nn.AvgPool3d
 
 
-def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+def Conv(in_channels, out_channels, kernel=3, stride=1, padding=0, dilation=1, groups=1,
          bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
@@ -89,11 +89,9 @@ class Block(nn.Module):  # unet.nas:16
     def __init__(self, in_channels, out_channels):  # unet.nas:16
         super().__init__()
         self.h = nn.Module()  # unet.nas:17
-        self.h.conv = Conv(in_channels, out_channels=out_channels, kernel=(3, 3),  # unet.nas:17
-            padding=(1, 1), bias=True)  # unet.nas:17
+        self.h.conv = Conv(in_channels, out_channels, padding=1, bias=True)  # unet.nas:17
         self.h.act = Act('relu')  # unet.nas:17
-        self.conv = Conv(out_channels, out_channels=out_channels, kernel=(3, 3),  # unet.nas:18
-            padding=(1, 1), bias=True)  # unet.nas:18
+        self.conv = Conv(out_channels, out_channels, padding=1, bias=True)  # unet.nas:18
         self.act = Act('relu')  # unet.nas:18
 
     def forward(self, x):  # unet.nas:16
@@ -127,7 +125,7 @@ class UNet(nn.Module):  # unet.nas:6
         self.up_0.conv_transpose = ConvTranspose(64, out_channels=32, bias=True)  # unet.nas:28
         self.dec_0 = Block(in_channels=64, out_channels=32)  # unet.nas:29
         self.y = nn.Module()  # unet.nas:32
-        self.y.conv = Conv(32, out_channels=1, kernel=(1, 1), bias=True)  # unet.nas:32
+        self.y.conv = Conv(32, out_channels=1, kernel=1, bias=True)  # unet.nas:32
 
     def forward(self, x):  # unet.nas:14
         _check_input(x, 'x', 1, (16, 16))  # unet.nas:14

@@ -32,7 +32,7 @@ def _avg_pool(dims):
     return nn.AvgPool2d if dims == 2 else nn.AvgPool3d
 
 
-def Conv(in_channels, out_channels, kernel, stride=1, padding=0, dilation=1, groups=1,
+def Conv(in_channels, out_channels, kernel=3, stride=1, padding=0, dilation=1, groups=1,
          bias=False, dims=DIMS):
     return _conv(dims)(in_channels, out_channels, kernel, stride=stride, padding=padding,
                        dilation=dilation, groups=groups, bias=bias)
@@ -89,11 +89,9 @@ class Block(nn.Module):  # unet_pp.nas:15
     def __init__(self, in_channels, out_channels):  # unet_pp.nas:15
         super().__init__()
         self.h = nn.Module()  # unet_pp.nas:16
-        self.h.conv = Conv(in_channels, out_channels=out_channels, kernel=(3, 3),  # unet_pp.nas:16
-            padding=(1, 1), bias=True)  # unet_pp.nas:16
+        self.h.conv = Conv(in_channels, out_channels, padding=1, bias=True)  # unet_pp.nas:16
         self.h.act = Act('relu')  # unet_pp.nas:16
-        self.conv = Conv(out_channels, out_channels=out_channels, kernel=(3, 3),  # unet_pp.nas:17
-            padding=(1, 1), bias=True)  # unet_pp.nas:17
+        self.conv = Conv(out_channels, out_channels, padding=1, bias=True)  # unet_pp.nas:17
         self.act = Act('relu')  # unet_pp.nas:17
 
     def forward(self, x):  # unet_pp.nas:15
@@ -151,7 +149,7 @@ class UNetPlusPlus(nn.Module):  # unet_pp.nas:5
         self.up_0_4.conv_transpose = ConvTranspose(64, out_channels=32, bias=True)  # unet_pp.nas:26
         self.X_0_4 = Block(in_channels=160, out_channels=32)  # unet_pp.nas:27
         self.y = nn.Module()  # unet_pp.nas:30
-        self.y.conv = Conv(32, out_channels=1, kernel=(1, 1), bias=True)  # unet_pp.nas:30
+        self.y.conv = Conv(32, out_channels=1, kernel=1, bias=True)  # unet_pp.nas:30
 
     def forward(self, x):  # unet_pp.nas:13
         _check_input(x, 'x', 1, (16, 16))  # unet_pp.nas:13
