@@ -3,6 +3,7 @@ registry as the front end sees it (settings checked, `check --engine`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -73,6 +74,51 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(synth2d, tmp_path
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     events = [json.loads(l) for l in (cut / "metrics.jsonl").read_text().splitlines()]
     assert any(e.get("event") == "resume" for e in events)
+
+
+def test_a_resumed_search_counts_the_time_spent_before_the_kill(synth2d, tmp_path, one_thread,
+                                                                monkeypatch):
+    """The time budget covers the whole search: a checkpoint keeps the seconds spent, so
+    a search interrupted after most of its budget stops after one more epoch when
+    resumed, instead of starting a fresh budget (the clock is faked: 1000 s per reading
+    before the interruption, 1 s after)."""
+    import types
+
+    import torch
+
+    import nasdsl.engines.loop as L
+
+    now = {"t": 0.0, "step": 1000.0}
+
+    def monotonic() -> float:
+        now["t"] += now["step"]
+        return now["t"]
+    monkeypatch.setattr(L, "time", types.SimpleNamespace(monotonic=monotonic))
+    real_log_epoch, calls = L._log_epoch, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:   # killed in the second epoch, before its checkpoint
+            raise KeyboardInterrupt
+        return real_log_epoch(*args, **kwargs)
+    monkeypatch.setattr(L, "_log_epoch", interrupted)
+    out = tmp_path / "clock"
+    opts = L.SearchOptions(str(ROOT / "specs/thrifty_nas.nas"), synth2d, str(out), "random",
+                           {"C": 8, "levels": 2, "patch": 32, "classes": 4},
+                           {"batch_size": 2, "epochs": 5, "steps_per_epoch": 1},
+                           device="cpu", progress=False, time_budget=1e9)
+    with pytest.raises(KeyboardInterrupt):
+        L.search(opts)
+    spent = torch.load(out / "checkpoints" / "last.pt", weights_only=True)["position"]
+    assert spent["epoch"] == 1 and spent["seconds"] >= 1000
+    monkeypatch.setattr(L, "_log_epoch", real_log_epoch)
+    now["step"] = 1.0
+    L.search(dataclasses.replace(opts, resume=True, time_budget=spent["seconds"] / 2))
+    events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    resumed = events[next(i for i, e in enumerate(events) if e.get("event") == "resume"):]
+    assert resumed[0]["seconds"] == pytest.approx(spent["seconds"], abs=1e-3)
+    assert [e["epoch"] for e in resumed if e.get("event") == "epoch"] == [1]
+    assert any(e.get("event") == "time_budget" for e in resumed)
 
 
 def test_two_process_gloo_search_agrees_on_every_rank(synth2d, tmp_path):

@@ -109,26 +109,25 @@ def search(opts: SearchOptions) -> dict[str, Any]:
     per_epoch = feed.steps_per_epoch * getattr(engine, "steps_multiplier", lambda: 1)()
     epochs = int(settings["epochs"])
     engine.setup(epochs * per_epoch)
-    epoch, start, patience = _restore(run, engine, space, opts.resume)
+    epoch, start, patience, clock = _restore(run, engine, space, opts.resume)
     if epoch == 0 and start == 0:  # the entropy before any step: how far the search moved
         run.log({"event": "start", "entropy": engine.entropy(), "epochs": epochs,
                  "steps_per_epoch": per_epoch})
-    began = time.monotonic()
     while epoch < epochs:
-        _epoch_steps(engine, feed, run, epoch, start, per_epoch, opts, patience)
+        _epoch_steps(engine, feed, run, epoch, start, per_epoch, opts, patience, clock)
         record = engine.end_epoch(epoch, feed.val_batch)
         derived = engine.derive()
         patience = _log_epoch(run, engine, space, epoch, record, derived, patience)
         if epoch < int(settings.get("warmup_epochs", 0)):
             patience["same"] = 0    # counted after the warm-up (alpha frozen before it)
         epoch, start = epoch + 1, 0
-        _save(run, engine, space, epoch, 0, patience)
+        _save(run, engine, space, epoch, 0, patience, clock)
         limit = int(settings.get("patience", 0) or 0)
         if limit and patience["same"] >= limit:
             run.log({"event": "early_stop", "epoch": epoch})
             break
         if opts.time_budget is not None and \
-                dist.any_true(time.monotonic() - began >= opts.time_budget):
+                dist.any_true(clock.seconds() >= opts.time_budget):
             run.log({"event": "time_budget", "epoch": epoch, "seconds": opts.time_budget})
             break
     if info.is_main:
@@ -255,29 +254,43 @@ def _open_run(opts: SearchOptions, manifest: dict[str, Any], writer: bool,
     return run
 
 
+class SearchClock:
+    """Seconds the search has run, across resumes: a checkpoint keeps what was spent, so
+    a time budget counts the whole search, not only the part after the last restart."""
+
+    def __init__(self, spent: float = 0.0):
+        self.spent, self.began = spent, time.monotonic()
+
+    def seconds(self) -> float:
+        return self.spent + time.monotonic() - self.began
+
+
 def _restore(run: RunDir, engine, space: SearchSpace, resume: bool):
     patience = {"same": 0, "last": None}
     if not resume or not run.has_checkpoint():
-        return 0, 0, patience
+        return 0, 0, patience, SearchClock()
     state = run.load()
     if state.get("fingerprint") != space.fingerprint():
         raise RunError(f"{run.path}: checkpoint belongs to another decision table")
     engine.load_state_dict(state["engine"])
     set_rng_state(state["rng"])
     pos = state["position"]
-    run.log({"event": "resume", "epoch": pos["epoch"], "step": pos["step"]})
-    return int(pos["epoch"]), int(pos["step"]), dict(state["patience"])
+    spent = pos.get("seconds", 0.0)   # checkpoints from before the clock: 0
+    spent = float(spent) if isinstance(spent, (int, float)) and spent >= 0 else 0.0
+    run.log({"event": "resume", "epoch": pos["epoch"], "step": pos["step"],
+             "seconds": round(spent, 3)})
+    return int(pos["epoch"]), int(pos["step"]), dict(state["patience"]), SearchClock(spent)
 
 
 def _save(run: RunDir, engine, space: SearchSpace, epoch: int, step: int,
-          patience: dict[str, Any]) -> None:
+          patience: dict[str, Any], clock: SearchClock) -> None:
     run.save({"format": FORMAT, "engine": engine.state_dict(), "rng": rng_state(),
-              "position": {"epoch": epoch, "step": step}, "fingerprint": space.fingerprint(),
-              "patience": patience})
+              "position": {"epoch": epoch, "step": step, "seconds": clock.seconds()},
+              "fingerprint": space.fingerprint(), "patience": patience})
 
 
 def _epoch_steps(engine, feed, run: RunDir, epoch: int, start: int, per_epoch: int,
-                 opts: SearchOptions, patience: dict[str, Any]) -> None:
+                 opts: SearchOptions, patience: dict[str, Any], clock: SearchClock) -> None:
     from tqdm import tqdm
 
     spe = feed.steps_per_epoch
@@ -293,7 +306,7 @@ def _epoch_steps(engine, feed, run: RunDir, epoch: int, start: int, per_epoch: i
             bar.update(1)
             bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}")
             if opts.checkpoint_every and step % opts.checkpoint_every == 0 and step < per_epoch:
-                _save(run, engine, engine.space, epoch, step, patience)
+                _save(run, engine, engine.space, epoch, step, patience, clock)
             if step % spe == 0 or step >= per_epoch:
                 break
     bar.close()
