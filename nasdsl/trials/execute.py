@@ -82,7 +82,7 @@ class Progress:
         self._aggregate()
 
     def _aggregate(self) -> None:
-        from nasdsl.trials.summary import groups
+        from nasdsl.trials.summary import groups, metric_of
 
         ok = [o for o in self.ended.values() if o.state != "failed"]
         failed = len(self.ended) - len(ok)
@@ -90,7 +90,7 @@ class Progress:
         rows = groups(list(self.ended.values()))
         if rows and rows[0]["mean"] is not None:
             best = rows[0]
-            what = self.ended[next(iter(self.ended))].trial.rank_by
+            what = metric_of(list(self.ended.values())).removesuffix("_dice")
             line += (f"; leading: {best['group']} mean {what} Dice {_num(best['mean'])} "
                      f"(n={best['n']})")
         self.echo(line)

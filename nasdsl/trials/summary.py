@@ -94,7 +94,8 @@ def groups(outcomes: list) -> list[dict[str, Any]]:
 
 
 def summarize(outcomes: list) -> dict[str, Any]:
-    return {"metric": METRICS[metric_of(outcomes)],
+    metric = metric_of(outcomes)
+    return {"metric": METRICS[metric], "rank_by": metric.removesuffix("_dice"),
             "trials": trial_rows(outcomes),
             "groups": groups(outcomes)}
 
@@ -138,7 +139,7 @@ def _clean(v: Any) -> Any:
 
 def table(summary: dict[str, Any]) -> str:
     """The printed table: one row per group, ranked."""
-    what = "test" if summary.get("metric", "").startswith("test_dice") else "val"
+    what = summary.get("rank_by", "val")
     head = ["rank", "genotype [setting]", "n", f"mean {what} Dice", "95% CI", "min", "max",
             "failed"]
     rows = [head]
@@ -177,7 +178,7 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
     ax.set_xticks(range(len(ranked)))
     ax.set_xticklabels([f"{g['rank']}. {g['group']}" for g in ranked], rotation=30,
                        ha="right", fontsize=8)
-    what = "test" if summary.get("metric", "").startswith("test_dice") else "validation"
+    what = {"val": "validation"}.get(summary.get("rank_by", "val"), "test")
     ax.set_ylabel(f"{what} Dice (mean of classes)")
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.set_title("trials: each genotype over its seeds x folds", fontsize=10)
